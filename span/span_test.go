@@ -1,0 +1,64 @@
+package span
+
+import "testing"
+
+func TestIDSourceDeterministicAndDistinct(t *testing.T) {
+	a := NewIDSource([]byte("file-a"))
+	b := NewIDSource([]byte("file-a"))
+	c := NewIDSource([]byte("file-b"))
+	if a.SpanID(7) != b.SpanID(7) || a.TraceID(3) != b.TraceID(3) {
+		t.Fatal("same seed and key must give the same IDs")
+	}
+	if a.SpanID(7) == c.SpanID(7) || a.TraceID(3) == c.TraceID(3) {
+		t.Fatal("different seeds should give different IDs")
+	}
+	seen := make(map[SpanID]bool)
+	for k := uint64(0); k < 200000; k++ {
+		id := a.SpanID(k)
+		if id.IsZero() {
+			t.Fatalf("zero span id for key %d", k)
+		}
+		if seen[id] {
+			t.Fatalf("span id collision at key %d", k)
+		}
+		seen[id] = true
+	}
+	if a.TraceID(0).IsZero() {
+		t.Fatal("zero trace id")
+	}
+}
+
+func TestAttrConstructors(t *testing.T) {
+	tests := []struct {
+		a    Attr
+		typ  ValueType
+		want any
+	}{
+		{String("k", "v"), TypeString, "v"},
+		{Int("k", -3), TypeInt, int64(-3)},
+		{Float("k", 1.5), TypeDouble, 1.5},
+		{Bool("k", true), TypeBool, true},
+	}
+	for _, tc := range tests {
+		if tc.a.Value.Type != tc.typ {
+			t.Errorf("%v: type %d, want %d", tc.a, tc.a.Value.Type, tc.typ)
+		}
+		var got any
+		switch tc.typ {
+		case TypeString:
+			got = tc.a.Value.Str
+		case TypeInt:
+			got = tc.a.Value.Num
+		case TypeDouble:
+			got = tc.a.Value.AsFloat()
+		case TypeBool:
+			got = tc.a.Value.AsBool()
+		}
+		if got != tc.want {
+			t.Errorf("got %v want %v", got, tc.want)
+		}
+	}
+	if v, ok := Lookup([]Attr{Int("a", 1), String("b", "x")}, "b"); !ok || v.Str != "x" {
+		t.Fatal("Lookup failed")
+	}
+}
