@@ -1,0 +1,174 @@
+package receiver
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Defaults.
+const (
+	// DefaultGRPCAddr is OTLP/gRPC's well-known port, on loopback only.
+	DefaultGRPCAddr = "127.0.0.1:4317"
+	// DefaultHTTPAddr is OTLP/HTTP's well-known port, on loopback only.
+	DefaultHTTPAddr = "127.0.0.1:4318"
+	// DefaultMaxRecvMessageBytes bounds one request's uncompressed body.
+	DefaultMaxRecvMessageBytes = 16 << 20
+	// DefaultMaxPendingBytes bounds request bodies held between reading and
+	// the Consumer's acknowledgement, summed over all requests in flight.
+	DefaultMaxPendingBytes = 64 << 20
+	// DefaultRetryAfter is the delay suggested to refused senders.
+	DefaultRetryAfter = time.Second
+)
+
+// HTTPTracesPath is the OTLP/HTTP traces path the HTTP listener serves.
+const HTTPTracesPath = "/v1/traces"
+
+// Config configures a Receiver. The zero value is not useful; start from
+// DefaultConfig.
+type Config struct {
+	// GRPCAddr is the host:port of the OTLP/gRPC listener; empty turns it
+	// off. Port 0 picks a free port (see Receiver.Addrs).
+	GRPCAddr string `yaml:"grpc_addr"`
+	// HTTPAddr is the host:port of the OTLP/HTTP listener (POST /v1/traces);
+	// empty turns it off.
+	HTTPAddr string `yaml:"http_addr"`
+	// TLS, when set, makes both listeners TLS-only (and mTLS-only when
+	// ClientCAFile is set).
+	TLS *TLSConfig `yaml:"tls"`
+	// MaxRecvMessageBytes bounds one request's uncompressed body (protobuf
+	// message or JSON document). Larger requests are refused as too large.
+	MaxRecvMessageBytes int64 `yaml:"max_recv_message_bytes"`
+	// MaxPendingBytes bounds the uncompressed request bodies read but not yet
+	// acknowledged by the Consumer, over all requests in flight on both
+	// listeners. A request that would exceed it is refused as retryable. It
+	// must be at least MaxRecvMessageBytes.
+	MaxPendingBytes int64 `yaml:"max_pending_bytes"`
+	// RetryAfter is the delay suggested to senders refused for overload or
+	// for a Consumer failure (gRPC RetryInfo; HTTP Retry-After, rounded up to
+	// whole seconds).
+	RetryAfter time.Duration `yaml:"retry_after"`
+}
+
+// TLSConfig names PEM files. Certificates are read once, by New.
+type TLSConfig struct {
+	// CertFile and KeyFile hold the server certificate chain and key.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile, when set, turns on mTLS: clients must present a
+	// certificate signed by one of these CAs.
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// DefaultConfig returns the defaults: both listeners on loopback at the
+// OTLP ports, no TLS, 16 MiB per request, 64 MiB pending, retry after 1 s.
+func DefaultConfig() Config {
+	return Config{
+		GRPCAddr:            DefaultGRPCAddr,
+		HTTPAddr:            DefaultHTTPAddr,
+		MaxRecvMessageBytes: DefaultMaxRecvMessageBytes,
+		MaxPendingBytes:     DefaultMaxPendingBytes,
+		RetryAfter:          DefaultRetryAfter,
+	}
+}
+
+// Enabled reports whether at least one listener is configured.
+func (c Config) Enabled() bool { return c.GRPCAddr != "" || c.HTTPAddr != "" }
+
+// maxGRPCMessage is the largest size gRPC's int option can take safely.
+const maxGRPCMessage = 1<<31 - 1
+
+// Validate checks c and returns a *ConfigError naming the first bad key. A
+// config with both listeners off is valid (the receiver is disabled; see
+// Enabled) but New refuses it.
+func (c Config) Validate() error {
+	for _, a := range []struct{ key, addr string }{{"grpc_addr", c.GRPCAddr}, {"http_addr", c.HTTPAddr}} {
+		if a.addr == "" {
+			continue
+		}
+		if err := checkAddr(a.addr); err != nil {
+			return &ConfigError{Key: a.key, Reason: err.Error()}
+		}
+	}
+	if c.GRPCAddr != "" && c.GRPCAddr == c.HTTPAddr {
+		if _, port, _ := net.SplitHostPort(c.GRPCAddr); port != "0" {
+			return &ConfigError{Key: "http_addr", Reason: "same address as grpc_addr " + strconv.Quote(c.GRPCAddr)}
+		}
+	}
+	switch {
+	case c.MaxRecvMessageBytes <= 0:
+		return &ConfigError{Key: "max_recv_message_bytes", Reason: "must be positive"}
+	case c.MaxRecvMessageBytes > maxGRPCMessage:
+		return &ConfigError{Key: "max_recv_message_bytes", Reason: fmt.Sprintf("must be at most %d", maxGRPCMessage)}
+	case c.MaxPendingBytes < c.MaxRecvMessageBytes:
+		return &ConfigError{Key: "max_pending_bytes", Reason: fmt.Sprintf("%d is less than max_recv_message_bytes (%d): a request of the largest allowed size could never be accepted", c.MaxPendingBytes, c.MaxRecvMessageBytes)}
+	case c.RetryAfter <= 0:
+		return &ConfigError{Key: "retry_after", Reason: "must be positive"}
+	case c.RetryAfter > time.Hour:
+		return &ConfigError{Key: "retry_after", Reason: "must be at most 1h"}
+	}
+	if c.TLS != nil {
+		switch {
+		case c.TLS.CertFile == "":
+			return &ConfigError{Key: "tls.cert_file", Reason: "required when tls is set"}
+		case c.TLS.KeyFile == "":
+			return &ConfigError{Key: "tls.key_file", Reason: "required when tls is set"}
+		}
+	}
+	return nil
+}
+
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("not host:port: %w", err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+// isLoopback reports whether addr's host is a loopback name or address. An
+// empty host (all interfaces) is not loopback.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// serverTLS loads the files named by t into a server tls.Config.
+func (t *TLSConfig) serverTLS() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("receiver: load tls.cert_file %q / tls.key_file %q: %w", t.CertFile, t.KeyFile, err)
+	}
+	cfg := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+	}
+	if t.ClientCAFile != "" {
+		pem, err := os.ReadFile(t.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("receiver: read tls.client_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("receiver: tls.client_ca_file %q: no PEM certificate found", t.ClientCAFile)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
