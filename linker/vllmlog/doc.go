@@ -1,0 +1,15 @@
+// Package vllmlog parses what vLLM writes about requests: its default text
+// log lines, the same records as JSON lines (python-json-logger through
+// VLLM_LOGGING_CONFIG_PATH), and its own "llm_request" OpenTelemetry spans
+// stored as OTLP/JSON.
+//
+// Every parser here is pure: it takes bytes or a reader and returns records,
+// so it can be tested on literal strings and fuzzed. Reading and following
+// files lives in package tail; merging records into request timelines lives in
+// package linker.
+//
+// Privacy: prompt text, output text and token ids in log lines are dropped
+// while parsing. They are kept only when the caller sets AllowPromptText,
+// and even then only the text, never the token ids. Nothing in this package
+// writes, sends or logs anything.
+package vllmlog
