@@ -1,0 +1,89 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestConvertToJaeger converts the bundled H100 trace twice, once to an
+// OTLP/JSON file and once to Jaeger (over gRPC and over HTTP), and checks
+// that Jaeger holds exactly the spans of the file, with the step-trace shape
+// the design promises.
+func TestConvertToJaeger(t *testing.T) {
+	tr := loadTruth(t)
+	for _, proto := range []string{"grpc", "http"} {
+		t.Run(proto, func(t *testing.T) {
+			fx := newShiftedFixture(t, tr)
+			dir := t.TempDir()
+			trace := fx.WriteTrace(t, dir)
+			svc := uniqueName(t, "e2e-convert-"+proto)
+
+			out := filepath.Join(dir, "spans.otlp.jsonl")
+			runBridge(t, 3*time.Minute, "convert", "-o", out, "--service-name", svc, trace)
+			spans, err := readOTLPJSONLines(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := groupTraces(spans)
+			if n := spanCount(want); n != len(spans) {
+				t.Errorf("-o output repeats span ids: %d spans, %d distinct", len(spans), n)
+			}
+			t.Logf("-o wrote %d spans in %d traces", len(spans), len(want))
+			checkStepTraces(t, want, tr, fx.Delta, svc)
+
+			endpoint := jaegerAPI.otlpGRPC
+			if proto == "http" {
+				endpoint = "http://" + jaegerAPI.otlpHTTP + "/v1/traces"
+			}
+			sent := time.Now()
+			runBridge(t, 3*time.Minute, "convert", "--endpoint", endpoint, "--protocol", proto, "--insecure", "--service-name", svc, trace)
+			got := waitForTraces(t, want, svc, time.Minute)
+			t.Logf("all %d traces queryable in Jaeger %v after convert started", len(want), time.Since(sent).Round(time.Millisecond))
+			for _, id := range traceIDs(want) {
+				compareSpans(t, "Jaeger", want[id], got[id])
+			}
+			checkStepTraces(t, got, tr, fx.Delta, svc)
+		})
+	}
+}
+
+func spanCount(traces map[string]*Trace) int {
+	n := 0
+	for _, t := range traces {
+		n += len(t.Spans)
+	}
+	return n
+}
+
+// waitForTraces polls Jaeger until every trace of want holds as many spans of
+// service as want does, and returns those traces.
+func waitForTraces(t *testing.T, want map[string]*Trace, service string, timeout time.Duration) map[string]*Trace {
+	t.Helper()
+	got := map[string]*Trace{}
+	poll(t, timeout, "traces in Jaeger", func(ctx context.Context) (bool, string, error) {
+		pending := 0
+		for id, w := range want {
+			if g := got[id]; g != nil && len(g.Spans) >= len(w.Spans) {
+				continue
+			}
+			spans, err := jaegerAPI.Trace(ctx, id)
+			if err != nil && err != errNotFound {
+				return false, "", err
+			}
+			g := groupTraces(onlyService(spans, service))[id]
+			if g != nil {
+				got[id] = g
+			}
+			if g == nil || len(g.Spans) < len(w.Spans) {
+				pending++
+			}
+		}
+		return pending == 0, fmt.Sprintf("%d of %d traces incomplete", pending, len(want)), nil
+	})
+	return got
+}

@@ -1,0 +1,81 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestHarnessJaegerRoundTrip checks the harness itself, without the bridge:
+// the fixture's OTLP/JSON spans posted straight to Jaeger's OTLP/HTTP
+// receiver come back from /api/v3 equal to what the harness decoded, and
+// /api/v3/traces search finds them by service and time. If this fails, the
+// other tests' failures say nothing about the bridge.
+func TestHarnessJaegerRoundTrip(t *testing.T) {
+	tr := loadTruth(t)
+	fx := newShiftedFixture(t, tr)
+	sent, err := decodeOTLPJSON(fx.Spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := groupTraces(sent)
+	if len(want) != len(fx.TraceIDs) {
+		t.Fatalf("decoded %d traces, the fixture has %d", len(want), len(fx.TraceIDs))
+	}
+	postOTLPJSON(t, "http://"+jaegerAPI.otlpHTTP+"/v1/traces", fx.Spans)
+
+	got := map[string]*Trace{}
+	poll(t, 30*time.Second, "posted spans in Jaeger", func(ctx context.Context) (bool, string, error) {
+		missing := 0
+		for id, w := range want {
+			spans, err := jaegerAPI.Trace(ctx, id)
+			if err != nil && err != errNotFound {
+				return false, "", err
+			}
+			g := groupTraces(spans)[id]
+			if g == nil || len(g.Spans) < len(w.Spans) {
+				missing++
+				continue
+			}
+			got[id] = g
+		}
+		return missing == 0, fmt.Sprintf("%d of %d traces incomplete", missing, len(want)), nil
+	})
+	for _, id := range traceIDs(want) {
+		compareSpans(t, "round trip", want[id], got[id])
+	}
+
+	// Search: every llm_request of service vllm in the shifted run's time range.
+	var first, last int64
+	n := 0
+	for _, s := range sent {
+		if s.Name != "llm_request" {
+			continue
+		}
+		n++
+		if first == 0 || s.Start < first {
+			first = s.Start
+		}
+		if s.Start > last {
+			last = s.Start
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	found, err := jaegerAPI.Find(ctx, "vllm", "llm_request", time.Unix(0, first), time.Unix(0, last), 1000)
+	if err != nil {
+		t.Fatalf("find: %v", err)
+	}
+	hits := 0
+	for id := range groupTraces(found) {
+		if want[id] != nil {
+			hits++
+		}
+	}
+	if hits != n {
+		t.Errorf("search by service and time found %d of the %d posted llm_request traces", hits, n)
+	}
+}

@@ -1,0 +1,151 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// jaeger is a client for Jaeger v2's HTTP query API (/api/v3) and its OTLP
+// receivers, addressed by host:port.
+type jaeger struct {
+	otlpGRPC, otlpHTTP, query string
+	hc                        *http.Client
+}
+
+// errNotFound is what /api/v3 answers (HTTP 404) when no trace matches.
+var errNotFound = errors.New("jaeger: no traces found")
+
+func jaegerFromEnv() (*jaeger, error) {
+	j := &jaeger{hc: &http.Client{Timeout: 30 * time.Second}}
+	for _, v := range []struct {
+		name string
+		dst  *string
+	}{{"JAEGER_OTLP_GRPC", &j.otlpGRPC}, {"JAEGER_OTLP_HTTP", &j.otlpHTTP}, {"JAEGER_QUERY", &j.query}} {
+		*v.dst = getenv(v.name)
+		if *v.dst == "" {
+			return nil, fmt.Errorf("%s is not set: start Jaeger with scripts/jaeger.sh start and source its env file (scripts/test.sh does both)", v.name)
+		}
+	}
+	return j, nil
+}
+
+// get fetches an /api/v3 path and decodes the OTLP/JSON under "result".
+func (j *jaeger) get(ctx context.Context, path string, q url.Values) ([]Span, error) {
+	u := "http://" + j.query + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := j.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: read body: %w", u, err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, errNotFound
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %.500s", u, resp.Status, body)
+	}
+	var wrapper struct {
+		Result otlpTracesData `json:"result"`
+	}
+	if err := json.Unmarshal(body, &wrapper); err != nil {
+		return nil, fmt.Errorf("GET %s: decode: %w", u, err)
+	}
+	return wrapper.Result.flatten(nil), nil
+}
+
+// Trace fetches one trace by id, raw (no Jaeger adjusters), so what comes
+// back is exactly what was stored.
+func (j *jaeger) Trace(ctx context.Context, traceID string) ([]Span, error) {
+	return j.get(ctx, "/api/v3/traces/"+traceID, url.Values{"raw_traces": {"true"}})
+}
+
+// Find searches traces of a service (and optional operation) whose spans
+// start in [min, max]; it returns every span of every matching trace.
+func (j *jaeger) Find(ctx context.Context, service, operation string, min, max time.Time, n int) ([]Span, error) {
+	q := url.Values{
+		"query.service_name":   {service},
+		"query.start_time_min": {min.UTC().Format(time.RFC3339Nano)},
+		"query.start_time_max": {max.UTC().Format(time.RFC3339Nano)},
+		"query.num_traces":     {strconv.Itoa(n)},
+		"query.raw_traces":     {"true"},
+	}
+	if operation != "" {
+		q.Set("query.operation_name", operation)
+	}
+	return j.get(ctx, "/api/v3/traces", q)
+}
+
+// Services lists the service names Jaeger knows.
+func (j *jaeger) Services(ctx context.Context) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+j.query+"/api/v3/services", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := j.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET /api/v3/services: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Services []string `json:"services"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/v3/services: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("GET /api/v3/services: decode: %w", err)
+	}
+	return out.Services, nil
+}
+
+// poll calls f every interval until it returns true or an error, or until
+// timeout; on timeout it fails the test with the last message f gave.
+func poll(t *testing.T, timeout time.Duration, what string, f func(ctx context.Context) (done bool, status string, err error)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	interval := 100 * time.Millisecond
+	last := "never polled"
+	for {
+		done, status, err := f(ctx)
+		if err != nil && !errors.Is(err, errNotFound) && ctx.Err() == nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if status != "" {
+			last = status
+		} else if err != nil {
+			last = err.Error()
+		}
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: not done after %v; last state: %s", what, timeout, last)
+		case <-time.After(interval):
+		}
+		if interval < time.Second {
+			interval += interval / 2
+		}
+	}
+}
