@@ -1,0 +1,94 @@
+package converter
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+// seedPrefix is how much of the decompressed JSON seeds the IDSource.
+const seedPrefix = 64 << 10
+
+// profileKey is the trace-ID key of the profile trace and the span-ID key
+// of its root; event ordinals never reach it.
+const profileKey = 1 << 63
+
+// Convert reads one Kineto trace (plain JSON or gzip, detected by magic
+// bytes) from r and calls emit with batches of spans. A batch and
+// everything it points to is valid only during the emit call. All spans of
+// one batch belong to one trace; a trace larger than Options.BatchSize
+// spans is split into several batches, its root in the first. Traces come
+// in step order, the profile trace last.
+//
+// Convert emits nothing until the whole input has been read and verified
+// (JSON complete, gzip CRC trailer verified at io.EOF): a truncated file
+// yields an *Error wrapping ErrTruncated and no spans. An error from emit
+// aborts Convert and is returned wrapped. Stats are valid on error too (as
+// far as they got).
+func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error) (Stats, error) {
+	st := Stats{}
+	ra := startReadAhead(r)
+	defer ra.close()
+	br := bufio.NewReaderSize(ra, seedPrefix)
+	prefix, _ := br.Peek(seedPrefix)
+	ids := span.NewIDSource(prefix)
+	st.Seed = ids.Seed()
+
+	p := newParser(ctx, br, &st)
+	err := p.run()
+	st.JSONBytes = p.dec.InputOffset()
+	st.Compressed = ra.compressed
+	st.NonNumeric += ra.replaced
+	p.finishStats()
+	if err != nil {
+		return st, err
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	b := newBuilder(p, opts, ids, &st)
+	b.findSteps()
+	b.resolve()
+	if err := b.emitAll(ctx, emit); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// finishStats turns the parser's counters into Stats maps.
+func (p *parser) finishStats() {
+	st := p.stats
+	st.Events = p.nEvents
+	st.ByPhase = map[string]int64{}
+	for ph, n := range p.phaseCount {
+		if n > 0 {
+			k := string(rune(ph))
+			if ph == 0 {
+				k = ""
+			}
+			st.ByPhase[k] += n
+		}
+	}
+	st.ByCategory = map[string]int64{}
+	for cat, n := range p.catCount {
+		if n > 0 {
+			st.ByCategory[p.in.str(uint32(cat))] += n
+		}
+	}
+	st.UnknownCategories = map[string]int64{}
+	for cat, n := range p.unknownCats {
+		st.UnknownCategories[p.in.str(cat)] += n
+	}
+	st.Records = int64(p.recs.len())
+	st.RecordBytes = recordSize
+	st.ArgBytes = p.args.size
+}
+
+// emitError wraps an error returned by the caller's emit function.
+type emitError struct{ err error }
+
+func (e *emitError) Error() string { return fmt.Sprintf("converter: emit: %v", e.err) }
+func (e *emitError) Unwrap() error { return e.err }

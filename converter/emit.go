@@ -1,0 +1,561 @@
+package converter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+const defaultBatchSize = 4096
+
+// builder resolves structure and emits spans for one parsed trace.
+type builder struct {
+	p    *parser
+	opts Options
+	st   *Stats
+	ids  span.IDSource
+	s    structure
+	cap  capper
+
+	base     int64
+	resource *span.Resource
+
+	keyNames, memKeyNames []string
+	shortNames            map[uint32]string
+	pyFrames              map[uint32]pyFrame
+	threadIDs             map[uint32]int64 // tid/pid text id → number (absent when not numeric)
+
+	// per-batch slabs, reused after each emit
+	batch  span.Batch
+	attrs  []span.Attr
+	ints   []int64
+	events []span.Event
+	links  []span.Link
+	argIt  argIter
+}
+
+func newBuilder(p *parser, opts Options, ids span.IDSource, st *Stats) *builder {
+	b := &builder{
+		p: p, opts: opts, st: st, ids: ids,
+		shortNames: map[uint32]string{},
+		pyFrames:   map[uint32]pyFrame{},
+		threadIDs:  map[uint32]int64{},
+	}
+	b.cap.b = b
+	if b.opts.BatchSize <= 0 {
+		b.opts.BatchSize = defaultBatchSize
+	}
+	b.timeBase()
+	b.buildResource()
+	return b
+}
+
+// timeBase decides how raw ts become Unix ns and which era the file is.
+func (b *builder) timeBase() {
+	m := &b.p.meta
+	switch {
+	case m.hasBase:
+		b.base = m.baseNs
+		b.st.TimeBase = "baseTimeNanoseconds"
+		b.st.Era = "D"
+		if m.baseBeforeEvents {
+			b.st.Era = "E"
+		}
+	case m.maxTs > 1e17: // 1e14 µs: absolute epoch µs
+		b.st.TimeBase = "absolute"
+		b.st.Era = "A"
+		if m.fracSeen {
+			b.st.Era = "B"
+		}
+	default:
+		b.st.Era = "C"
+		b.st.TimeBase = "unknown"
+		if b.opts.ExportTimeNs > 0 {
+			end := m.maxTs
+			if m.hasWindowEnd {
+				end = m.windowEnd
+			}
+			b.base = b.opts.ExportTimeNs - end
+			b.st.TimeBase = "export_time"
+		}
+	}
+	b.st.BaseTimeNs = b.base
+}
+
+func hasAttr(attrs []span.Attr, key string) bool {
+	_, ok := span.Lookup(attrs, key)
+	return ok
+}
+
+// buildResource appends what the trace says to the caller's attributes,
+// for keys the caller did not set.
+func (b *builder) buildResource() {
+	attrs := append([]span.Attr(nil), b.opts.Resource...)
+	add := func(a span.Attr) {
+		if !hasAttr(attrs, a.Key) {
+			attrs = append(attrs, a)
+		}
+	}
+	m := &b.p.meta
+	var devs []map[string]any
+	if len(m.deviceProps) > 0 && json.Unmarshal(m.deviceProps, &devs) == nil && len(devs) > 0 {
+		d := devs[0]
+		if s, ok := d["name"].(string); ok {
+			add(span.String("gpu.name", s))
+		}
+		maj, ok1 := d["computeMajor"].(float64)
+		minr, ok2 := d["computeMinor"].(float64)
+		if ok1 && ok2 {
+			add(span.String("gpu.compute_capability", fmt.Sprintf("%d.%d", int(maj), int(minr))))
+		}
+		if v, ok := d["totalGlobalMem"].(float64); ok {
+			add(span.Int("gpu.memory.total", int64(v)))
+		}
+		if v, ok := d["numSms"].(float64); ok {
+			add(span.Int("gpu.sm_count", int64(v)))
+		}
+		add(span.Int("gpu.count", int64(len(devs))))
+	}
+	var dist map[string]any
+	if len(m.distInfo) > 0 && json.Unmarshal(m.distInfo, &dist) == nil {
+		if v, ok := asInt(dist["rank"]); ok {
+			add(span.Int("vllm.rank", v))
+		}
+		if v, ok := asInt(dist["world_size"]); ok {
+			add(span.Int("vllm.world_size", v))
+		}
+		if s, ok := dist["backend"].(string); ok {
+			add(span.String("pytorch.distributed.backend", s))
+		}
+	}
+	for _, kv := range [...]struct{ key, attr string }{
+		{"cuda_runtime_version", "cuda.runtime.version"},
+		{"cuda_driver_version", "cuda.driver.version"},
+		{"cupti_version", "cupti.version"},
+		{"schemaVersion", "kineto.schema_version"},
+	} {
+		if s, ok := m.scalars[kv.key]; ok {
+			if n, ok := intOrString(s); ok {
+				add(span.Int(kv.attr, n))
+			} else {
+				add(span.String(kv.attr, s))
+			}
+		}
+	}
+	if s, ok := m.scalars["trace_id"]; ok {
+		add(span.String("kineto.trace_id", s))
+	}
+	if s, ok := m.scalars["host_name"]; ok && s != "" {
+		add(span.String("host.name", s))
+	}
+	// process.pid: the pid of the first step annotation, else of the first
+	// CPU op.
+	for i := int32(0); int(i) < b.p.recs.len(); i++ {
+		r := b.rec(i)
+		if r.kind == kindUserAnnot || r.kind == kindCPUOp {
+			if n, ok := intOrString(b.p.in.str(r.pid)); ok {
+				add(span.Int("process.pid", n))
+			}
+			if name, ok := b.p.procNames[r.pid]; ok {
+				add(span.String("process.executable.name", b.p.in.str(name)))
+			}
+			break
+		}
+	}
+	add(span.String("kineto.time_base", b.st.TimeBase))
+	add(span.String("kineto.era", b.st.Era))
+	b.resource = &span.Resource{Attrs: attrs}
+}
+
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return int64(x), true
+	case string:
+		return intOrString(x)
+	}
+	return 0, false
+}
+
+func (b *builder) unix(ns int64) int64 { return b.base + ns }
+
+func (b *builder) traceID(t int32) span.TraceID {
+	if t == b.s.profile {
+		return b.ids.TraceID(profileKey)
+	}
+	return b.ids.TraceID(uint64(t))
+}
+
+func (b *builder) rootID(t int32) span.SpanID {
+	if t == b.s.profile {
+		return b.ids.SpanID(profileKey)
+	}
+	return b.ids.SpanID(uint64(b.rec(b.s.steps[t].rec).ordinal))
+}
+
+func (b *builder) spanID(i int32) span.SpanID { return b.ids.SpanID(uint64(b.rec(i).ordinal)) }
+
+// emitAll emits every trace: steps in order, then the profile trace.
+func (b *builder) emitAll(ctx context.Context, emit func(*span.Batch) error) error {
+	b.batch = span.Batch{Resource: b.resource, Scope: b.opts.Scope}
+	for t := int32(0); t <= b.s.profile; t++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := b.emitTrace(t, emit); err != nil {
+			return err
+		}
+	}
+	b.st.Steps = len(b.s.steps)
+	b.st.Traces = len(b.s.steps) + 1
+	return nil
+}
+
+func (b *builder) flush(emit func(*span.Batch) error) error {
+	if len(b.batch.Spans) == 0 {
+		return nil
+	}
+	b.st.Batches++
+	b.st.SpansEmitted += int64(len(b.batch.Spans))
+	if err := emit(&b.batch); err != nil {
+		return &emitError{err}
+	}
+	b.batch.Spans = b.batch.Spans[:0]
+	b.attrs = b.attrs[:0]
+	b.ints = b.ints[:0]
+	b.events = b.events[:0]
+	b.links = b.links[:0]
+	return nil
+}
+
+// attrsFrom returns the attributes appended to the slab since start.
+func (b *builder) attrsFrom(start int) []span.Attr {
+	return b.attrs[start:len(b.attrs):len(b.attrs)]
+}
+
+func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
+	s := &b.s
+	members := s.members[t]
+	kept := b.cap.apply(members)
+	defer b.cap.release(members)
+	traceID := b.traceID(t)
+	rootID := b.rootID(t)
+
+	// Events (instants) by the span they attach to; -1 = root.
+	evs := s.events[t]
+	evTarget := func(e int32) int32 {
+		p := s.parentOf[e]
+		if p >= 0 && b.rec(p).flags&flagStep != 0 {
+			return -1
+		}
+		return b.cap.nearest(p)
+	}
+	sort.SliceStable(evs, func(x, y int) bool { return evTarget(evs[x]) < evTarget(evs[y]) })
+	eventsFor := func(target int32) []int32 {
+		lo := sort.Search(len(evs), func(k int) bool { return evTarget(evs[k]) >= target })
+		hi := lo
+		for hi < len(evs) && evTarget(evs[hi]) == target {
+			hi++
+		}
+		return evs[lo:hi]
+	}
+
+	root, err := b.rootSpan(t, traceID, rootID)
+	if err != nil {
+		return err
+	}
+	b.addEvents(&root, eventsFor(-1))
+	b.addDropped(&root, -1)
+	b.batch.Spans = append(b.batch.Spans, root)
+
+	for _, i := range kept {
+		if len(b.batch.Spans) >= b.opts.BatchSize {
+			if err := b.flush(emit); err != nil {
+				return err
+			}
+		}
+		r := b.rec(i)
+		parent := b.cap.nearest(s.parentOf[i])
+		pid := rootID
+		if parent >= 0 {
+			pid = b.spanID(parent)
+		}
+		sp := span.Span{
+			TraceID: traceID, SpanID: b.spanID(i), Parent: pid,
+			Name: b.spanName(r), Kind: span.KindInternal,
+			Start: b.unix(r.ts), End: b.unix(r.end()),
+		}
+		start := len(b.attrs)
+		b.spanAttrs(i, r)
+		sp.Attrs = b.attrsFrom(start)
+		b.addEvents(&sp, eventsFor(i))
+		b.addDropped(&sp, i)
+		b.addLinks(&sp, i)
+		b.batch.Spans = append(b.batch.Spans, sp)
+	}
+	return b.flush(emit)
+}
+
+// addDropped puts the cap summary on a span that lost children.
+func (b *builder) addDropped(sp *span.Span, i int32) {
+	if !b.cap.active {
+		return
+	}
+	d, ok := b.cap.dropped[i]
+	if !ok {
+		return
+	}
+	start := len(b.attrs)
+	b.attrs = append(b.attrs, sp.Attrs...)
+	b.attrs = append(b.attrs,
+		span.Int("bridge.dropped_spans.count", d.count),
+		span.Int("bridge.dropped_spans.duration_ns", d.dur))
+	sp.Attrs = b.attrsFrom(start)
+}
+
+func (b *builder) addLinks(sp *span.Span, i int32) {
+	links := b.s.links
+	lo := sort.Search(len(links), func(k int) bool { return links[k].from >= i })
+	start := len(b.links)
+	for k := lo; k < len(links) && links[k].from == i; k++ {
+		to := links[k].to
+		tt := b.s.traceOf[to]
+		if tt < 0 || (tt == b.s.traceOf[i] && !b.cap.isKept(to) && b.rec(to).flags&flagStep == 0) {
+			b.st.LinksDropped++
+			continue
+		}
+		b.links = append(b.links, span.Link{
+			TraceID: b.traceID(tt), SpanID: b.spanID(to),
+			Attrs: []span.Attr{span.String("kineto.flow", "fwdbwd")},
+		})
+		b.st.FwdBwdLinks++
+	}
+	if len(b.links) > start {
+		sp.Links = b.links[start:len(b.links):len(b.links)]
+	}
+}
+
+func (b *builder) addEvents(sp *span.Span, evs []int32) {
+	if len(evs) == 0 {
+		return
+	}
+	start := len(b.events)
+	for _, e := range evs {
+		r := b.rec(e)
+		a := len(b.attrs)
+		b.attrs = append(b.attrs, span.String("kineto.category", b.catName(r)))
+		if r.ph != 'i' && r.ph != 'I' {
+			b.attrs = append(b.attrs, span.String("kineto.phase", string(rune(r.ph))))
+		}
+		b.argAttrs(r, r.flags&flagMemory != 0)
+		b.events = append(b.events, span.Event{Time: b.unix(r.ts), Name: b.p.in.str(r.name), Attrs: b.attrsFrom(a)})
+	}
+	b.st.SpanEvents += int64(len(evs))
+	sp.Events = b.events[start:len(b.events):len(b.events)]
+}
+
+func (b *builder) catName(r *record) string { return b.p.in.str(r.cat) }
+
+func (b *builder) spanName(r *record) string {
+	name := b.p.in.str(r.name)
+	if r.kind == kindKernel {
+		s, ok := b.shortNames[r.name]
+		if !ok {
+			s = shortKernelName(name)
+			b.shortNames[r.name] = s
+		}
+		name = s
+	}
+	if name == "" {
+		name = b.catName(r)
+	}
+	if name == "" {
+		name = "kineto.event"
+	}
+	return name
+}
+
+func (b *builder) number(id uint32) (int64, bool) {
+	if n, ok := b.threadIDs[id]; ok {
+		return n, n >= 0
+	}
+	n, err := strconv.ParseInt(b.p.in.str(id), 10, 64)
+	if err != nil {
+		b.threadIDs[id] = -1
+		return 0, false
+	}
+	b.threadIDs[id] = n
+	return n, n >= 0
+}
+
+func (b *builder) spanAttrs(i int32, r *record) {
+	b.attrs = append(b.attrs, span.String("kineto.category", b.catName(r)))
+	if r.kind.gpu() {
+		if r.flags&flagDevice == 0 {
+			if n, ok := b.number(r.pid); ok {
+				b.attrs = append(b.attrs, span.Int("gpu.device.id", n))
+			}
+		}
+		if r.flags&flagStream == 0 {
+			if n, ok := b.number(r.tid); ok {
+				b.attrs = append(b.attrs, span.Int("gpu.stream.id", n))
+			}
+		}
+		if r.kind == kindKernel {
+			b.attrs = append(b.attrs, span.String("cuda.kernel.name", b.p.in.str(r.name)))
+		}
+	} else {
+		if n, ok := b.number(r.tid); ok {
+			b.attrs = append(b.attrs, span.Int("thread.id", n))
+		}
+		if name, ok := b.p.threadNames[uint64(r.pid)<<32|uint64(r.tid)]; ok {
+			b.attrs = append(b.attrs, span.String("thread.name", b.p.in.str(name)))
+		}
+		if r.kind == kindPython {
+			b.codeAttrs(r.name)
+		} else if f := b.s.pyOf[i]; f >= 0 {
+			b.codeAttrs(b.rec(f).name)
+		}
+	}
+	b.argAttrs(r, false)
+}
+
+func (b *builder) codeAttrs(name uint32) {
+	f, ok := b.pyFrames[name]
+	if !ok {
+		f = parsePythonFrame(b.p.in.str(name))
+		b.pyFrames[name] = f
+	}
+	b.attrs = append(b.attrs, span.String("code.function.name", f.function))
+	if f.file != "" {
+		b.attrs = append(b.attrs, span.String("code.file.path", f.file), span.Int("code.line.number", f.line))
+	}
+}
+
+// argAttrs appends r's args as attributes.
+func (b *builder) argAttrs(r *record, memory bool) {
+	b.argIt.b = b.p.args.get(r.args, r.argLen)
+	var v argValue
+	for b.argIt.next(&v) {
+		key := b.attrName(v.key, memory)
+		switch v.typ {
+		case argInt:
+			b.attrs = append(b.attrs, span.Int(key, v.num))
+		case argBool:
+			b.attrs = append(b.attrs, span.Bool(key, v.num != 0))
+		case argFloat:
+			if f, err := strconv.ParseFloat(string(v.text), 64); err == nil {
+				b.attrs = append(b.attrs, span.Float(key, f))
+			} else {
+				b.attrs = append(b.attrs, span.String(key, string(v.text)))
+			}
+		case argStr, argRaw, argNonNum:
+			b.attrs = append(b.attrs, span.String(key, b.p.in.str(v.id)))
+		case argIntArr:
+			start := len(b.ints)
+			b.ints = append(b.ints, v.ints...)
+			b.attrs = append(b.attrs, span.Ints(key, b.ints[start:len(b.ints):len(b.ints)]))
+		}
+	}
+}
+
+// rootSpan builds a step's root (after asking the Linker) or the profile
+// root.
+func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (span.Span, error) {
+	s := &b.s
+	start := len(b.attrs)
+	if t == s.profile {
+		m := &b.p.meta
+		lo, hi := m.minTs, m.maxTs
+		if m.hasWindowStart && m.windowStart < lo {
+			lo = m.windowStart
+		}
+		if m.hasWindowEnd && m.windowEnd > hi {
+			hi = m.windowEnd
+		}
+		hi = max(hi, s.maxEnd[t], lo)
+		b.attrs = append(b.attrs,
+			span.Int("vllm.profile.step_count", int64(len(s.steps))),
+			span.Int("vllm.profile.event_count", b.p.nEvents),
+			span.Int("vllm.profile.kernel_count", int64(s.fileKernels)),
+			span.Int("vllm.profile.gpu_busy_ns", s.fileBusy),
+			span.Int("vllm.profile.orphan_gpu_count", b.st.OrphanGPU),
+			span.Int("vllm.profile.memory_event_count", b.st.MemoryEvents),
+			span.Int("vllm.step.kernel_count", int64(s.kernelCount[t])),
+			span.Int("vllm.step.gpu_busy_ns", s.gpuBusy[t]),
+			span.Int("vllm.step.cpu_ns", s.cpuNs[t]),
+			span.String("kineto.time_base", b.st.TimeBase),
+		)
+		return span.Span{
+			TraceID: traceID, SpanID: rootID, Name: "vllm.profile", Kind: span.KindInternal,
+			Start: b.unix(lo), End: b.unix(hi), Attrs: b.attrsFrom(start),
+		}, nil
+	}
+	st := &s.steps[t]
+	r := b.rec(st.rec)
+	end := max(st.end, s.maxEnd[t])
+	busy := s.gpuBusy[t]
+	b.attrs = append(b.attrs,
+		span.Int("vllm.step.index", int64(t)),
+		span.String("vllm.step.name", b.p.in.str(r.name)),
+	)
+	a := st.ann
+	for _, c := range [...]struct {
+		k string
+		v int
+	}{
+		{"vllm.step.context_requests", a.ContextRequests},
+		{"vllm.step.context_tokens", a.ContextTokens},
+		{"vllm.step.generation_requests", a.GenerationRequests},
+		{"vllm.step.generation_tokens", a.GenerationTokens},
+		{"vllm.step.new_requests", a.NewRequests},
+		{"vllm.step.cached_requests", a.CachedRequests},
+		{"pytorch.profiler_step", a.ProfilerStep},
+	} {
+		if c.v != enginestep.Unknown {
+			b.attrs = append(b.attrs, span.Int(c.k, int64(c.v)))
+		}
+	}
+	b.attrs = append(b.attrs,
+		span.Int("vllm.step.kernel_count", int64(s.kernelCount[t])),
+		span.Int("vllm.step.gpu_busy_ns", busy),
+		span.Int("vllm.step.gpu_idle_ns", max(0, end-st.start-busy)),
+		span.Int("vllm.step.cpu_ns", s.cpuNs[t]),
+		span.Int("vllm.step.annotation_duration_ns", r.dur),
+		span.Int("vllm.step.span_count", int64(len(s.members[t])+1)),
+	)
+	b.spanAttrs(st.rec, r)
+	root := span.Span{
+		TraceID: traceID, SpanID: rootID, Name: string(a.Kind), Kind: span.KindInternal,
+		Start: b.unix(st.start), End: b.unix(end),
+	}
+	if b.opts.Linker != nil {
+		link := b.opts.Linker.LinkStep(enginestep.Step{
+			Index: int(t), Name: b.p.in.str(r.name), Annotation: a,
+			Start: b.unix(st.start), End: b.unix(st.end),
+			TraceID: traceID, RootSpanID: rootID, Resource: b.resource,
+			KernelCount: s.kernelCount[t], GPUBusyNs: busy,
+		})
+		if len(link.RequestIDs) > 0 {
+			b.attrs = append(b.attrs, span.Strings("vllm.step.request_ids", link.RequestIDs))
+		}
+		links := link.Links
+		if lim := b.opts.MaxLinksPerSpan; lim > 0 && len(links) > lim {
+			b.attrs = append(b.attrs, span.Int("bridge.dropped_links.count", int64(len(links)-lim)))
+			b.st.LinksDropped += int64(len(links) - lim)
+			links = links[:lim]
+		}
+		if len(links) > 0 {
+			ls := len(b.links)
+			b.links = append(b.links, links...)
+			root.Links = b.links[ls:len(b.links):len(b.links)]
+		}
+	}
+	root.Attrs = b.attrsFrom(start)
+	return root, nil
+}

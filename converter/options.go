@@ -1,0 +1,115 @@
+package converter
+
+import (
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+// Options control one conversion. The zero value is valid (no cap, no link
+// limit, folded Python frames); DefaultOptions gives the daemon's defaults.
+type Options struct {
+	// MaxSpansPerTrace caps the spans of one trace, root included; 0 = no
+	// cap. The longest spans are kept, the kept set stays closed under
+	// ancestry and each parent that lost children carries
+	// bridge.dropped_spans.count and bridge.dropped_spans.duration_ns.
+	MaxSpansPerTrace int
+	// PythonSpans emits python_function frames as spans nested like ops
+	// instead of folding the innermost frame into each op's code.*
+	// attributes.
+	PythonSpans bool
+	// Resource holds the caller's resource attributes (service.name,
+	// host.name, vllm.rank from the file name, vllm.trace.file, ...). The
+	// converter appends what the trace itself says for keys not present.
+	Resource []span.Attr
+	// Linker, when set, is called once per step before its root span is
+	// emitted; its request ids and links go on the step root.
+	Linker enginestep.Linker
+	// MaxLinksPerSpan caps the links a step root takes from the Linker;
+	// 0 = no cap. Links beyond it are counted in
+	// bridge.dropped_links.count.
+	MaxLinksPerSpan int
+	// Scope is the instrumentation scope of every batch.
+	Scope span.Scope
+	// ExportTimeNs is the Unix ns time the trace file was written, for
+	// example the time_ns in tensorboard_trace_handler's file name. It is
+	// used only when the trace carries no absolute time base (era C): the
+	// capture end ("Record Window End", else the last event end) is then
+	// placed at ExportTimeNs. 0 = not known.
+	ExportTimeNs int64
+	// BatchSize is the most spans per emitted batch; 0 means 4096.
+	BatchSize int
+}
+
+// DefaultOptions returns MaxSpansPerTrace 10000, MaxLinksPerSpan 128,
+// Scope{Name: "vllm-otel-bridge/converter"}.
+func DefaultOptions() Options {
+	return Options{
+		MaxSpansPerTrace: 10000,
+		MaxLinksPerSpan:  128,
+		Scope:            span.Scope{Name: "vllm-otel-bridge/converter"},
+	}
+}
+
+// Stats describes what one conversion read and emitted.
+type Stats struct {
+	// Events is the number of elements of traceEvents.
+	Events int64
+	// ByPhase and ByCategory count events by "ph" and by "cat" (events
+	// without cat count under "").
+	ByPhase    map[string]int64
+	ByCategory map[string]int64
+	// UnknownCategories counts X events whose cat the converter does not
+	// know; they are exported as generic spans.
+	UnknownCategories map[string]int64
+	// UnknownPhases counts events of phases other than X, i, I, s, t, f, M;
+	// they are exported as span events.
+	UnknownPhases int64
+	// Skipped counts events that could not be used (X without a usable ts,
+	// event not an object); never silently: each is counted here.
+	Skipped int64
+	// Internal counts Kineto's own events, not exported as spans: the
+	// "Trace" span, "overhead", "Iteration Start", "Record Window End".
+	Internal int64
+	// Metadata counts "M" events (used for thread and process names).
+	Metadata int64
+	// FlowsAc2g counts ac2g flow events (not stored: correlation ids carry
+	// that link). FlowsFwdBwd counts fwdbwd flow events; FwdBwdLinks the
+	// span links made from them.
+	FlowsAc2g, FlowsFwdBwd, FwdBwdLinks int64
+	// SpansEmitted, SpanEvents and Batches count what was emitted.
+	SpansEmitted, SpanEvents int64
+	Batches                  int
+	// Traces is the number of traces emitted (steps + the profile trace);
+	// Steps the number of step annotations.
+	Traces, Steps int
+	// SpansDropped counts spans left out by MaxSpansPerTrace;
+	// LinksDropped counts links lost with them or beyond MaxLinksPerSpan.
+	SpansDropped, LinksDropped int64
+	// OrphanGPU counts GPU activities with a correlation id whose launching
+	// runtime/driver call is not in the file; they hang under the root of
+	// the step their start falls in.
+	OrphanGPU int64
+	// MemoryEvents counts [memory] and [OutOfMemory] instants (all become
+	// span events).
+	MemoryEvents int64
+	// NonNumeric counts numeric args holding "inf", "nan", "N/A" or a bare
+	// NaN; they are kept as string attributes under kineto.arg.*.
+	NonNumeric int64
+	// JSONBytes is the number of decompressed JSON bytes read;
+	// Compressed says whether the input was gzip.
+	JSONBytes  int64
+	Compressed bool
+	// Era is the format era detected (A, B, C, D, E; see
+	// kineto-trace-format.md); TimeBase says how Unix times were derived
+	// ("baseTimeNanoseconds", "absolute", "export_time", "unknown") and
+	// BaseTimeNs is the offset added to every ts.
+	Era, TimeBase string
+	BaseTimeNs    int64
+	// Records is the number of records kept in memory, RecordBytes the
+	// size of one record and ArgBytes the size of the args arena.
+	Records     int64
+	RecordBytes int
+	ArgBytes    int64
+	// Seed is the IDSource seed (hash of the first 64 KiB of JSON).
+	Seed uint64
+}

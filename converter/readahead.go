@@ -1,0 +1,152 @@
+package converter
+
+import (
+	"bufio"
+	"errors"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+const (
+	readAheadChunk = 256 << 10
+	readAheadDepth = 8
+)
+
+// readAhead decompresses (when the input starts with the gzip magic) and
+// filters the input on its own goroutine, handing filled chunks to Read
+// through a buffered channel so inflate and parse run in parallel (an
+// io.Pipe would serialise them). Errors from the source are classified
+// here: a short gzip stream is ErrTruncated, a bad header or checksum is
+// ErrMalformed; the gzip CRC is verified when the stream reaches io.EOF.
+type readAhead struct {
+	ch     chan []byte
+	free   chan []byte
+	done   chan struct{}
+	exited chan struct{}
+
+	cur, curBuf []byte
+	total       int64
+
+	// Written by the producer before it closes ch.
+	err        error
+	compressed bool
+	replaced   int64
+}
+
+func startReadAhead(src io.Reader) *readAhead {
+	r := &readAhead{
+		ch:     make(chan []byte, readAheadDepth),
+		free:   make(chan []byte, readAheadDepth+2),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	go r.produce(src)
+	return r
+}
+
+func (r *readAhead) produce(src io.Reader) {
+	defer close(r.exited)
+	defer close(r.ch)
+	br := bufio.NewReaderSize(src, 64<<10)
+	in := io.Reader(br)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		r.compressed = true
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			r.err = classifySourceErr(err, true)
+			return
+		}
+		in = zr
+	}
+	var f nanFilter
+	raw := make([]byte, readAheadChunk)
+	for {
+		n, err := fill(in, raw)
+		var out []byte
+		select {
+		case out = <-r.free:
+		default:
+			out = make([]byte, 0, readAheadChunk+readAheadChunk/8)
+		}
+		out = f.apply(out[:0], raw[:n])
+		if err != nil {
+			out = f.finish(out)
+		}
+		if len(out) > 0 {
+			select {
+			case r.ch <- out:
+			case <-r.done:
+				return
+			}
+		}
+		if err != nil {
+			r.replaced = f.replaced
+			if err == io.EOF {
+				r.err = io.EOF
+			} else {
+				r.err = classifySourceErr(err, r.compressed)
+			}
+			return
+		}
+	}
+}
+
+// fill reads until buf is full or the reader fails; it returns io.EOF only
+// at the clean end of the input.
+func fill(in io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := in.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func classifySourceErr(err error, compressed bool) error {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), compressed && errors.Is(err, io.EOF):
+		return &Error{Offset: -1, Reason: "compressed stream ends early", Err: ErrTruncated}
+	case errors.Is(err, gzip.ErrChecksum):
+		return &Error{Offset: -1, Reason: "gzip checksum mismatch", Err: ErrMalformed}
+	case errors.Is(err, gzip.ErrHeader):
+		return &Error{Offset: -1, Reason: "invalid gzip header", Err: ErrMalformed}
+	}
+	if compressed && isFlateCorrupt(err) {
+		return &Error{Offset: -1, Reason: "corrupt gzip data: " + err.Error(), Err: ErrMalformed}
+	}
+	return &Error{Offset: -1, Reason: "reading input", Err: err}
+}
+
+// Read implements io.Reader for the decoder.
+func (r *readAhead) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		if r.curBuf != nil {
+			select {
+			case r.free <- r.curBuf:
+			default:
+			}
+			r.curBuf = nil
+		}
+		b, ok := <-r.ch
+		if !ok {
+			return 0, r.err
+		}
+		r.cur, r.curBuf = b, b
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	r.total += int64(n)
+	return n, nil
+}
+
+// close stops the producer and waits until it has exited. The producer
+// exits at its next chunk boundary; a source Read already in progress is
+// waited for.
+func (r *readAhead) close() {
+	close(r.done)
+	<-r.exited
+}

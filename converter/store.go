@@ -1,0 +1,164 @@
+package converter
+
+import (
+	"unicode/utf8"
+	"unsafe"
+)
+
+// kind classifies a record by what it becomes.
+type kind uint8
+
+const (
+	kindCPUOther      kind = iota // unknown X category on a CPU thread: generic span
+	kindUserAnnot                 // user_annotation
+	kindCPUOp                     // cpu_op
+	kindLaunch                    // cuda_runtime, cuda_driver, *_runtime, *_driver
+	kindPython                    // python_function
+	kindKernel                    // kernel
+	kindMemcpy                    // gpu_memcpy
+	kindMemset                    // gpu_memset
+	kindGPUAnnot                  // gpu_user_annotation
+	kindGPUOther                  // cuda_sync, cuda_event, unknown GPU-side X with a correlation
+	kindInstant                   // memory instants, unknown instants, unknown phases
+)
+
+func (k kind) gpu() bool { return k >= kindKernel && k <= kindGPUOther }
+
+// record flags.
+const (
+	flagCorr   uint8 = 1 << iota // corr is set
+	flagExt                      // extID is set
+	flagDevice                   // args carry "device"
+	flagStream                   // args carry "stream"
+	flagMemory                   // [memory] / [OutOfMemory] instant
+	flagStep                     // a step annotation
+)
+
+// record is the compact in-memory form of one kept trace event.
+type record struct {
+	ts, dur  int64  // ns as written in the file (before the time base)
+	corr     int64  // CUDA correlation id
+	extID    int64  // External id
+	args     uint64 // arena reference (chunk<<32 | offset)
+	argLen   uint32 // encoded args length
+	name     uint32 // interned name
+	cat      uint32 // interned category
+	pid, tid uint32 // interned pid/tid text
+	ordinal  uint32 // index in traceEvents
+	ph       byte
+	kind     kind
+	flags    uint8
+}
+
+// recordSize is the in-memory size of one record, reported in Stats.
+const recordSize = int(unsafe.Sizeof(record{}))
+
+func (r *record) end() int64 { return r.ts + r.dur }
+
+const (
+	chunkShift = 13
+	chunkLen   = 1 << chunkShift
+)
+
+// recordStore is an append-only chunked store of records: appending never
+// copies earlier records, so growth costs no 2x peak. It is the seam where
+// a disk spill can later be added.
+type recordStore struct {
+	chunks [][]record
+	n      int
+}
+
+func (s *recordStore) add(r record) int32 {
+	c := s.n >> chunkShift
+	if c == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]record, 0, chunkLen))
+	}
+	s.chunks[c] = append(s.chunks[c], r)
+	s.n++
+	return int32(s.n - 1)
+}
+
+func (s *recordStore) at(i int32) *record {
+	return &s.chunks[i>>chunkShift][i&(chunkLen-1)]
+}
+
+func (s *recordStore) len() int { return s.n }
+
+// arena stores encoded args in fixed-size chunks.
+type arena struct {
+	chunks [][]byte
+	size   int64
+}
+
+const arenaChunk = 1 << 20
+
+func (a *arena) add(b []byte) uint64 {
+	if len(b) == 0 {
+		return 0
+	}
+	last := len(a.chunks) - 1
+	if last < 0 || cap(a.chunks[last])-len(a.chunks[last]) < len(b) {
+		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(b))))
+		last++
+	}
+	off := len(a.chunks[last])
+	a.chunks[last] = append(a.chunks[last], b...)
+	a.size += int64(len(b))
+	return uint64(last)<<32 | uint64(off)
+}
+
+func (a *arena) get(ref uint64, n uint32) []byte {
+	if n == 0 {
+		return nil
+	}
+	c := a.chunks[ref>>32]
+	off := uint32(ref)
+	return c[off : off+n]
+}
+
+// interner maps byte strings to dense ids. Invalid UTF-8 is replaced with
+// U+FFFD when a string is first stored, so every string it returns is valid
+// for OTLP.
+type interner struct {
+	ids  map[string]uint32
+	strs []string
+}
+
+func newInterner() *interner {
+	in := &interner{ids: make(map[string]uint32, 1024)}
+	in.id(nil) // id 0 is ""
+	return in
+}
+
+func (in *interner) id(b []byte) uint32 {
+	if id, ok := in.ids[string(b)]; ok {
+		return id
+	}
+	s := string(b)
+	v := s
+	if !utf8.ValidString(v) {
+		v = toValidUTF8(v)
+	}
+	id := uint32(len(in.strs))
+	in.strs = append(in.strs, v)
+	in.ids[s] = id
+	return id
+}
+
+func (in *interner) idString(s string) uint32 { return in.id([]byte(s)) }
+
+func (in *interner) str(id uint32) string { return in.strs[id] }
+
+func toValidUTF8(s string) string {
+	out := make([]byte, 0, len(s)+8)
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, s[:size]...)
+		}
+		s = s[size:]
+	}
+	return string(out)
+}
