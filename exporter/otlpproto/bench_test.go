@@ -1,0 +1,61 @@
+package otlpproto
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+func benchBatch(n int) *span.Batch {
+	ids := span.NewIDSource([]byte("bench"))
+	b := &span.Batch{
+		Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", "vllm")}},
+		Scope:    span.Scope{Name: "vllm-otel-bridge"},
+	}
+	for k := range uint64(n) {
+		b.Spans = append(b.Spans, testSpan(ids, k))
+	}
+	return b
+}
+
+// BenchmarkAppendProto reports the cost per span (10 attributes).
+func BenchmarkAppendProto(b *testing.B) {
+	batch := benchBatch(1000)
+	buf := make([]byte, 0, ProtoSize(batch))
+	b.ReportAllocs()
+	b.SetBytes(int64(ProtoSize(batch)))
+	for b.Loop() {
+		buf = AppendProto(buf[:0], batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch.Spans)), "ns/span")
+}
+
+func BenchmarkBuilder(b *testing.B) {
+	batch := benchBatch(1000)
+	var bld Builder
+	var h Header
+	var spare []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		h.SetBatch(batch.Resource, batch.Scope)
+		bld.Open(&h)
+		for i := range batch.Spans {
+			bld.AddSpan(&batch.Spans[i], SpanSize(&batch.Spans[i]))
+		}
+		spare, _ = bld.Take(spare, false)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch.Spans)), "ns/span")
+}
+
+func BenchmarkToProtoMarshal(b *testing.B) {
+	batch := benchBatch(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := proto.Marshal(ToProto(batch)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch.Spans)), "ns/span")
+}
