@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# scripts/test.sh: THE test command of vllm-otel-bridge (CI runs it via .ci/run).
+#
+# Steps, each reported PASS/FAIL in a summary at the end; the script runs
+# every step it can and exits non-zero if any failed:
+#   tools     Go present; a C compiler for -race (installed with apt if missing)
+#   gofmt     gofmt -l finds nothing (main module, tools/e2e, deploy/validate)
+#   vet       go vet ./... and go vet -tags e2e ./e2e/...
+#   unit      go test -race -count=1 ./...
+#   fuzz      every FuzzXxx target, briefly (FUZZTIME each, ~3 min in all)
+#   deploy    deploy/validate: manifests, compose, configs, static build
+#   jaeger    build (cached) and start Jaeger v2 on free loopback ports
+#   e2e       go test -tags e2e ./e2e/... against it (Jaeger stopped on exit)
+#
+# Environment:
+#   FUZZTIME                 per-target fuzz time (default: 10s, shrunk so the
+#                            total stays near FUZZ_BUDGET seconds)
+#   FUZZ_BUDGET              seconds for all fuzz targets (default 180)
+#   SKIP_STEPS               space-separated step names to leave out (reported
+#                            as SKIP, never as PASS), e.g. "fuzz e2e"
+#   VLLM_OTEL_BRIDGE_CACHE   cache root for the Jaeger binary (see jaeger.sh)
+#   E2E_TIMEOUT              go test -timeout for e2e (default 20m)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+FUZZ_BUDGET=${FUZZ_BUDGET:-180}
+E2E_TIMEOUT=${E2E_TIMEOUT:-20m}
+SKIP_STEPS=" ${SKIP_STEPS:-} "
+export JAEGER_STATE_DIR=${JAEGER_STATE_DIR:-$(mktemp -d -t vllm-otel-bridge-jaeger.XXXXXX)}
+
+declare -a SUMMARY=()
+FAILED=0
+START_ALL=$SECONDS
+
+banner() {
+	printf '\n\033[1m==== %s ====\033[0m\n' "$*"
+}
+
+# step NAME CMD...: run one step, record PASS/FAIL and its duration.
+step() {
+	local name=$1
+	shift
+	if [[ "$SKIP_STEPS" == *" $name "* ]]; then
+		SUMMARY+=("$(printf '%-8s SKIP   (SKIP_STEPS)' "$name")")
+		return 0
+	fi
+	banner "$name: $*"
+	local t0=$SECONDS rc=0
+	"$@" || rc=$?
+	local dt=$((SECONDS - t0))
+	if ((rc == 0)); then
+		SUMMARY+=("$(printf '%-8s PASS   %4ds' "$name" "$dt")")
+	else
+		SUMMARY+=("$(printf '%-8s FAIL   %4ds  (exit %d)' "$name" "$dt" "$rc")")
+		FAILED=1
+	fi
+	return $rc
+}
+
+cleanup() {
+	bash "$ROOT/scripts/jaeger.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+check_tools() {
+	command -v go >/dev/null || { echo "go is not installed (need Go $(sed -n 's/^go //p' go.mod))"; return 1; }
+	go version
+	if ! command -v gcc >/dev/null; then
+		echo "no C compiler: installing gcc for go test -race"
+		if command -v apt-get >/dev/null; then
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+				DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null ||
+				{ echo "apt-get install gcc failed"; return 1; }
+		else
+			echo "no apt-get: install a C compiler for -race"
+			return 1
+		fi
+	fi
+	gcc --version | head -1
+}
+
+check_gofmt() {
+	local out
+	out=$(gofmt -l . 2>&1)
+	if [[ -n "$out" ]]; then
+		echo "gofmt -l lists files that need formatting (run gofmt -w):"
+		echo "$out"
+		return 1
+	fi
+	echo "gofmt: clean"
+}
+
+check_vet() {
+	local rc=0
+	go vet ./... || rc=1
+	go vet -tags e2e ./e2e/... || rc=1
+	return $rc
+}
+
+run_unit() {
+	go test -race -count=1 ./...
+}
+
+# fuzz_targets prints "pkgdir FuzzName" for every fuzz target of the module.
+fuzz_targets() {
+	grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' . 2>/dev/null |
+		grep -vE '^\./(tools|deploy)/|/testdata/' |
+		while read -r f; do
+			sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(f \*testing\.F\).*/\1/p' "$f" |
+				while read -r name; do echo "$(dirname "$f") $name"; done
+		done | sort -u
+}
+
+run_fuzz() {
+	local targets n per rc=0
+	mapfile -t targets < <(fuzz_targets)
+	n=${#targets[@]}
+	if ((n == 0)); then
+		echo "no fuzz targets found"
+		return 0
+	fi
+	if [[ -n "${FUZZTIME:-}" ]]; then
+		per=$FUZZTIME
+	else
+		local secs=$((FUZZ_BUDGET / n))
+		((secs > 10)) && secs=10
+		((secs < 2)) && secs=2
+		per=${secs}s
+	fi
+	echo "$n fuzz targets, $per each"
+	for t in "${targets[@]}"; do
+		read -r dir name <<<"$t"
+		printf -- '--- %s %s\n' "$dir" "$name"
+		local log rc_t=0
+		log=$(mktemp)
+		go test -run='^$' -fuzz="^${name}\$" -fuzztime="$per" "$dir" >"$log" 2>&1 || rc_t=$?
+		# On failure go test writes the input to testdata/fuzz/<name>/ and
+		# prints how to rerun it; show that part.
+		if ((rc_t != 0)); then
+			tail -n 40 "$log"
+			rc=1
+		else
+			tail -n 2 "$log"
+		fi
+		rm -f "$log"
+	done
+	return $rc
+}
+
+run_deploy() {
+	if [[ ! -f deploy/validate/go.mod ]]; then
+		echo "deploy/validate/go.mod missing"
+		return 1
+	fi
+	(cd deploy/validate && go vet ./... && go test -count=1 ./...)
+}
+
+start_jaeger() {
+	bash scripts/jaeger.sh start
+}
+
+run_e2e() {
+	# shellcheck disable=SC1091
+	source "$JAEGER_STATE_DIR/env" || return 1
+	export JAEGER_OTLP_GRPC JAEGER_OTLP_HTTP JAEGER_QUERY
+	go test -tags e2e -count=1 -timeout "$E2E_TIMEOUT" -v ./e2e/... 2>&1 |
+		grep -vE '^=== (RUN|PAUSE|CONT)'
+	return "${PIPESTATUS[0]}"
+}
+
+step tools check_tools || { echo "cannot test without the toolchain"; }
+step gofmt check_gofmt
+step vet check_vet
+step unit run_unit
+step fuzz run_fuzz
+step deploy run_deploy
+if step jaeger start_jaeger; then
+	step e2e run_e2e
+	bash scripts/jaeger.sh stop || true
+else
+	SUMMARY+=("$(printf '%-8s FAIL   (Jaeger did not start; log: %s)' e2e "$JAEGER_STATE_DIR/jaeger.log")")
+	FAILED=1
+fi
+
+banner "summary ($((SECONDS - START_ALL))s)"
+printf '%s\n' "${SUMMARY[@]}"
+if ((FAILED)); then
+	printf '\033[31mFAILED\033[0m\n'
+	exit 1
+fi
+printf '\033[32mALL PASSED\033[0m\n'
