@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 
@@ -53,9 +52,6 @@ func decodeJSON(b []byte) (*collectortrace.ExportTraceServiceRequest, error) {
 
 // isIDField reports whether an object member name is one of the OTLP id
 // fields that OTLP/JSON writes in hex, in its JSON or its proto spelling.
-// OTLP/JSON has no free-form member names (attributes are key/value lists),
-// so any member with one of these names is an id field of a Span or a
-// Span.Link.
 func isIDField(name string) bool {
 	switch name {
 	case "traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id":
@@ -64,13 +60,45 @@ func isIDField(name string) bool {
 	return false
 }
 
-// hexIDsToBase64 returns b with the string value of every id member
-// converted from hex to base64; everything else is copied byte for byte. It
-// returns b itself when there was nothing to convert.
+// idPath reports whether a member named name in an object at depth is an id
+// field of a Span (depth 7) or a Span.Link (depth 9), given the member names
+// that lead there: names[d] is the member being read in the object at depth
+// d. The layout is
+//
+//	{resourceSpans:[{scopeSpans:[{spans:[{traceId,…,links:[{traceId,…}]}]}]}]}
+//	1             2 3          4 5     6 7                8 9
+func idPath(names *[10]string, depth int, name string) bool {
+	if depth != 7 && depth != 9 {
+		return false
+	}
+	if !oneOf(names[1], "resourceSpans", "resource_spans") || !oneOf(names[3], "scopeSpans", "scope_spans") || names[5] != "spans" {
+		return false
+	}
+	if depth == 7 {
+		return isIDField(name)
+	}
+	return names[7] == "links" && oneOf(name, "traceId", "trace_id", "spanId", "span_id")
+}
+
+func oneOf(s string, set ...string) bool {
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// hexIDsToBase64 returns b with the string value of every Span and
+// Span.Link id member converted from hex to base64; everything else is
+// copied byte for byte. It returns b itself when there was nothing to
+// convert. Members with id names elsewhere (in fields unknown to this
+// build, which protojson then ignores) are left alone.
 func hexIDsToBase64(b []byte) ([]byte, error) {
 	dec := jsontext.NewDecoder(bytes.NewBuffer(b))
 	var out []byte
 	last := 0
+	var names [10]string
 	var raw [64]byte
 	for {
 		tok, err := dec.ReadToken()
@@ -83,8 +111,17 @@ func hexIDsToBase64(b []byte) ([]byte, error) {
 		if tok.Kind() != '"' {
 			continue
 		}
-		kind, n := dec.StackIndex(dec.StackDepth())
-		if kind != '{' || n%2 != 1 || !isIDField(tok.String()) || dec.PeekKind() != '"' {
+		depth := dec.StackDepth()
+		if depth >= len(names) {
+			continue
+		}
+		kind, n := dec.StackIndex(depth)
+		if kind != '{' || n%2 != 1 {
+			continue // a string value, not a member name
+		}
+		name := tok.String()
+		names[depth] = name
+		if !idPath(&names, depth, name) || dec.PeekKind() != '"' {
 			continue
 		}
 		v, err := dec.ReadValue()
@@ -174,6 +211,3 @@ func checkID(id []byte, want int, emptyOK bool, i, j, k, l int, name string) err
 	}
 	return &IDError{Field: field + "." + name, Len: len(id)}
 }
-
-// errorKind classifies a decode error for the transports.
-func isMalformed(err error) bool { return errors.Is(err, ErrMalformed) }
