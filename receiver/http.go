@@ -176,7 +176,7 @@ func (r *Receiver) readBody(src io.Reader, sizeHint int64) (data []byte, held in
 			}
 			buf = append(buf, 0)[:len(buf)]
 			if int64(cap(buf)) > max+1 {
-				buf = buf[:len(buf):max+1]
+				buf = buf[: len(buf) : max+1]
 			}
 		}
 		want := min(int64(cap(buf)-len(buf)), readChunk)

@@ -66,9 +66,15 @@ func TestLLMRequestsFixture(t *testing.T) {
 }
 
 func TestLLMRequestsValues(t *testing.T) {
-	str := func(s string) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}} }
-	i64 := func(v int64) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}} }
-	f64 := func(v float64) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v}} }
+	str := func(s string) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}}
+	}
+	i64 := func(v int64) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}
+	}
+	f64 := func(v float64) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v}}
+	}
 	kv := func(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
 	base := func(attrs ...*commonpb.KeyValue) *tracepb.Span {
 		return &tracepb.Span{TraceId: traceID(1), SpanId: spanID(2), Name: LLMRequestSpanName, StartTimeUnixNano: 10, EndTimeUnixNano: 20, Attributes: attrs}

@@ -58,7 +58,7 @@ type Stats struct {
 func (s Stats) Errors() int64 { return s.RefusedTooLarge + s.Malformed + s.ConsumerErrors }
 
 type counters struct {
-	requests, spans, bytes                         atomic.Int64
+	requests, spans, bytes                        atomic.Int64
 	overload, tooLarge, malformed, consumerErrors atomic.Int64
 }
 
