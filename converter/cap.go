@@ -17,7 +17,7 @@ type dropInfo struct {
 // ancestor. Memory events of a dropped span move to the same ancestor.
 type capper struct {
 	b       *builder
-	kept    []bool            // per record, valid for the current trace
+	kept    []bool             // per record, valid for the current trace
 	dropped map[int32]dropInfo // by kept ancestor record (-1 = root)
 	active  bool
 	order   []int32

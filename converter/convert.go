@@ -39,7 +39,7 @@ func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 
 	p := newParser(ctx, br, &st)
 	err := p.run()
-	st.JSONBytes = p.dec.InputOffset()
+	st.JSONBytes = ra.total
 	st.Compressed = ra.compressed
 	st.NonNumeric += ra.replaced
 	p.finishStats()

@@ -60,7 +60,7 @@ type parser struct {
 
 	// well-known interned ids
 	kCorrelation, kExtID, kExtIDLower, kDevice, kStream, kName uint32
-	cMemory, cOOM, cCPUInstant, cFwdBwd, cAc2g, cAc2gOld     uint32
+	cMemory, cOOM, cCPUInstant, cFwdBwd, cAc2g, cAc2gOld       uint32
 }
 
 func newParser(ctx context.Context, r io.Reader, st *Stats) *parser {

@@ -9,17 +9,17 @@ import (
 type kind uint8
 
 const (
-	kindCPUOther      kind = iota // unknown X category on a CPU thread: generic span
-	kindUserAnnot                 // user_annotation
-	kindCPUOp                     // cpu_op
-	kindLaunch                    // cuda_runtime, cuda_driver, *_runtime, *_driver
-	kindPython                    // python_function
-	kindKernel                    // kernel
-	kindMemcpy                    // gpu_memcpy
-	kindMemset                    // gpu_memset
-	kindGPUAnnot                  // gpu_user_annotation
-	kindGPUOther                  // cuda_sync, cuda_event, unknown GPU-side X with a correlation
-	kindInstant                   // memory instants, unknown instants, unknown phases
+	kindCPUOther  kind = iota // unknown X category on a CPU thread: generic span
+	kindUserAnnot             // user_annotation
+	kindCPUOp                 // cpu_op
+	kindLaunch                // cuda_runtime, cuda_driver, *_runtime, *_driver
+	kindPython                // python_function
+	kindKernel                // kernel
+	kindMemcpy                // gpu_memcpy
+	kindMemset                // gpu_memset
+	kindGPUAnnot              // gpu_user_annotation
+	kindGPUOther              // cuda_sync, cuda_event, unknown GPU-side X with a correlation
+	kindInstant               // memory instants, unknown instants, unknown phases
 )
 
 func (k kind) gpu() bool { return k >= kindKernel && k <= kindGPUOther }
