@@ -41,7 +41,6 @@ func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 	err := p.run()
 	st.JSONBytes = ra.total
 	st.Compressed = ra.compressed
-	st.NonNumeric += ra.replaced
 	p.finishStats()
 	if err != nil {
 		return st, err

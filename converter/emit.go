@@ -348,7 +348,9 @@ func (b *builder) addEvents(sp *span.Span, evs []int32) {
 	for _, e := range evs {
 		r := b.rec(e)
 		a := len(b.attrs)
-		b.attrs = append(b.attrs, span.String("kineto.category", b.catName(r)))
+		if cat := b.catName(r); cat != "" {
+			b.attrs = append(b.attrs, span.String("kineto.category", cat))
+		}
 		if r.ph != 'i' && r.ph != 'I' {
 			b.attrs = append(b.attrs, span.String("kineto.phase", string(rune(r.ph))))
 		}

@@ -186,3 +186,5 @@ func checkTrees(t testing.TB, spans []span.Span) {
 		}
 	}
 }
+
+func sprint(v any) string { return fmt.Sprint(v) }

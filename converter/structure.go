@@ -213,11 +213,17 @@ func (b *builder) resolve() {
 	}
 	// Pass 3: GPU work under its launch.
 	launches := make(map[int64]int32)
+	annots := make(map[int64]int32) // user_annotation by External id
 	for i := int32(0); int(i) < n; i++ {
 		r := b.rec(i)
 		if r.kind == kindLaunch && r.flags&flagCorr != 0 {
 			if _, dup := launches[r.corr]; !dup {
 				launches[r.corr] = i
+			}
+		}
+		if r.kind == kindUserAnnot && r.flags&flagExt != 0 {
+			if _, dup := annots[r.extID]; !dup {
+				annots[r.extID] = i
 			}
 		}
 	}
@@ -226,13 +232,22 @@ func (b *builder) resolve() {
 		if !r.kind.gpu() {
 			continue
 		}
-		if r.kind != kindGPUAnnot {
-			if l, ok := launches[r.corr]; ok && r.flags&flagCorr != 0 {
-				s.traceOf[i], s.parentOf[i] = s.traceOf[l], l
-				continue
+		if r.kind == kindGPUAnnot {
+			// The GPU mirror of a user_annotation: same trace as the CPU
+			// annotation with its External id; else by time (Kineto shifts
+			// it 1 ns earlier).
+			if a, ok := annots[r.extID]; ok && r.flags&flagExt != 0 && s.traceOf[a] >= 0 {
+				s.traceOf[i], s.parentOf[i] = s.traceOf[a], -1
+			} else {
+				s.traceOf[i], s.parentOf[i] = s.traceAt(r.ts+1), -1
 			}
-			b.st.OrphanGPU++
+			continue
 		}
+		if l, ok := launches[r.corr]; ok && r.flags&flagCorr != 0 {
+			s.traceOf[i], s.parentOf[i] = s.traceOf[l], l
+			continue
+		}
+		b.st.OrphanGPU++
 		s.traceOf[i], s.parentOf[i] = s.traceAt(r.ts), -1
 	}
 	b.bindFlows()
