@@ -289,3 +289,7 @@ func readFixture(t testing.TB, name string) []byte {
 }
 
 var errBoom = errors.New("backend down")
+
+func grpcClientFromConn(cc *grpc.ClientConn) collectortrace.TraceServiceClient {
+	return collectortrace.NewTraceServiceClient(cc)
+}

@@ -180,12 +180,16 @@ func (r *Receiver) readBody(src io.Reader, sizeHint int64) (data []byte, held in
 			}
 		}
 		want := min(int64(cap(buf)-len(buf)), readChunk)
-		if !r.pending.tryAcquire(want) {
+		// The byte past max, read only to detect an oversized body, is not
+		// held: the body is refused as soon as it arrives.
+		reserve := min(want, max-int64(len(buf)))
+		if reserve > 0 && !r.pending.tryAcquire(reserve) {
 			return nil, held, ErrOverloaded
 		}
 		n, rerr := src.Read(buf[len(buf) : len(buf)+int(want)])
-		r.pending.release(want - int64(n))
-		held += int64(n)
+		got := min(int64(n), reserve)
+		r.pending.release(reserve - got)
+		held += got
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > max {
 			return nil, held, ErrTooLarge
