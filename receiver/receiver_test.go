@@ -12,8 +12,8 @@ import (
 
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding/gzip"
@@ -211,7 +211,10 @@ func TestGRPCErrors(t *testing.T) {
 		wantStat  func(Stats) int64
 	}{
 		{name: "too large", cfg: small, wantCode: codes.ResourceExhausted, wantStat: func(s Stats) int64 { return s.RefusedTooLarge },
-			send: func(t *testing.T, a string) error { _, err := grpcClient(t, a).Export(context.Background(), makeRequest(1, 50)); return err }},
+			send: func(t *testing.T, a string) error {
+				_, err := grpcClient(t, a).Export(context.Background(), makeRequest(1, 50))
+				return err
+			}},
 		{name: "too large gzip", cfg: small, wantCode: codes.ResourceExhausted, wantStat: func(s Stats) int64 { return s.RefusedTooLarge },
 			send: func(t *testing.T, a string) error {
 				_, err := grpcClient(t, a).Export(context.Background(), makeRequest(1, 50), grpc.UseCompressor(gzip.Name))
@@ -220,13 +223,22 @@ func TestGRPCErrors(t *testing.T) {
 		{name: "garbage", cfg: testConfig(), wantCode: codes.InvalidArgument, wantStat: func(s Stats) int64 { return s.Malformed },
 			send: func(t *testing.T, a string) error { return exportRaw(t, a, []byte{0xff, 0xff, 0xff}) }},
 		{name: "bad span id", cfg: testConfig(), wantCode: codes.InvalidArgument, wantStat: func(s Stats) int64 { return s.Malformed },
-			send: func(t *testing.T, a string) error { _, err := grpcClient(t, a).Export(context.Background(), badID); return err }},
+			send: func(t *testing.T, a string) error {
+				_, err := grpcClient(t, a).Export(context.Background(), badID)
+				return err
+			}},
 		{name: "consumer error", cfg: testConfig(), fail: errBoom, wantCode: codes.Unavailable, wantRetry: true,
 			wantStat: func(s Stats) int64 { return s.ConsumerErrors },
-			send:     func(t *testing.T, a string) error { _, err := grpcClient(t, a).Export(context.Background(), makeRequest(1, 1)); return err }},
+			send: func(t *testing.T, a string) error {
+				_, err := grpcClient(t, a).Export(context.Background(), makeRequest(1, 1))
+				return err
+			}},
 		{name: "permanent consumer error", cfg: testConfig(), fail: NewPermanentError(errBoom), wantCode: codes.InvalidArgument,
 			wantStat: func(s Stats) int64 { return s.ConsumerErrors },
-			send:     func(t *testing.T, a string) error { _, err := grpcClient(t, a).Export(context.Background(), makeRequest(1, 1)); return err }},
+			send: func(t *testing.T, a string) error {
+				_, err := grpcClient(t, a).Export(context.Background(), makeRequest(1, 1))
+				return err
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
