@@ -50,7 +50,13 @@ func (r *readAhead) produce(src io.Reader) {
 	defer close(r.ch)
 	br := bufio.NewReaderSize(src, 64<<10)
 	in := io.Reader(br)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	magic, _ := br.Peek(2)
+	if len(magic) == 1 && magic[0] == 0x1f {
+		// One byte of a gzip file that is still being written.
+		r.err = &Error{Offset: -1, Reason: "input ends inside the gzip magic", Err: ErrTruncated}
+		return
+	}
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		r.compressed = true
 		zr, err := gzip.NewReader(br)
 		if err != nil {
