@@ -1,0 +1,62 @@
+package linker
+
+import (
+	"testing"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+func noIterations(r vllmlog.Record) bool { return r.Kind != vllmlog.KindIteration }
+
+// TestScoreAgainstTruth links the fixture's profiled steps with each source
+// alone and scores the (step, request) pairs against truth.json.
+func TestScoreAgainstTruth(t *testing.T) {
+	truth := loadTruth(t)
+	steps := map[*span.Resource][]enginestep.Step{}
+	var order []*span.Resource
+	for _, name := range fixtureTraces {
+		ss := loadSteps(t, name)
+		steps[ss[0].Resource] = ss
+		order = append(order, ss[0].Resource)
+	}
+	tests := []struct {
+		name         string
+		load         loader
+		filter       func(vllmlog.Record) bool
+		minPrecision float64
+		minRecall    float64
+	}{
+		{"otlp", loadOTLP, nil, 1, 1},
+		{"json", loadJSON, nil, 0.99, 0.99},
+		{"text", loadText, nil, 0.95, 0.95},
+		{"json without Iteration lines", loadJSON, noIterations, 0.99, 0.99},
+		{"text without Iteration lines", loadText, noIterations, 0.9, 0.9},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := NewTimeline(TimelineOptions{})
+			tc.load(t, tl, tc.filter)
+			l := New(tl, func(*span.Batch) error { return nil }, Options{})
+			var live []Pair
+			for _, res := range order {
+				for _, s := range steps[res] {
+					lk := l.LinkStep(s)
+					for _, id := range lk.RequestIDs {
+						live = append(live, Pair{RequestID: id, StepIndex: s.Index, Resource: res})
+					}
+				}
+			}
+			known := func(id string) bool { _, ok := tl.Request(id); return ok }
+			final := scorePairs(t, truth, steps, l.Pairs(), known)
+			now := scorePairs(t, truth, steps, live, known)
+			st := l.Stats()
+			t.Logf("%s: precision %.4f recall %.4f (of requests the source knows: %.4f) [%d correct, %d predicted, %d true]; at LinkStep time: precision %.4f recall %.4f; stats %+v",
+				tc.name, final.precision(), final.recall(), final.recallKnown(), final.tp, final.predicted, final.truth, now.precision(), now.recall(), st)
+			if final.precision() < tc.minPrecision || final.recallKnown() < tc.minRecall {
+				t.Errorf("precision %.4f recall %.4f, want ≥ %.2f / %.2f", final.precision(), final.recallKnown(), tc.minPrecision, tc.minRecall)
+			}
+		})
+	}
+}
