@@ -1,0 +1,225 @@
+package watcher
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain fails the package if any test leaves a goroutine of this
+// package or of fsnotify running.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if leaked := waitNoLeaks(5 * time.Second); leaked != "" {
+			fmt.Fprintf(os.Stderr, "goroutine leak:\n%s\n", leaked)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// waitNoLeaks waits for goroutines running watcher or fsnotify code to
+// end and returns the stacks of those that did not.
+func waitNoLeaks(d time.Duration) string {
+	deadline := time.Now().Add(d)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var leaked []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "testing.tRunner") || strings.Contains(g, "testing.(*M)") || strings.Contains(g, "TestMain") {
+				continue
+			}
+			if strings.Contains(g, "/watcher.") || strings.Contains(g, "fsnotify") {
+				leaked = append(leaked, g)
+			}
+		}
+		if len(leaked) == 0 {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			return strings.Join(leaked, "\n\n")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testLogger sends the watcher's logs to t.Log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// testConfig is a fast configuration over dir, with the state file
+// outside it.
+func testConfig(t *testing.T, dir string) Config {
+	cfg := DefaultConfig()
+	cfg.Dirs = []string{dir}
+	cfg.SettleTime = 60 * time.Millisecond
+	cfg.RescanInterval = 150 * time.Millisecond
+	cfg.RetryBackoff = Backoff{Initial: 40 * time.Millisecond, Max: 200 * time.Millisecond}
+	cfg.StatePath = filepath.Join(t.TempDir(), "state", "state.json")
+	return cfg
+}
+
+// running is a Watcher whose Run goroutine the test owns.
+type running struct {
+	*Watcher
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, cfg Config, tweak ...func(*Watcher)) *running {
+	t.Helper()
+	w, err := New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range tweak {
+		f(w)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Watcher: w, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- w.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop ends Run and waits for it; it may be called more than once.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// next waits up to d for a file.
+func (r *running) next(t *testing.T, d time.Duration) (File, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	f, err := r.Next(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return File{}, false
+	}
+	if err != nil {
+		t.Fatalf("Next: %v", err)
+	}
+	return f, true
+}
+
+func (r *running) mustNext(t *testing.T) File {
+	t.Helper()
+	f, ok := r.next(t, 5*time.Second)
+	if !ok {
+		t.Fatalf("no file offered within 5s; stats %+v", r.Stats())
+	}
+	return f
+}
+
+// expectNone asserts nothing is offered for d.
+func (r *running) expectNone(t *testing.T, d time.Duration) {
+	t.Helper()
+	if f, ok := r.next(t, d); ok {
+		t.Fatalf("unexpected offer of %s (attempt %d)", f.Path, f.Attempt)
+	}
+}
+
+// traceJSON is a small, complete Kineto-shaped document with a marker that
+// makes its content unique.
+func traceJSON(marker string, pad int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "{\n  \"schemaVersion\": 1,\n  \"traceName\": %q,\n  \"traceEvents\": [\n", marker)
+	for i := 0; i < pad; i++ {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, `  {"ph": "X", "cat": "kernel", "name": "k%d_%s", "ts": %d.%03d, "dur": 1.5}`, i, marker, 1000+i, i%1000)
+	}
+	b.WriteString("\n  ]\n}\n")
+	return b.Bytes()
+}
+
+func gz(t testing.TB, data []byte) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// traceName builds a v0.17 name with the given export timestamp.
+func traceName(rank int, stamp int64, gzipped bool) string {
+	n := fmt.Sprintf("dp0_pp0_tp%d_dcp0_ep0_rank%d.%d.pt.trace.json", rank, rank, stamp)
+	if gzipped {
+		n += ".gz"
+	}
+	return n
+}
+
+func write(t testing.TB, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// age sets a file's mtime d in the past, so it counts as settled at once.
+func age(t testing.TB, path string, d time.Duration) {
+	t.Helper()
+	when := time.Now().Add(-d)
+	if err := os.Chtimes(path, when, when); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// eventually polls cond for up to 5s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,708 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
+)
+
+func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w := start(t, testConfig(t, dir))
+	data := gz(t, traceJSON("slow", 3000))
+	path := filepath.Join(dir, traceName(0, 1795789272497483694, true))
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chunks = 8
+	step := len(data)/chunks + 1
+	for i := 0; i < len(data); i += step {
+		if _, err := f.Write(data[i:min(i+step, len(data))]); err != nil {
+			t.Fatal(err)
+		}
+		// Mostly shorter than SettleTime; one pause longer, so the
+		// watcher also sees a settled but incomplete stream.
+		pause := 20 * time.Millisecond
+		if i == 3*step {
+			pause = 200 * time.Millisecond
+		}
+		if got, ok := w.next(t, pause); ok {
+			t.Fatalf("offered %s at %d of %d bytes", got.Path, i+step, len(data))
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := w.mustNext(t)
+	if got.Path != path || got.Size != int64(len(data)) || got.Attempt != 1 {
+		t.Fatalf("offered %+v, want %s with %d bytes, attempt 1", got, path, len(data))
+	}
+	if !strings.HasPrefix(got.Fingerprint, "xxh64:") || got.Name.Rank != 0 || !got.Name.Gzip {
+		t.Errorf("bad File fields: %+v", got)
+	}
+	w.expectNone(t, 250*time.Millisecond) // never offered twice at once
+	if err := w.Done(got); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Done(got); !errors.Is(err, ErrNotInFlight) {
+		t.Errorf("second Done: %v, want ErrNotInFlight", err)
+	}
+	w.expectNone(t, 250*time.Millisecond)
+	s := w.Stats()
+	if s.Seen != 1 || s.Exported != 1 || s.Queue != 0 || s.InFlight != 0 || s.Retried == 0 {
+		t.Errorf("stats %+v: want seen 1, exported 1, nothing queued, some retries from the incomplete stream", s)
+	}
+}
+
+func TestPlainJSONRenamedIntoPlace(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w := start(t, testConfig(t, dir))
+	final := filepath.Join(dir, traceName(1, 1795789272497483694, false))
+	tmp := final + ".tmp"
+	write(t, tmp, traceJSON("renamed", 10)[:40]) // Kineto's temporary, half written
+	w.expectNone(t, 300*time.Millisecond)
+	write(t, tmp, traceJSON("renamed", 10))
+	if err := os.Rename(tmp, final); err != nil {
+		t.Fatal(err)
+	}
+	got := w.mustNext(t)
+	if got.Path != final || got.Name.Gzip {
+		t.Fatalf("offered %+v, want %s", got, final)
+	}
+	if err := w.Done(got); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBacklogOldestFirst(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	// Written in a shuffled order; offered by name timestamp, then mtime.
+	names := []struct {
+		name  string
+		stamp int64
+		age   time.Duration
+	}{
+		{"c", 1795789272000000003, time.Hour},
+		{"a", 1795789272000000001, time.Hour},
+		{"e", 1795789272000000005, time.Hour},
+		{"b2", 1795789272000000002, 2 * time.Hour}, // same stamp as b1, older mtime
+		{"b1", 1795789272000000002, time.Hour},
+		{"d", 1795789272000000004, time.Hour},
+	}
+	paths := map[string]string{}
+	for i, n := range names {
+		p := filepath.Join(dir, fmt.Sprintf("%s_dp0_pp0_tp0_dcp0_ep0_rank%d.%d.pt.trace.json.gz", n.name, i, n.stamp))
+		write(t, p, gz(t, traceJSON(n.name, 5)))
+		age(t, p, n.age)
+		paths[p] = n.name
+	}
+	w := start(t, cfg)
+	want := []string{"a", "b2", "b1", "c", "d", "e"}
+	// Let the whole backlog be checked, so the order is not the order of
+	// verification.
+	eventually(t, "backlog ready", func() bool { return w.Stats().Ready == len(want) })
+	for _, n := range want {
+		f := w.mustNext(t)
+		if paths[f.Path] != n {
+			t.Fatalf("got %s (%s), want %s", paths[f.Path], f.Path, n)
+		}
+		if err := w.Done(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRestartOffersNothingDone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	b := filepath.Join(dir, traceName(1, 1795789272000000002, false))
+	write(t, a, gz(t, traceJSON("a", 50)))
+	write(t, b, traceJSON("b", 50))
+	age(t, a, time.Minute)
+	age(t, b, time.Minute)
+
+	w := start(t, cfg)
+	for range 2 {
+		if err := w.Done(w.mustNext(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.stop(t)
+
+	// Same paths: recognised by path, size and mtime.
+	w2 := start(t, cfg)
+	w2.expectNone(t, 300*time.Millisecond)
+	w2.stop(t)
+
+	// Renamed, and copied (new mtime): recognised by content.
+	a2 := filepath.Join(dir, traceName(5, 1795789272000000009, true))
+	if err := os.Rename(a, a2); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "sub_"+filepath.Base(b)), data)
+	w3 := start(t, cfg)
+	w3.expectNone(t, 300*time.Millisecond)
+
+	// Rewritten with new content: a new file.
+	write(t, b, traceJSON("b, second take", 50))
+	got := w3.mustNext(t)
+	if got.Path != b {
+		t.Fatalf("offered %s, want the rewritten %s", got.Path, b)
+	}
+	if err := w3.Done(got); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCrashBeforeDoneOffersAgain(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	write(t, p, gz(t, traceJSON("crash", 20)))
+	w := start(t, cfg)
+	first := w.mustNext(t)
+	w.stop(t) // "crash": no Done
+
+	w2 := start(t, cfg)
+	again := w2.mustNext(t)
+	if again.Path != p || again.Fingerprint != first.Fingerprint {
+		t.Fatalf("after restart got %+v, want %s with fingerprint %s", again, p, first.Fingerprint)
+	}
+	if err := w2.Done(again); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRetryBackoff(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.RetryBackoff = Backoff{Initial: 150 * time.Millisecond, Max: 300 * time.Millisecond}
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, false))
+	write(t, p, traceJSON("retry", 5))
+	w := start(t, cfg)
+	f := w.mustNext(t)
+	backendDown := errors.New("backend unavailable")
+	var gaps []time.Duration
+	for attempt := 2; attempt <= 4; attempt++ {
+		at := time.Now()
+		if err := w.Retry(f, backendDown); err != nil {
+			t.Fatal(err)
+		}
+		f = w.mustNext(t)
+		gaps = append(gaps, time.Since(at))
+		if f.Attempt != attempt {
+			t.Fatalf("Attempt = %d, want %d", f.Attempt, attempt)
+		}
+	}
+	// 150ms, 300ms, 300ms (capped): each wait at least its backoff.
+	for i, ms := range []int{150, 300, 300} {
+		if want := time.Duration(ms) * time.Millisecond; gaps[i] < want {
+			t.Errorf("retry %d came after %v, want at least %v", i+1, gaps[i], want)
+		}
+	}
+	if err := w.Retry(File{Path: p}, backendDown); !errors.Is(err, ErrNotInFlight) {
+		t.Errorf("Retry of a file not in flight: %v", err)
+	}
+	if err := w.Done(f); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Stats(); s.Retried != 3 || s.Exported != 1 {
+		t.Errorf("stats %+v, want 3 retries and 1 export", s)
+	}
+}
+
+func TestRetryTruncatedGivesUp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.MaxTruncatedAttempts = 2
+	cfg.MaxTruncatedAge = time.Millisecond
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, false))
+	write(t, p, traceJSON("cut inside", 5))
+	w := start(t, cfg)
+	f := w.mustNext(t)
+	cut := fmt.Errorf("converter: %w", ErrTruncated)
+	if err := w.Retry(f, cut); err != nil {
+		t.Fatal(err)
+	}
+	f = w.mustNext(t)
+	if err := w.Retry(f, cut); err != nil {
+		t.Fatal(err)
+	}
+	failed := filepath.Join(dir, "failed", filepath.Base(p))
+	eventually(t, "file moved to failed/", func() bool { return exists(failed) })
+	w.expectNone(t, 300*time.Millisecond)
+}
+
+func TestFailedMovesAside(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	content := gz(t, traceJSON("malformed inside", 5))
+	write(t, p, content)
+	w := start(t, cfg)
+	f := w.mustNext(t)
+	if err := w.Failed(f, errors.New("converter: malformed JSON at offset 17")); err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(dir, "failed", filepath.Base(p))
+	if exists(p) || !exists(moved) {
+		t.Fatalf("want %s moved to %s", p, moved)
+	}
+	recs, err := checkpoint.Load(cfg.StatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Status != checkpoint.StatusFailed || recs[0].Path != moved || !strings.Contains(recs[0].Reason, "offset 17") {
+		t.Fatalf("state records %+v, want one failed record at %s with the reason", recs, moved)
+	}
+	// The same content dropped in again is not offered; new content is.
+	write(t, p, content)
+	w.expectNone(t, 250*time.Millisecond)
+	write(t, p, gz(t, traceJSON("fixed", 5)))
+	if got := w.mustNext(t); got.Path != p {
+		t.Fatalf("offered %s, want %s", got.Path, p)
+	}
+	if s := w.Stats(); s.Failed != 1 {
+		t.Errorf("stats %+v, want 1 failed", s)
+	}
+}
+
+func TestWatcherFailsBadFilesItself(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		data   []byte
+		tweak  func(*Config)
+		reason error
+	}{
+		{"not gzip", []byte("this is not a gzip stream at all, just text"), nil, ErrCorrupt},
+		{"checksum", func() []byte {
+			b := gz(t, traceJSON("crc", 5))
+			b[len(b)-6] ^= 0xff // the CRC-32 in the trailer
+			return b
+		}(), nil, ErrCorrupt},
+		{"truncated for good", gz(t, traceJSON("cut", 500))[:300], func(c *Config) {
+			c.MaxTruncatedAttempts, c.MaxTruncatedAge = 2, time.Millisecond
+		}, ErrTruncated},
+		{"too large", gz(t, traceJSON("big", 500)), func(c *Config) { c.MaxFileSize = 100 }, ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig(t, dir)
+			if tt.tweak != nil {
+				tt.tweak(&cfg)
+			}
+			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+			write(t, p, tt.data)
+			age(t, p, time.Minute)
+			w := start(t, cfg)
+			moved := filepath.Join(dir, "failed", filepath.Base(p))
+			eventually(t, "file moved to failed/", func() bool { return exists(moved) })
+			w.expectNone(t, 200*time.Millisecond)
+			w.stop(t)
+			recs, err := checkpoint.Load(cfg.StatePath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != 1 || recs[0].Status != checkpoint.StatusFailed || !strings.Contains(recs[0].Reason, tt.reason.Error()) {
+				t.Fatalf("records %+v, want one failed record saying %q", recs, tt.reason)
+			}
+		})
+	}
+}
+
+func TestTruncatedWaitsWhileYoung(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir) // default MaxTruncatedAge: 10 minutes
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	data := gz(t, traceJSON("paused writer", 500))
+	write(t, p, data[:len(data)/2])
+	w := start(t, cfg)
+	w.expectNone(t, 600*time.Millisecond)
+	if exists(filepath.Join(dir, "failed")) {
+		t.Fatal("a young truncated file was failed")
+	}
+	write(t, p, data)
+	if got := w.mustNext(t); got.Size != int64(len(data)) {
+		t.Fatalf("offered %d bytes, want %d", got.Size, len(data))
+	}
+}
+
+func TestAfterExport(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{AfterExportKeep, AfterExportDelete, AfterExportMove} {
+		t.Run(policy, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig(t, dir)
+			cfg.AfterExport = policy
+			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+			write(t, p, gz(t, traceJSON(policy, 5)))
+			w := start(t, cfg)
+			if err := w.Done(w.mustNext(t)); err != nil {
+				t.Fatal(err)
+			}
+			moved := filepath.Join(dir, "exported", filepath.Base(p))
+			want := map[string][2]bool{ // original, moved
+				AfterExportKeep: {true, false}, AfterExportDelete: {false, false}, AfterExportMove: {false, true},
+			}[policy]
+			if exists(p) != want[0] || exists(moved) != want[1] {
+				t.Fatalf("after %s: original exists %v, moved exists %v; want %v", policy, exists(p), exists(moved), want)
+			}
+			w.expectNone(t, 250*time.Millisecond)
+		})
+	}
+}
+
+func TestDiskBudget(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	w := start(t, cfg)
+	var paths []string
+	var size int64
+	for i := range 4 {
+		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
+		data := gz(t, traceJSON(fmt.Sprint("budget", i), 200))
+		write(t, p, data)
+		size = max(size, int64(len(data)))
+		paths = append(paths, p)
+	}
+	// Export the two oldest; the two newest stay unexported.
+	for range 2 {
+		f := w.mustNext(t)
+		if err := w.Done(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.stop(t)
+
+	cfg.DiskBudgetBytes = 3*size + 10 // room for three: delete one exported file
+	w2 := start(t, cfg)
+	eventually(t, "the oldest exported file deleted", func() bool { return !exists(paths[0]) })
+	eventually(t, "budget pass", func() bool { return w2.Stats().DeletedByBudget == 1 })
+	if !exists(paths[1]) || !exists(paths[2]) || !exists(paths[3]) {
+		t.Fatal("deleted more than needed")
+	}
+	w2.stop(t)
+
+	cfg.DiskBudgetBytes = size // room for one: delete the other exported file, never the unexported
+	w3 := start(t, cfg)
+	eventually(t, "second exported file deleted", func() bool { return !exists(paths[1]) })
+	eventually(t, "overrun reported", func() bool { return w3.Stats().BudgetOverrun > 0 })
+	if !exists(paths[2]) || !exists(paths[3]) {
+		t.Fatal("an unexported file was deleted")
+	}
+	// They are still offered.
+	for range 2 {
+		if err := w3.Done(w3.mustNext(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "exported files deleted to fit", func() bool { return !exists(paths[2]) && w3.Stats().BudgetOverrun == 0 })
+	if !exists(paths[3]) {
+		t.Fatal("deleted below the budget")
+	}
+}
+
+func TestDiskBudgetCountsExportedDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.AfterExport = AfterExportMove
+	var size int64
+	for i := range 3 {
+		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
+		data := gz(t, traceJSON(fmt.Sprint("moved", i), 200))
+		write(t, p, data)
+		size = max(size, int64(len(data)))
+	}
+	cfg.DiskBudgetBytes = 2*size + 10
+	w := start(t, cfg)
+	for range 3 {
+		if err := w.Done(w.mustNext(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exported := filepath.Join(dir, "exported")
+	eventually(t, "oldest moved file deleted", func() bool {
+		return !exists(filepath.Join(exported, traceName(0, 1795789272000000001, true)))
+	})
+	if !exists(filepath.Join(exported, traceName(2, 1795789272000000003, true))) {
+		t.Fatal("newest exported file deleted")
+	}
+}
+
+func TestRescanWithoutFsnotify(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.Notify = false
+	w := start(t, cfg)
+	time.Sleep(50 * time.Millisecond)
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	write(t, p, gz(t, traceJSON("polled", 5)))
+	if got := w.mustNext(t); got.Path != p {
+		t.Fatalf("offered %s, want %s", got.Path, p)
+	}
+}
+
+func TestMissingDirAppearsLater(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "profiles")
+	w := start(t, testConfig(t, dir))
+	time.Sleep(200 * time.Millisecond)
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	write(t, p, gz(t, traceJSON("late dir", 5)))
+	if got := w.mustNext(t); got.Path != p {
+		t.Fatalf("offered %s, want %s", got.Path, p)
+	}
+}
+
+func TestUnreadableFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	bad := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	good := filepath.Join(dir, traceName(1, 1795789272000000002, true))
+	write(t, bad, gz(t, traceJSON("no permission", 5)))
+	write(t, good, gz(t, traceJSON("fine", 5)))
+	if err := os.Chmod(bad, 0); err != nil {
+		t.Fatal(err)
+	}
+	denied := true
+	w := start(t, cfg, func(w *Watcher) {
+		// Root ignores file modes, so the denial is injected as well.
+		w.open = func(name string) (*os.File, error) {
+			w.mu.Lock()
+			deny := denied
+			w.mu.Unlock()
+			if name == bad && deny {
+				return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+			}
+			return os.Open(name)
+		}
+	})
+	if got := w.mustNext(t); got.Path != good {
+		t.Fatalf("offered %s, want %s", got.Path, good)
+	}
+	eventually(t, "problem reported", func() bool { return w.Stats().Problems == 1 })
+	w.expectNone(t, 300*time.Millisecond)
+
+	if err := os.Chmod(bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	denied = false
+	w.mu.Unlock()
+	if got := w.mustNext(t); got.Path != bad {
+		t.Fatalf("offered %s, want %s once readable", got.Path, bad)
+	}
+	if s := w.Stats(); s.Problems != 0 {
+		t.Errorf("problems %d after the file became readable", s.Problems)
+	}
+}
+
+func TestSymlinks(t *testing.T) {
+	t.Parallel()
+	for _, follow := range []bool{false, true} {
+		t.Run(fmt.Sprint("follow=", follow), func(t *testing.T) {
+			dir, outside := t.TempDir(), t.TempDir()
+			cfg := testConfig(t, dir)
+			cfg.FollowSymlinks = follow
+			target := filepath.Join(outside, "secret.json")
+			write(t, target, traceJSON("outside", 5))
+			out := filepath.Join(dir, traceName(0, 1795789272000000001, false))
+			if err := os.Symlink(target, out); err != nil {
+				t.Fatal(err)
+			}
+			inTarget := filepath.Join(dir, "real", "x.json")
+			write(t, inTarget, traceJSON("inside", 5))
+			in := filepath.Join(dir, traceName(1, 1795789272000000002, false))
+			if err := os.Symlink(inTarget, in); err != nil {
+				t.Fatal(err)
+			}
+			w := start(t, cfg)
+			want := []string{in}
+			if follow {
+				want = []string{out, in}
+			}
+			for _, p := range want {
+				got := w.mustNext(t)
+				if got.Path != p {
+					t.Fatalf("offered %s, want %s", got.Path, p)
+				}
+				if err := w.Done(got); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.expectNone(t, 300*time.Millisecond)
+			if !follow && w.Stats().Problems != 1 {
+				t.Errorf("problems = %d, want 1 (the symlink out)", w.Stats().Problems)
+			}
+		})
+	}
+}
+
+func TestIgnoredNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.Recursive = true
+	body := gz(t, traceJSON("ignored", 5))
+	for _, p := range []string{
+		traceName(0, 1795789272000000001, false) + ".tmp",
+		"profiler_out_0.txt",
+		"notes.json.gz",
+		filepath.Join("capture_traces", traceName(0, 1795789272000000002, true)),
+		filepath.Join("exported", traceName(0, 1795789272000000003, true)),
+		filepath.Join("failed", traceName(0, 1795789272000000004, true)),
+		".vllm-otel-bridge-state.json",
+	} {
+		write(t, filepath.Join(dir, p), body)
+	}
+	sub := filepath.Join(dir, "run2", traceName(3, 1795789272000000005, true))
+	write(t, sub, gz(t, traceJSON("recursive", 5)))
+	w := start(t, cfg)
+	if got := w.mustNext(t); got.Path != sub {
+		t.Fatalf("offered %s, want %s", got.Path, sub)
+	}
+	// A directory created while running is watched too.
+	late := filepath.Join(dir, "run3", "deeper", traceName(4, 1795789272000000006, true))
+	write(t, late, gz(t, traceJSON("late", 5)))
+	if got := w.mustNext(t); got.Path != late {
+		t.Fatalf("offered %s, want %s", got.Path, late)
+	}
+	w.expectNone(t, 300*time.Millisecond)
+}
+
+func TestDoneWithUnwritableState(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	stateDir := filepath.Dir(cfg.StatePath)
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	write(t, p, gz(t, traceJSON("state", 5)))
+	w := start(t, cfg)
+	f := w.mustNext(t)
+	// A regular file where the state directory should be: not writable,
+	// even for root.
+	if err := os.RemoveAll(stateDir); err != nil {
+		t.Fatal(err)
+	}
+	write(t, stateDir, []byte("not a directory"))
+	err := w.Done(f)
+	if !errors.Is(err, ErrState) || !strings.Contains(err.Error(), p) {
+		t.Fatalf("Done: %v, want ErrState naming the file", err)
+	}
+	if s := w.Stats(); s.InFlight != 1 || s.Exported != 0 {
+		t.Fatalf("stats %+v, want the file still in flight", s)
+	}
+	w.expectNone(t, 300*time.Millisecond)
+	if err := os.Remove(stateDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Done(f); err != nil {
+		t.Fatalf("Done once writable: %v", err)
+	}
+	recs, err := checkpoint.Load(cfg.StatePath)
+	if err != nil || len(recs) != 1 || recs[0].Status != checkpoint.StatusExported {
+		t.Fatalf("records %+v, %v", recs, err)
+	}
+}
+
+func TestChangedWhileInFlight(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.AfterExport = AfterExportDelete
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	write(t, p, gz(t, traceJSON("v1", 5)))
+	w := start(t, cfg)
+	f := w.mustNext(t)
+	write(t, p, gz(t, traceJSON("v2 is longer than v1", 50)))
+	time.Sleep(300 * time.Millisecond) // rescans see the change
+	if err := w.Done(f); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(p) {
+		t.Fatal("new content deleted by the old file's AfterExport")
+	}
+	if got := w.mustNext(t); got.Path != p || got.Fingerprint == f.Fingerprint {
+		t.Fatalf("offered %+v, want the new content of %s", got, p)
+	}
+}
+
+func TestDuplicateContentOfferedOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	body := gz(t, traceJSON("twins", 5))
+	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	b := filepath.Join(dir, traceName(0, 1795789272000000002, true))
+	write(t, a, body)
+	write(t, b, body)
+	w := start(t, cfg)
+	f := w.mustNext(t)
+	w.expectNone(t, 300*time.Millisecond)
+	if err := w.Done(f); err != nil {
+		t.Fatal(err)
+	}
+	w.expectNone(t, 300*time.Millisecond)
+}
+
+func TestNextAfterStop(t *testing.T) {
+	t.Parallel()
+	w := start(t, testConfig(t, t.TempDir()))
+	w.stop(t)
+	if _, err := w.Next(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Next after stop: %v, want ErrClosed", err)
+	}
+	if err := w.Run(context.Background()); !errors.Is(err, ErrAlreadyRunning) {
+		t.Fatalf("second Run: %v, want ErrAlreadyRunning", err)
+	}
+}
+
+func TestRealH100Trace(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := filepath.Join("testdata", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, filepath.Base(src))
+	write(t, p, data)
+	w := start(t, testConfig(t, dir))
+	f := w.mustNext(t)
+	if f.Path != p || f.Name.Era != "dp_rank" || f.Name.ExportTime.IsZero() {
+		t.Fatalf("offered %+v", f)
+	}
+	if err := w.Done(f); err != nil {
+		t.Fatal(err)
+	}
+}
