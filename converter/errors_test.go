@@ -15,22 +15,31 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	before := runtime.NumGoroutine()
 	code := m.Run()
 	if code == 0 {
-		deadline := time.Now().Add(2 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			buf = buf[:runtime.Stack(buf, true)]
-			os.Stderr.Write(buf)
-			os.Stderr.WriteString("goroutine leak\n")
+		if stack := leakedProducers(); stack != "" {
+			os.Stderr.WriteString(stack + "\nread-ahead goroutine leak\n")
 			code = 1
 		}
 	}
 	os.Exit(code)
+}
+
+// leakedProducers waits briefly for read-ahead goroutines to exit and
+// returns their stacks if any remain.
+func leakedProducers() string {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		if !bytes.Contains(buf, []byte("(*readAhead).produce")) {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			return string(buf)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func gz(t testing.TB, b []byte) []byte {
