@@ -1,0 +1,93 @@
+package exporter
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is the exporter's policy: how requests are cut, how many are in
+// flight, and how failures are retried. Transport settings (endpoint, TLS,
+// headers…) belong to the Client, not here.
+type Config struct {
+	// MaxRequestBytes caps the encoded size of one OTLP request
+	// (ExportTraceServiceRequest). Default 3 MiB, under the 4 MiB gRPC
+	// receive limit of Jaeger's and Tempo's receivers. A single span larger
+	// than this is sent alone, with a warning.
+	MaxRequestBytes int `yaml:"max_request_bytes"`
+	// MaxInFlight is the number of requests being sent at once. Default 4.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// QueueSize is the number of complete requests waiting for a sender.
+	// When it is full, Export blocks. Default 4. Memory held by the
+	// exporter is about (MaxInFlight + QueueSize + 1) × MaxRequestBytes.
+	QueueSize int `yaml:"queue_size"`
+	// FlushInterval sends a partly filled request once it is this old, so
+	// a trickle of spans (forwarded requests) is not held back. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Retry governs retries of transient failures.
+	Retry RetryConfig `yaml:"retry"`
+}
+
+// RetryConfig is exponential backoff with ±50% jitter. A throttling hint
+// from the server (gRPC RetryInfo, HTTP Retry-After) is honoured when it is
+// longer than the backoff.
+type RetryConfig struct {
+	// InitialInterval is the wait after the first failure. Default 500ms.
+	InitialInterval time.Duration `yaml:"initial_interval"`
+	// MaxInterval caps the wait between attempts. Default 30s.
+	MaxInterval time.Duration `yaml:"max_interval"`
+	// MaxElapsedTime gives up on a request after this long, failing its
+	// trackers. 0 (the default) retries until Shutdown's deadline: an outage
+	// then only stalls the pipeline (backpressure), it loses nothing.
+	MaxElapsedTime time.Duration `yaml:"max_elapsed_time"`
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		MaxRequestBytes: 3 << 20,
+		MaxInFlight:     4,
+		QueueSize:       4,
+		FlushInterval:   time.Second,
+		Retry: RetryConfig{
+			InitialInterval: 500 * time.Millisecond,
+			MaxInterval:     30 * time.Second,
+			MaxElapsedTime:  0,
+		},
+	}
+}
+
+// Limits of Config values.
+const (
+	MinRequestBytes = 1 << 10
+	MaxRequestBytes = 64 << 20
+)
+
+// ConfigError names the configuration key that is invalid.
+type ConfigError struct {
+	Key    string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("exporter: invalid %s: %s", e.Key, e.Reason) }
+
+// Validate checks every field and returns a *ConfigError naming the first
+// bad key (as spelled in YAML).
+func (c Config) Validate() error {
+	switch {
+	case c.MaxRequestBytes < MinRequestBytes || c.MaxRequestBytes > MaxRequestBytes:
+		return &ConfigError{"max_request_bytes", fmt.Sprintf("%d is outside [%d, %d]", c.MaxRequestBytes, MinRequestBytes, MaxRequestBytes)}
+	case c.MaxInFlight < 1 || c.MaxInFlight > 256:
+		return &ConfigError{"max_in_flight", fmt.Sprintf("%d is outside [1, 256]", c.MaxInFlight)}
+	case c.QueueSize < 0 || c.QueueSize > 1024:
+		return &ConfigError{"queue_size", fmt.Sprintf("%d is outside [0, 1024]", c.QueueSize)}
+	case c.FlushInterval <= 0:
+		return &ConfigError{"flush_interval", "must be positive"}
+	case c.Retry.InitialInterval <= 0:
+		return &ConfigError{"retry.initial_interval", "must be positive"}
+	case c.Retry.MaxInterval < c.Retry.InitialInterval:
+		return &ConfigError{"retry.max_interval", "must be at least retry.initial_interval"}
+	case c.Retry.MaxElapsedTime < 0:
+		return &ConfigError{"retry.max_elapsed_time", "must not be negative (0 means forever)"}
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
+)
+
+// FileClient writes OTLP/JSON lines, one ExportTraceServiceRequest per
+// UploadTraces/UploadRequest, each with a single Write, to a file or an
+// io.Writer. An upload is acknowledged once written to the OS; Stop syncs
+// (fsync) a file and closes it if FileClient opened it.
+type FileClient struct {
+	mu     sync.Mutex
+	w      io.Writer
+	owned  *os.File // closed on Stop
+	buf    []byte
+	name   string
+	failed error
+}
+
+var (
+	_ Client          = (*FileClient)(nil)
+	_ RequestUploader = (*FileClient)(nil)
+)
+
+// NewFileClient appends to path, creating it (0644) if needed.
+func NewFileClient(path string) (*FileClient, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("exporter: opening OTLP/JSON output: %w", err)
+	}
+	return &FileClient{w: f, owned: f, name: path}, nil
+}
+
+// NewWriterClient writes to w; Stop syncs w if it is an *os.File but never
+// closes it.
+func NewWriterClient(w io.Writer) *FileClient {
+	return &FileClient{w: w, name: fmt.Sprintf("%T", w)}
+}
+
+// Start does nothing.
+func (*FileClient) Start(context.Context) error { return nil }
+
+// Stop syncs and, for a file it opened, closes the output.
+func (c *FileClient) Stop(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	if f, ok := c.w.(*os.File); ok {
+		// Pipes and terminals cannot be synced; that is not a failure.
+		if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+			errs = append(errs, fmt.Errorf("exporter: syncing %s: %w", c.name, err))
+		}
+	}
+	if c.owned != nil {
+		if err := c.owned.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("exporter: closing %s: %w", c.name, err))
+		}
+		c.owned = nil
+	}
+	return errors.Join(errs...)
+}
+
+// UploadTraces writes rs as one line.
+func (c *FileClient) UploadTraces(_ context.Context, rs []*tracepb.ResourceSpans) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = append(otlpjson.AppendRequest(c.buf[:0], rs), '\n')
+	return c.write()
+}
+
+// UploadRequest decodes an encoded request and writes it as one line.
+func (c *FileClient) UploadRequest(ctx context.Context, body []byte) error {
+	rs, err := unmarshalRequest(body)
+	if err != nil {
+		return err
+	}
+	return c.UploadTraces(ctx, rs)
+}
+
+func (c *FileClient) write() error {
+	if c.failed != nil {
+		// A short write left a partial line; refuse to append after it.
+		return c.failed
+	}
+	n, err := c.w.Write(c.buf)
+	if err != nil {
+		err = fmt.Errorf("exporter: writing %s: %w", c.name, err)
+		if n > 0 {
+			c.failed = err
+		}
+		return err
+	}
+	return nil
+}

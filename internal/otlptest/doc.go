@@ -1,0 +1,12 @@
+// Package otlptest is an in-process OTLP trace collector for tests: a gRPC
+// TraceService on 127.0.0.1 and an HTTP /v1/traces endpoint (protobuf and
+// JSON, gzip or not), both recording what they receive.
+//
+// A test can make it fail the next N calls with a chosen gRPC code or HTTP
+// status (and a throttling hint), answer with a partial success, go down
+// (its ports refuse connections) and come back up on the same ports, delay
+// answers, and ask for the largest request it has received.
+//
+// It listens on loopback only, never reads the environment, and is never
+// used by the daemon itself.
+package otlptest
