@@ -1,5 +1,7 @@
 package converter
 
+import "bytes"
+
 // nanFilter rewrites bare non-finite number words that some Kineto builds
 // print where a JSON number belongs (nan, -nan, NaN, inf, -inf, Infinity,
 // ...) into JSON strings, so one bad arg never invalidates a whole file.
@@ -64,8 +66,19 @@ func (f *nanFilter) apply(dst, src []byte) []byte {
 				f.escape = false
 				j++
 			}
-			for j < len(src) && src[j] != '"' && src[j] != '\\' {
-				j++
+			if j < len(src) {
+				// Find the closing quote, then any backslash before it
+				// (both are memchr-fast).
+				q := bytes.IndexByte(src[j:], '"')
+				seg := src[j:]
+				if q >= 0 {
+					seg = src[j : j+q]
+				}
+				if bs := bytes.IndexByte(seg, '\\'); bs >= 0 {
+					j += bs
+				} else {
+					j += len(seg)
+				}
 			}
 			if j >= len(src) {
 				dst = append(dst, src[i:]...)

@@ -1,0 +1,130 @@
+package converter
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+func benchConvert(b *testing.B, data []byte, jsonBytes int, opts Options) {
+	b.Helper()
+	b.SetBytes(int64(jsonBytes))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var st Stats
+	var err error
+	for i := 0; i < b.N; i++ {
+		st, err = Convert(context.Background(), bytes.NewReader(data), opts, func(*span.Batch) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(st.SpansEmitted), "spans/op")
+	b.ReportMetric(float64(st.Events), "events/op")
+	b.ReportMetric(float64(st.RecordBytes), "B/record")
+	b.ReportMetric(float64(st.ArgBytes)/float64(max(1, st.Records)), "argB/record")
+}
+
+// BenchmarkConvert converts the 1.9 MB gz (40 MB JSON) H100 fixture; MB/s
+// is of decompressed JSON.
+func BenchmarkConvert(b *testing.B) {
+	raw := readFile(b, h100Fixture)
+	benchConvert(b, raw, len(plainJSON(b, raw)), DefaultOptions())
+}
+
+// BenchmarkConvertPlain converts the same trace uncompressed.
+func BenchmarkConvertPlain(b *testing.B) {
+	plain := plainJSON(b, readFile(b, h100Fixture))
+	benchConvert(b, plain, len(plain), DefaultOptions())
+}
+
+// BenchmarkGunzip is the physical floor: inflating the fixture alone.
+func BenchmarkGunzip(b *testing.B) {
+	raw := readFile(b, h100Fixture)
+	b.SetBytes(int64(len(plainJSON(b, raw))))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, zr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var synth struct {
+	once      sync.Once
+	gz        []byte
+	jsonBytes int
+}
+
+// synthetic builds a larger trace by repeating the fixture's events with
+// timestamps shifted past the previous copy and correlation / External ids
+// / flow ids offset, so every copy links only within itself.
+func synthetic(b *testing.B, copies int) ([]byte, int) {
+	synth.once.Do(func() {
+		plain := plainJSON(b, readFile(b, h100Fixture))
+		start := bytes.Index(plain, []byte(`"traceEvents": [`)) + len(`"traceEvents": [`)
+		end := bytes.LastIndex(plain, []byte("]"))
+		head, events, tail := plain[:start], bytes.TrimSpace(plain[start:end]), plain[end:]
+		tsRe := regexp.MustCompile(`"ts": (\d+)\.`)
+		idRe := regexp.MustCompile(`("(?:correlation|External id|id)": )(\d+)`)
+		var out bytes.Buffer
+		out.Write(head)
+		for c := 0; c < copies; c++ {
+			shift := int64(c) * 1_000_000 // µs: each copy one second later
+			ev := tsRe.ReplaceAllFunc(events, func(m []byte) []byte {
+				n, _ := strconv.ParseInt(string(m[7:len(m)-1]), 10, 64)
+				return []byte(`"ts": ` + strconv.FormatInt(n+shift, 10) + ".")
+			})
+			ev = idRe.ReplaceAllFunc(ev, func(m []byte) []byte {
+				sm := idRe.FindSubmatch(m)
+				n, _ := strconv.ParseInt(string(sm[2]), 10, 64)
+				return append(append([]byte{}, sm[1]...), strconv.FormatInt(n+int64(c)*10_000_000, 10)...)
+			})
+			if c > 0 {
+				out.WriteString(",\n")
+			}
+			out.Write(ev)
+		}
+		out.Write(tail)
+		synth.jsonBytes = out.Len()
+		var z bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+		w.Write(out.Bytes())
+		w.Close()
+		synth.gz = z.Bytes()
+	})
+	return synth.gz, synth.jsonBytes
+}
+
+// BenchmarkConvertSynthetic converts a 6x copy of the fixture (~240 MB
+// JSON, ~610k events) from gzip.
+func BenchmarkConvertSynthetic(b *testing.B) {
+	data, n := synthetic(b, 6)
+	benchConvert(b, data, n, DefaultOptions())
+}
+
+func BenchmarkGunzipSynthetic(b *testing.B) {
+	data, n := synthetic(b, 6)
+	b.SetBytes(int64(n))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, zr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
