@@ -2,15 +2,19 @@ package linker
 
 import (
 	"bufio"
+	"io"
+
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"github.com/go-json-experiment/json/jsontext"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,8 +35,7 @@ var fixtureTraces = []string{
 func fixturePath(name string) string { return filepath.Join("testdata", "h100", name) }
 
 // parseTs converts a Kineto "ts" (µs with 3 decimals, relative) to ns.
-func parseTs(n json.Number) int64 {
-	s := string(n)
+func parseTs(s string) int64 {
 	ip, frac, _ := strings.Cut(s, ".")
 	v, err := strconv.ParseInt(ip, 10, 64)
 	if err != nil {
@@ -48,6 +51,24 @@ func parseTs(n json.Number) int64 {
 // next one starts; the last lasts until its own end.
 func loadSteps(t testing.TB, name string) []enginestep.Step {
 	t.Helper()
+	stepCache.Lock()
+	defer stepCache.Unlock()
+	if ss, ok := stepCache.m[name]; ok {
+		return append([]enginestep.Step(nil), ss...)
+	}
+	ss := extractSteps(t, name)
+	stepCache.m[name] = ss
+	return append([]enginestep.Step(nil), ss...)
+}
+
+// stepCache keeps extracted steps for the test binary's lifetime (the
+// real trace takes a while to tokenize under -race).
+var stepCache = struct {
+	sync.Mutex
+	m map[string][]enginestep.Step
+}{m: map[string][]enginestep.Step{}}
+
+func extractSteps(t testing.TB, name string) []enginestep.Step {
 	f, err := os.Open(fixturePath(name))
 	if err != nil {
 		t.Fatal(err)
@@ -57,19 +78,9 @@ func loadSteps(t testing.TB, name string) []enginestep.Step {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := json.NewDecoder(zr)
-	dec.UseNumber()
-	var doc struct {
-		Base   int64 `json:"baseTimeNanoseconds"`
-		Events []struct {
-			Cat  string      `json:"cat"`
-			Name string      `json:"name"`
-			Ts   json.Number `json:"ts"`
-			Dur  json.Number `json:"dur"`
-		} `json:"traceEvents"`
-	}
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatal(err)
+	doc, err := readAnnotations(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
 	type ann struct {
 		name       string
@@ -77,16 +88,16 @@ func loadSteps(t testing.TB, name string) []enginestep.Step {
 		start, end int64
 	}
 	var anns []ann
-	for _, e := range doc.Events {
-		if e.Cat != "user_annotation" {
+	for _, e := range doc.events {
+		if e.cat != "user_annotation" {
 			continue
 		}
-		a, ok := enginestep.ParseAnnotation(e.Name)
+		a, ok := enginestep.ParseAnnotation(e.name)
 		if !ok {
 			continue
 		}
-		st := doc.Base + parseTs(e.Ts)
-		anns = append(anns, ann{e.Name, a, st, st + parseTs(e.Dur)})
+		st := doc.base + parseTs(e.ts)
+		anns = append(anns, ann{e.name, a, st, st + parseTs(e.dur)})
 	}
 	sort.Slice(anns, func(i, j int) bool { return anns[i].start < anns[j].start })
 	res := &span.Resource{Attrs: []span.Attr{span.String("vllm.trace.file", name)}}
@@ -232,4 +243,89 @@ func scorePairs(t testing.TB, d truthDoc, steps map[*span.Resource][]enginestep.
 		}
 	}
 	return sc
+}
+
+type traceEvent struct{ cat, name, ts, dur string }
+
+type traceDoc struct {
+	base   int64
+	events []traceEvent
+}
+
+// readAnnotations walks a Kineto trace with a streaming tokenizer, keeping
+// cat, name, ts and dur (as decimal text) of user_annotation events.
+func readAnnotations(r io.Reader) (traceDoc, error) {
+	var doc traceDoc
+	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true))
+	if _, err := dec.ReadToken(); err != nil {
+		return doc, err
+	}
+	for dec.PeekKind() != '}' {
+		key, err := dec.ReadToken()
+		if err != nil {
+			return doc, err
+		}
+		switch key.String() {
+		case "baseTimeNanoseconds":
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return doc, err
+			}
+			if doc.base, err = tok.Int(); err != nil {
+				return doc, err
+			}
+		case "traceEvents":
+			if _, err := dec.ReadToken(); err != nil {
+				return doc, err
+			}
+			for dec.PeekKind() != ']' {
+				if _, err := dec.ReadToken(); err != nil {
+					return doc, err
+				}
+				var e traceEvent
+				for dec.PeekKind() != '}' {
+					k, err := dec.ReadToken()
+					if err != nil {
+						return doc, err
+					}
+					var dst *string
+					switch k.String() {
+					case "cat":
+						dst = &e.cat
+					case "name":
+						dst = &e.name
+					case "ts":
+						dst = &e.ts
+					case "dur":
+						dst = &e.dur
+					}
+					if dst == nil {
+						if err := dec.SkipValue(); err != nil {
+							return doc, err
+						}
+						continue
+					}
+					v, err := dec.ReadValue()
+					if err != nil {
+						return doc, err
+					}
+					*dst = strings.Trim(string(v), `"`)
+				}
+				if _, err := dec.ReadToken(); err != nil {
+					return doc, err
+				}
+				if e.cat == "user_annotation" {
+					doc.events = append(doc.events, e)
+				}
+			}
+			if _, err := dec.ReadToken(); err != nil {
+				return doc, err
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return doc, err
+			}
+		}
+	}
+	return doc, nil
 }
