@@ -118,6 +118,12 @@ type daemon struct {
 // the test failed.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
+	return startDaemonWithEnv(t, nil, args...)
+}
+
+// startDaemonWithEnv is startDaemon with extra environment variables.
+func startDaemonWithEnv(t *testing.T, env []string, args ...string) *daemon {
+	t.Helper()
 	d := &daemon{
 		logPath: filepath.Join(t.TempDir(), "bridge.log"),
 		metrics: freeAddr(t),
@@ -130,6 +136,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	args = append([]string{"run", "--metrics-addr", d.metrics, "--log-level", "debug"}, args...)
 	d.cmd = exec.Command(bridgeBin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	d.cmd.Env = append(os.Environ(), env...)
 	if err := d.cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatalf("start bridge: %v", err)

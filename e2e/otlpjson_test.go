@@ -368,3 +368,12 @@ func filterOTLPJSON(doc []byte, keep func(spanID string) bool) ([]byte, error) {
 	td["resourceSpans"] = outRS
 	return json.Marshal(td)
 }
+
+// readOTLPJSONFile reads one OTLP/JSON TracesData document from a file.
+func readOTLPJSONFile(path string) ([]Span, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return decodeOTLPJSON(b)
+}

@@ -1,0 +1,89 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestExampleQuickstart runs examples/quickstart.sh as a user would and
+// checks its OTLP/JSON output: the bundled profile's step traces and the
+// request traces made from the bundled JSON log.
+func TestExampleQuickstart(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command("bash", "examples/quickstart.sh")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "BRIDGE_BIN="+bridgeBin, "OUT="+out)
+	b, err := cmd.CombinedOutput()
+	t.Logf("examples/quickstart.sh:\n%s", tail(b, 3000))
+	if err != nil {
+		t.Fatalf("examples/quickstart.sh: %v", err)
+	}
+	spans, err := readOTLPJSONLines(filepath.Join(out, "spans.otlp.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	traces := groupTraces(spans)
+	steps, requests := splitRequestTraces(traces)
+	tr := loadTruth(t)
+	st := checkStepTraces(t, steps, tr, 0, "vllm-example")
+	checkRequestTraces(t, tr, requests, st, "vllm-example", true)
+}
+
+// TestExampleBridgeConfigRuns starts the daemon with examples/bridge.yaml
+// unchanged, its ${VAR:-default}s pointed at temporary paths and at Jaeger
+// (as the systemd unit and the container image do), and checks a trace file
+// dropped into the profiler dir reaches Jaeger exactly as convert makes it.
+func TestExampleBridgeConfigRuns(t *testing.T) {
+	tr := loadTruth(t)
+	fx := newShiftedFixture(t, tr)
+	dir := t.TempDir()
+	prof := mkdir(t, dir, "profiles")
+	logFile := writeFile(t, filepath.Join(dir, "vllm.jsonl"), nil)
+	svc := uniqueName(t, "e2e-example-config")
+	env := []string{
+		"OTEL_SERVICE_NAME=" + svc,
+		"VLLM_PROFILER_DIR=" + prof,
+		"VLLM_LOG_FILE=" + logFile,
+		"BRIDGE_STATE_DIR=" + mkdir(t, dir, "state"),
+		"BRIDGE_RECEIVER_GRPC=" + freeAddr(t),
+		"BRIDGE_RECEIVER_HTTP=" + freeAddr(t),
+		"OTLP_ENDPOINT=" + jaegerAPI.otlpGRPC,
+		"DEPLOYMENT_ENVIRONMENT=e2e",
+	}
+	// Only --metrics-addr (added by startDaemon) overrides the file.
+	startDaemonWithEnv(t, env, "--config", "../examples/bridge.yaml")
+
+	trace := fx.WriteTrace(t, mkdir(t, dir, "convert-input"))
+	out := filepath.Join(dir, "expected.otlp.jsonl")
+	runBridge(t, 3*time.Minute, "convert", "-o", out, "--service-name", svc, trace)
+	spans, err := readOTLPJSONLines(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expected := groupTraces(spans)
+
+	appendSlowly(t, filepath.Join(prof, fx.TraceName), fx.TraceGZ, 4, 100*time.Millisecond)
+	got := waitForTraces(t, expected, svc, 2*time.Minute)
+	// bridge.yaml adds resource_attributes; convert (no config) does not.
+	for _, trc := range got {
+		for _, s := range trc.Spans {
+			if s.Resource["deployment.environment"] != "e2e" {
+				t.Fatalf("span %q: resource deployment.environment = %v, want e2e (from bridge.yaml)", s.Name, s.Resource["deployment.environment"])
+			}
+		}
+	}
+	for _, trc := range got {
+		for _, s := range trc.Spans {
+			delete(s.Resource, "deployment.environment")
+		}
+	}
+	for _, id := range traceIDs(expected) {
+		compareSpans(t, "Jaeger vs convert", expected[id], got[id])
+	}
+	checkStepTraces(t, got, tr, fx.Delta, svc)
+}
