@@ -37,10 +37,7 @@ func waitNoLeaks(d time.Duration) string {
 		buf = buf[:runtime.Stack(buf, true)]
 		var leaked []string
 		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "testing.tRunner") || strings.Contains(g, "testing.(*M)") || strings.Contains(g, "TestMain") {
-				continue
-			}
-			if strings.Contains(g, "/watcher.") || strings.Contains(g, "fsnotify") {
+			if strings.Contains(g, "watcher.(*Watcher)") || strings.Contains(g, "github.com/fsnotify/") {
 				leaked = append(leaked, g)
 			}
 		}

@@ -1,0 +1,164 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func writeTemp(t testing.TB, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	write(t, p, data)
+	return p
+}
+
+// check runs fingerprint and, for .gz, the full verification, as the
+// watcher does.
+func checkFile(path string, gzipped bool, size int64) (string, error) {
+	fp, err := fingerprint(os.Open, path, gzipped, size)
+	if err != nil {
+		return "", err
+	}
+	if gzipped {
+		err = verifyGzip(context.Background(), os.Open, path, size)
+	}
+	return fp, err
+}
+
+// Every strict prefix of a valid gzip file reads as truncated, never as
+// corrupt: a growing file must never be failed for being incomplete.
+func TestGzipPrefixesAreTruncated(t *testing.T) {
+	t.Parallel()
+	first := gz(t, traceJSON("prefixes", 100))
+	full := append(append([]byte(nil), first...), gz(t, traceJSON("second member", 3))...) // multi-member is valid too
+	p := writeTemp(t, "x.1.pt.trace.json.gz", full)
+	if _, err := checkFile(p, true, int64(len(full))); err != nil {
+		t.Fatalf("complete file: %v", err)
+	}
+	for n := int64(0); n < int64(len(full)); n++ {
+		// Checking a prefix of the file = checking a file of that size.
+		_, err := checkFile(p, true, n)
+		if n == int64(len(first)) {
+			if err != nil { // exactly the first member: complete
+				t.Fatalf("first member alone (%d bytes): %v", n, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt) {
+			t.Fatalf("prefix of %d/%d bytes: %v, want ErrTruncated only", n, len(full), err)
+		}
+	}
+}
+
+func TestCheckFile(t *testing.T) {
+	t.Parallel()
+	good := gz(t, traceJSON("good", 50))
+	badCRC := append([]byte(nil), good...)
+	badCRC[len(badCRC)-5] ^= 1
+	badData := append([]byte(nil), good...)
+	for i := 20; i < len(badData)-10; i++ {
+		badData[i] = 0xff
+	}
+	tests := []struct {
+		name string
+		data []byte
+		gz   bool
+		want error // nil, ErrTruncated or ErrCorrupt
+	}{
+		{"gzip ok", good, true, nil},
+		{"gzip bad header", []byte("{\"traceEvents\": []}   not gzip at all"), true, ErrCorrupt},
+		{"gzip bad crc", badCRC, true, ErrCorrupt},
+		{"gzip bad deflate", badData, true, ErrCorrupt},
+		{"gzip empty", nil, true, ErrTruncated},
+		{"gzip trailing garbage", append(append([]byte(nil), good...), "garbage after the member"...), true, ErrCorrupt},
+		{"json ok", traceJSON("j", 5), false, nil},
+		{"json ok no newline", []byte(`{"traceEvents":[]}`), false, nil},
+		{"json cut", traceJSON("j", 5)[:60], false, ErrTruncated},
+		{"json empty", nil, false, ErrTruncated},
+		{"json whitespace", []byte(" \n\t"), false, ErrTruncated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := "x.1.pt.trace.json"
+			if tt.gz {
+				name += ".gz"
+			}
+			p := writeTemp(t, name, tt.data)
+			fp, err := checkFile(p, tt.gz, int64(len(tt.data)))
+			switch {
+			case tt.want == nil && err != nil:
+				t.Fatalf("want success, got %v", err)
+			case tt.want == nil && fp == "":
+				t.Fatal("empty fingerprint")
+			case tt.want != nil && !errors.Is(err, tt.want):
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			var fe *FileError
+			if err != nil && (!errors.As(err, &fe) || fe.Path != p) {
+				t.Errorf("error %v does not name the file", err)
+			}
+		})
+	}
+}
+
+func TestFingerprintIdentity(t *testing.T) {
+	t.Parallel()
+	a := traceJSON("same", 2000)
+	b := append([]byte(nil), a...)
+	b[len(b)/2] = 'X' // differs only in the middle: head and tail hashes agree
+	ga, gb := gz(t, a), gz(t, b)
+	fp := func(data []byte, gzipped bool) string {
+		name := "x.1.pt.trace.json"
+		if gzipped {
+			name += ".gz"
+		}
+		f, err := checkFile(writeTemp(t, name, data), gzipped, int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if fp(ga, true) != fp(ga, true) {
+		t.Error("same .gz content, different fingerprints")
+	}
+	if fp(ga, true) == fp(gb, true) {
+		t.Error(".gz differing in the middle: the trailer CRC must tell them apart")
+	}
+	if fp(a, false) == fp(traceJSON("other", 2000), false) {
+		t.Error("different .json content, same fingerprint")
+	}
+}
+
+func TestVerifyStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	data := gz(t, traceJSON("cancel", 2000))
+	p := writeTemp(t, "x.1.pt.trace.json.gz", data)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := verifyGzip(ctx, os.Open, p, int64(len(data))); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+// FuzzCheckFile feeds arbitrary bytes to the completeness check: it must
+// never panic and must classify every failure as truncated or corrupt.
+func FuzzCheckFile(f *testing.F) {
+	f.Add(gz(f, traceJSON("seed", 3)), true)
+	f.Add(gz(f, traceJSON("seed", 3))[:30], true)
+	f.Add(traceJSON("seed", 3), false)
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, true)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte, gzipped bool) {
+		p := filepath.Join(dir, "f.1.pt.trace.json")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := checkFile(p, gzipped, int64(len(data)))
+		if err != nil && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("unclassified error: %v", err)
+		}
+	})
+}
