@@ -33,28 +33,36 @@ type Stats struct {
 }
 
 type stats struct {
-	spans, requests, bytes, retries, errors, spansFailed, rejected, oversize, inFlight, queued atomic.Int64
+	spans, requests, bytes, retries, errors, spansFailed, rejected, oversize, inFlight atomic.Int64
 }
 
 // request is one outgoing OTLP request.
 type request struct {
 	body     []byte
 	spans    int
-	trackers []*Tracker
+	trackers []trackerSpans
 	decoded  []*tracepb.ResourceSpans // for clients without RequestUploader
 }
 
-func (r *request) addTracker(t *Tracker) {
-	if t == nil {
+// trackerSpans counts one tracker's spans in a request.
+type trackerSpans struct {
+	t     *Tracker
+	spans int
+}
+
+// addSpans records n more spans of t in r.
+func (r *request) addSpans(t *Tracker, n int) {
+	if t == nil || n == 0 {
 		return
 	}
-	for _, x := range r.trackers {
-		if x == t {
+	for i := range r.trackers {
+		if r.trackers[i].t == t {
+			r.trackers[i].spans += n
 			return
 		}
 	}
 	t.hold()
-	r.trackers = append(r.trackers, t)
+	r.trackers = append(r.trackers, trackerSpans{t, n})
 }
 
 // Exporter encodes span batches into size-bounded OTLP requests and sends
@@ -198,25 +206,28 @@ func (e *Exporter) Export(ctx context.Context, b *span.Batch, t *Tracker) error 
 	defer e.release()
 	e.hdr.SetBatch(b.Resource, b.Scope)
 	e.bld.Open(&e.hdr)
+	added := 0
 	for i := range b.Spans {
 		s := &b.Spans[i]
 		n := otlpproto.SpanSize(s)
-		if err := e.room(ctx, otlpproto.EntrySize(n), t); err != nil {
+		if err := e.room(ctx, otlpproto.EntrySize(n), t, &added); err != nil {
 			return err
 		}
 		e.bld.AddSpan(s, n)
+		added++
 	}
-	if len(b.Spans) > 0 {
-		e.cur.addTracker(t)
-	}
+	e.cur.addSpans(t, added)
 	return nil
 }
 
 // room makes room in the open request for an entry of entryLen bytes,
 // cutting and queueing the request if needed. Called with the lock held.
-func (e *Exporter) room(ctx context.Context, entryLen int, t *Tracker) error {
+// *added counts t's spans in the open request; it is handed over to the
+// request when it is cut.
+func (e *Exporter) room(ctx context.Context, entryLen int, t *Tracker, added *int) error {
 	if e.bld.Spans() > 0 && e.bld.SizeWith(entryLen) > e.cfg.MaxRequestBytes {
-		e.cur.addTracker(t)
+		e.cur.addSpans(t, *added)
+		*added = 0
 		if err := e.cut(ctx, true); err != nil {
 			t.fail(err)
 			return err
@@ -241,7 +252,7 @@ func (e *Exporter) ExportRaw(ctx context.Context, rss []*tracepb.ResourceSpans, 
 		return err
 	}
 	defer e.release()
-	added := false
+	added := 0
 	for _, rs := range rss {
 		for _, ss := range rs.GetScopeSpans() {
 			if err := e.hdr.SetProto(rs.GetResource(), ss.GetScope(), rs.GetSchemaUrl(), ss.GetSchemaUrl()); err != nil {
@@ -257,17 +268,15 @@ func (e *Exporter) ExportRaw(ctx context.Context, rss []*tracepb.ResourceSpans, 
 					t.fail(err)
 					return err
 				}
-				if err := e.room(ctx, otlpproto.EntrySize(len(e.scratch)), t); err != nil {
+				if err := e.room(ctx, otlpproto.EntrySize(len(e.scratch)), t, &added); err != nil {
 					return err
 				}
 				e.bld.AddEncodedSpan(e.scratch)
-				added = true
+				added++
 			}
 		}
 	}
-	if added {
-		e.cur.addTracker(t)
-	}
+	e.cur.addSpans(t, added)
 	return nil
 }
 
@@ -293,7 +302,7 @@ func (e *Exporter) flushFor(ctx context.Context, t *Tracker) error {
 		return nil // Shutdown flushed it
 	}
 	for _, x := range e.cur.trackers {
-		if x == t {
+		if x.t == t {
 			return e.cut(ctx, false)
 		}
 	}
@@ -327,12 +336,11 @@ func (e *Exporter) cut(ctx context.Context, reopen bool) error {
 	e.cur = &request{}
 	if req.spans == 0 {
 		e.putBuf(req.body)
-		for _, t := range req.trackers {
-			t.done(0, nil)
+		for _, x := range req.trackers {
+			x.t.done(0, nil)
 		}
 		return nil
 	}
-	e.stats.queued.Add(1)
 	select {
 	case e.queue <- req:
 		return nil
@@ -340,7 +348,6 @@ func (e *Exporter) cut(ctx context.Context, reopen bool) error {
 	case <-e.runCtx.Done():
 		ctx = e.runCtx
 	}
-	e.stats.queued.Add(-1)
 	err := &ExportError{Spans: req.spans, Bytes: len(req.body), Kind: ErrShutdown, Err: context.Cause(ctx)}
 	e.finish(req, err)
 	return err
@@ -370,7 +377,6 @@ func (e *Exporter) ticker() {
 func (e *Exporter) worker() {
 	defer e.workers.Done()
 	for req := range e.queue {
-		e.stats.queued.Add(-1)
 		e.stats.inFlight.Add(1)
 		err := e.send(req)
 		e.stats.inFlight.Add(-1)
@@ -383,8 +389,8 @@ func (e *Exporter) finish(req *request, err error) {
 		e.stats.errors.Add(1)
 		e.stats.spansFailed.Add(int64(req.spans))
 	}
-	for _, t := range req.trackers {
-		t.done(req.spans, err)
+	for _, x := range req.trackers {
+		x.t.done(x.spans, err)
 	}
 	e.putBuf(req.body)
 	req.body, req.decoded = nil, nil
@@ -466,7 +472,7 @@ func (e *Exporter) Stats() Stats {
 		SpansExported: s.spans.Load(), RequestsExported: s.requests.Load(), BytesExported: s.bytes.Load(),
 		Retries: s.retries.Load(), Errors: s.errors.Load(), SpansFailed: s.spansFailed.Load(),
 		RejectedSpans: s.rejected.Load(), OversizeSpans: s.oversize.Load(),
-		InFlight: s.inFlight.Load(), Queued: s.queued.Load(),
+		InFlight: s.inFlight.Load(), Queued: int64(len(e.queue)),
 	}
 }
 
