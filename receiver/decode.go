@@ -98,7 +98,7 @@ func hexIDsToBase64(b []byte) ([]byte, error) {
 	dec := jsontext.NewDecoder(bytes.NewBuffer(b))
 	var out []byte
 	last := 0
-	var names [10]string
+	var names [10]string // names[d]: member being read at depth d
 	var raw [64]byte
 	for {
 		tok, err := dec.ReadToken()
@@ -111,8 +111,11 @@ func hexIDsToBase64(b []byte) ([]byte, error) {
 		if tok.Kind() != '"' {
 			continue
 		}
+		// Member names on the way to an id are at odd depths up to 9; skip
+		// everything else (attributes and events are most of the document)
+		// without materialising the string.
 		depth := dec.StackDepth()
-		if depth >= len(names) {
+		if depth > 9 || depth%2 == 0 || (depth == 9 && names[7] != "links") {
 			continue
 		}
 		kind, n := dec.StackIndex(depth)
