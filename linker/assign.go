@@ -90,8 +90,9 @@ func (q *sequence) run(tl *Timeline) {
 }
 
 // candSlack widens the window in which requests are looked up around a
-// step, to cover one-second log times and clock differences.
-const candSlack = int64(3e9)
+// step, for clock differences; the resolution of each request's times (one
+// second for the text log) is added per request.
+const candSlack = int64(100e6)
 
 type stepCtx struct {
 	start, end int64

@@ -40,6 +40,11 @@ type Options struct {
 	MaxSteps int
 	// Now is the wall clock (for SpanWait); default time.Now.
 	Now func() time.Time
+	// EmitFor, when set, says whether steps of a trace file (by its
+	// resource) get request-side spans. With tensor parallelism every
+	// rank's file holds the same steps; letting only rank 0 through avoids
+	// one span per rank under each request. Default: every file.
+	EmitFor func(*span.Resource) bool
 }
 
 func (o *Options) defaults() {
@@ -294,7 +299,46 @@ func (l *Linker) Flush(final bool) error {
 			l.dropSeq(res)
 		}
 	}
+	if !final {
+		l.dropDone()
+	}
 	return err
+}
+
+// dropDone forgets trace files whose pairs have all been written and whose
+// last step is older than SpanWait on the sources' clock (late log lines
+// can no longer change anything that matters).
+func (l *Linker) dropDone() {
+	newest := int64(0)
+	for src := SourceTextLog; src <= SourceOTLP; src++ {
+		newest = max(newest, l.tl.Watermark(src))
+	}
+	for _, res := range append([]*span.Resource(nil), l.order...) {
+		q := l.seqs[res]
+		if len(q.steps) == 0 || q.steps[len(q.steps)-1].End+int64(l.opts.SpanWait) > newest {
+			continue
+		}
+		done := true
+		for _, s := range q.steps {
+			for _, a := range s.assigned {
+				r, _ := l.tl.Request(a.id)
+				if r.ID == "" {
+					r.ID = a.id
+				}
+				tr, _ := l.requestSpan(&r)
+				if l.emitsFor(s) && !l.emitted[emitKey{id: a.id, sp: l.childID(a.id, tr, &s.Step)}] {
+					done = false
+				}
+			}
+		}
+		if done {
+			l.dropSeq(res)
+		}
+	}
+}
+
+func (l *Linker) emitsFor(s *stepRec) bool {
+	return l.opts.EmitFor == nil || l.opts.EmitFor(s.Resource)
 }
 
 type reqSteps struct {
@@ -310,6 +354,9 @@ func (l *Linker) flushSeqs(seqs []*sequence, final bool) error {
 	for _, q := range seqs {
 		q.run(l.tl)
 		for _, s := range q.steps {
+			if !l.emitsFor(s) {
+				continue
+			}
 			for _, a := range s.assigned {
 				rs := byReq[a.id]
 				if rs == nil {
@@ -367,6 +414,9 @@ func (l *Linker) flushSeqs(seqs []*sequence, final bool) error {
 			}
 		}
 		for i, s := range rs.steps {
+			if !l.emitsFor(s) {
+				continue
+			}
 			k := emitKey{id: id, sp: l.childID(id, tr, &s.Step)}
 			if l.emitted[k] {
 				continue

@@ -553,3 +553,38 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+func TestDropDoneAndEmitFor(t *testing.T) {
+	tests := []struct {
+		name    string
+		emitFor func(*span.Resource) bool
+		spans   int
+	}{
+		{"all files", nil, 4},
+		{"no file", func(*span.Resource) bool { return false }, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := NewTimeline(TimelineOptions{})
+			steps := smallScenario(t, tl)
+			var got []span.Span
+			l := New(tl, func(b *span.Batch) error { got = append(got, b.Spans...); return nil }, Options{EmitFor: tc.emitFor, SpanWait: time.Second})
+			for _, s := range steps[:3] {
+				l.LinkStep(s)
+			}
+			if err := l.Flush(false); err != nil || len(got) != tc.spans {
+				t.Fatalf("%d spans (%v), want %d", len(got), err, tc.spans)
+			}
+			if len(l.order) != 1 {
+				t.Fatal("file dropped before the sources moved past it")
+			}
+			tl.Advance(SourceJSONLog, ns(base+60))
+			if err := l.Flush(false); err != nil || len(l.order) != 0 {
+				t.Fatalf("file kept after everything was written (%v)", err)
+			}
+			if st := l.Stats(); st.Steps != 3 || st.Pairs != 3 {
+				t.Fatalf("stats lost with the file: %+v", st)
+			}
+		})
+	}
+}

@@ -47,6 +47,7 @@ type Timeline struct {
 	mu      sync.Mutex
 	opts    TimelineOptions
 	reqs    map[string]*reqState
+	list    []*reqState // the same requests, for fast scans
 	iters   map[iterKey]*iterRec
 	streams map[string]*streamState
 	water   [SourceOTLP + 1]int64
@@ -112,6 +113,7 @@ func (t *Timeline) get(id string) *reqState {
 	if r == nil {
 		r = &reqState{Request: Request{ID: id, PromptTokens: -1, CompletionTokens: -1, MaxTokens: -1}}
 		t.reqs[id] = r
+		t.list = append(t.list, r)
 	}
 	return r
 }
@@ -426,6 +428,11 @@ func (t *Timeline) pruneLocked() {
 			delete(t.reqs, r.ID)
 		}
 	}
+	t.list = t.list[:0]
+	for _, r := range t.reqs {
+		t.list = append(t.list, r)
+	}
+	sort.Slice(t.list, func(i, j int) bool { return t.list[i].seq < t.list[j].seq })
 	if n := len(t.iters) - t.opts.MaxIterations; n > 0 {
 		all := make([]*iterRec, 0, len(t.iters))
 		for _, it := range t.iters {
@@ -445,7 +452,7 @@ func (t *Timeline) candidates(lo, hi int64) []reqState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]reqState, 0, 64)
-	for _, r := range t.reqs {
+	for _, r := range t.list {
 		if r.Arrival != 0 && r.Arrival-r.res[fArrival] > hi {
 			continue
 		}
