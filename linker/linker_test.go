@@ -568,7 +568,7 @@ func TestDropDoneAndEmitFor(t *testing.T) {
 			tl := NewTimeline(TimelineOptions{})
 			steps := smallScenario(t, tl)
 			var got []span.Span
-			l := New(tl, func(b *span.Batch) error { got = append(got, b.Spans...); return nil }, Options{EmitFor: tc.emitFor, SpanWait: time.Second})
+			l := New(tl, func(b *span.Batch) error { got = append(got, b.Spans...); return nil }, Options{EmitFor: tc.emitFor, SpanWait: 10 * time.Second})
 			for _, s := range steps[:3] {
 				l.LinkStep(s)
 			}
