@@ -20,7 +20,10 @@ const (
 	DefaultMaxRecvMessageBytes = 16 << 20
 	// DefaultMaxPendingBytes bounds request bodies held between reading and
 	// the Consumer's acknowledgement, summed over all requests in flight.
-	DefaultMaxPendingBytes = 64 << 20
+	// Decoded spans take about 5-6 times their protobuf size (measured on
+	// vLLM's llm_request spans), so this allows roughly 200 MB of requests in
+	// flight at worst.
+	DefaultMaxPendingBytes = 32 << 20
 	// DefaultRetryAfter is the delay suggested to refused senders.
 	DefaultRetryAfter = time.Second
 )
@@ -46,7 +49,9 @@ type Config struct {
 	// MaxPendingBytes bounds the uncompressed request bodies read but not yet
 	// acknowledged by the Consumer, over all requests in flight on both
 	// listeners. A request that would exceed it is refused as retryable. It
-	// must be at least MaxRecvMessageBytes.
+	// must be at least MaxRecvMessageBytes. Memory held by requests in
+	// flight is up to about 6 times this (decoded protobuf) plus the
+	// Consumer's own buffers.
 	MaxPendingBytes int64 `yaml:"max_pending_bytes"`
 	// RetryAfter is the delay suggested to senders refused for overload or
 	// for a Consumer failure (gRPC RetryInfo; HTTP Retry-After, rounded up to
@@ -65,7 +70,7 @@ type TLSConfig struct {
 }
 
 // DefaultConfig returns the defaults: both listeners on loopback at the
-// OTLP ports, no TLS, 16 MiB per request, 64 MiB pending, retry after 1 s.
+// OTLP ports, no TLS, 16 MiB per request, 32 MiB pending, retry after 1 s.
 func DefaultConfig() Config {
 	return Config{
 		GRPCAddr:            DefaultGRPCAddr,
