@@ -54,7 +54,7 @@ func loadFile(t testing.TB, tl *Timeline, name string, opts LoadOptions) LoadRes
 }
 
 func TestLoadDetects(t *testing.T) {
-	text := vllmlog.TextOptions{Year: 2026}
+	text := vllmlog.TextOptions{Year: 2026, Location: time.UTC}
 	tests := []struct {
 		file    string
 		format  vllmlog.Format
@@ -442,7 +442,7 @@ func TestPrivacy(t *testing.T) {
 		"(APIServer pid=1) INFO 11-27 14:21:04 [logger.py:92] Generated response r1: output: '" + secret + " output', output_token_ids: [31339], finish_reason: length",
 	}
 	tl := NewTimeline(TimelineOptions{})
-	if _, err := Load(strings.NewReader(strings.Join(lines, "\n")+"\n"), "p.log", LoadOptions{Text: vllmlog.TextOptions{Year: 2026}}, tl); err != nil {
+	if _, err := Load(strings.NewReader(strings.Join(lines, "\n")+"\n"), "p.log", LoadOptions{Text: vllmlog.TextOptions{Year: 2026, Location: time.UTC}}, tl); err != nil {
 		t.Fatal(err)
 	}
 	var got []span.Span
@@ -512,7 +512,7 @@ func TestFollowLogRotation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- FollowLog(ctx, path, LoadOptions{Text: vllmlog.TextOptions{Year: 2026}}, tail.Options{PollInterval: 2 * time.Millisecond}, tl,
+		done <- FollowLog(ctx, path, LoadOptions{Text: vllmlog.TextOptions{Year: 2026, Location: time.UTC}}, tail.Options{PollInterval: 2 * time.Millisecond}, tl,
 			func(err error) { t.Errorf("bad line: %v", err) })
 	}()
 	waitFor(t, func() bool { return tl.Len() > 0 })
@@ -523,7 +523,7 @@ func TestFollowLogRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := NewTimeline(TimelineOptions{})
-	loadFile(t, want, "vllm.log", LoadOptions{Text: vllmlog.TextOptions{Year: 2026}})
+	loadFile(t, want, "vllm.log", LoadOptions{Text: vllmlog.TextOptions{Year: 2026, Location: time.UTC}})
 	ids := func(tl *Timeline) string {
 		var out []string
 		for _, r := range tl.allRequests() {

@@ -1,7 +1,11 @@
 package linker
 
 import (
+	"os"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
@@ -33,6 +37,7 @@ func TestScoreAgainstTruth(t *testing.T) {
 		{"text", loadText, nil, 0.95, 0.95},
 		{"json without Iteration lines", loadJSON, noIterations, 0.99, 0.99},
 		{"text without Iteration lines", loadText, noIterations, 0.9, 0.9},
+		{"text logged in UTC+2", loadTextShifted, nil, 0.95, 0.95},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,5 +63,30 @@ func TestScoreAgainstTruth(t *testing.T) {
 				t.Errorf("precision %.4f recall %.4f, want ≥ %.2f / %.2f", final.precision(), final.recallKnown(), tc.minPrecision, tc.minRecall)
 			}
 		})
+	}
+}
+
+var clockRE = regexp.MustCompile(`\d\d-\d\d \d\d:\d\d:\d\d`)
+
+// loadTextShifted rewrites the fixture's text log as a host in UTC+2 would
+// have written it and reads it with that zone.
+func loadTextShifted(t testing.TB, tl *Timeline, filter func(vllmlog.Record) bool) {
+	zone := time.FixedZone("UTC+2", 2*3600)
+	b, err := os.ReadFile(fixturePath("vllm.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		out.WriteString(clockRE.ReplaceAllStringFunc(line, func(c string) string {
+			ut, err := time.ParseInLocation("2006-01-02 15:04:05", "2026-"+c, time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ut.In(zone).Format("01-02 15:04:05")
+		}))
+	}
+	if _, err := Load(strings.NewReader(out.String()), "vllm.log", LoadOptions{Text: vllmlog.TextOptions{Location: zone, Year: 2026}}, tl); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -16,7 +16,11 @@ import (
 type LoadOptions struct {
 	// Format of the source; FormatUnknown detects it (vllmlog.DetectFormat).
 	Format vllmlog.Format
-	Text   vllmlog.TextOptions
+	// Text configures the text log parser. Unlike the parser itself, Load
+	// and FollowLog read times in the bridge's local zone (time.Local) when
+	// Text.Location is nil, and infer the year from the current time when
+	// neither Year nor Reference is set.
+	Text vllmlog.TextOptions
 	JSON   vllmlog.JSONOptions
 	OTLP   vllmlog.OTLPOptions
 	// MaxLineBytes caps one log line (longer lines are skipped and
@@ -133,6 +137,9 @@ func newLineParser(f vllmlog.Format, opts LoadOptions) *lineParser {
 		to := opts.Text
 		if to.Year == 0 && to.Reference.IsZero() {
 			to.Reference = time.Now()
+		}
+		if to.Location == nil {
+			to.Location = time.Local // vLLM logs the host's local time
 		}
 		lp.text, lp.src = vllmlog.NewTextParser(to), SourceTextLog
 	} else {
