@@ -5,30 +5,59 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"time"
 )
+
+// budgetFile is a file the disk budget counts.
+type budgetFile struct {
+	path  string
+	root  int
+	size  int64
+	mtime time.Time
+	stamp time.Time // export time from the name; zero if unknown
+}
+
+func (f budgetFile) less(o budgetFile) bool {
+	a := &entry{path: f.path, mtime: f.mtime}
+	a.info.ExportTime = f.stamp
+	c := &entry{path: o.path, mtime: o.mtime}
+	c.info.ExportTime = o.stamp
+	return a.less(c)
+}
 
 // rootFiles is what the disk budget looks at for one watched directory.
 type rootFiles struct {
-	tracked  []found // trace files in the directory
-	exported []found // exported files among tracked, deletable
-	side     []found // files in the exported directory, deletable
-	failed   []found // files in the failed directory, never deleted
+	total     int64        // bytes of every trace file counted
+	deletable []budgetFile // exported files: tracked ones and those in the exported directory
 }
 
-// scanSnapshot gathers, per root, the trace files the budget counts.
+// scanSnapshot totals, per root, the trace files in the directory and in
+// its exported and failed directories, and lists the deletable ones when
+// a budget is set.
 func (w *Watcher) scanSnapshot() []rootFiles {
 	out := make([]rootFiles, len(w.roots))
+	budget := w.cfg.DiskBudgetBytes > 0
 	w.mu.Lock()
 	for _, e := range w.files {
-		f := found{path: e.path, root: e.root, info: e.info, size: e.size, mtime: e.mtime}
-		out[e.root].tracked = append(out[e.root].tracked, f)
-		if e.phase == phaseExported {
-			out[e.root].exported = append(out[e.root].exported, f)
+		out[e.root].total += e.size
+		if budget && e.phase == phaseExported {
+			out[e.root].deletable = append(out[e.root].deletable,
+				budgetFile{path: e.path, root: e.root, size: e.size, mtime: e.mtime, stamp: e.info.ExportTime})
 		}
 	}
 	w.mu.Unlock()
 	for ri := range w.roots {
-		out[ri].side, out[ri].failed = w.sideFiles(ri)
+		exported, failed := w.sideFiles(ri)
+		for _, f := range failed {
+			out[ri].total += f.size
+		}
+		for _, f := range exported {
+			out[ri].total += f.size
+			if budget {
+				out[ri].deletable = append(out[ri].deletable,
+					budgetFile{path: f.path, root: ri, size: f.size, mtime: f.mtime, stamp: f.info.ExportTime})
+			}
+		}
 	}
 	return out
 }
@@ -39,19 +68,10 @@ func (w *Watcher) scanSnapshot() []rootFiles {
 func (w *Watcher) budget(snap []rootFiles) {
 	var onDisk int64
 	for ri, rf := range snap {
-		var total int64
-		for _, l := range [][]found{rf.tracked, rf.side, rf.failed} {
-			for _, f := range l {
-				total += f.size
-			}
-		}
+		total := rf.total
 		if limit := w.cfg.DiskBudgetBytes; limit > 0 && total > limit {
-			cands := append(append([]found(nil), rf.side...), rf.exported...)
-			sort.Slice(cands, func(i, j int) bool {
-				a := &entry{path: cands[i].path, info: cands[i].info, mtime: cands[i].mtime}
-				b := &entry{path: cands[j].path, info: cands[j].info, mtime: cands[j].mtime}
-				return a.less(b)
-			})
+			cands := rf.deletable
+			sort.Slice(cands, func(i, j int) bool { return cands[i].less(cands[j]) })
 			for _, c := range cands {
 				if total <= limit {
 					break
@@ -84,7 +104,7 @@ func (w *Watcher) budget(snap []rootFiles) {
 
 // deleteExported removes one exported file, after checking (for tracked
 // files) that it is still recorded as exported and unchanged.
-func (w *Watcher) deleteExported(f found) bool {
+func (w *Watcher) deleteExported(f budgetFile) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e, ok := w.files[f.path]; ok {

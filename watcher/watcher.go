@@ -338,14 +338,16 @@ func (w *Watcher) rescan(ctx context.Context, addWatch func(string)) {
 		if ctx.Err() != nil {
 			return
 		}
-		var batch []found
-		err := w.scanRoot(ri, func(f found) { batch = append(batch, f) },
-			func(p string, err error) {
-				seenProblems[p] = true
-				w.mu.Lock()
-				w.problemLocked(p, err)
-				w.mu.Unlock()
-			}, addWatch)
+		err := w.scanRoot(ri, func(f found) {
+			w.mu.Lock()
+			w.observeLocked(f, gen)
+			w.mu.Unlock()
+		}, func(p string, err error) {
+			seenProblems[p] = true
+			w.mu.Lock()
+			w.problemLocked(p, err)
+			w.mu.Unlock()
+		}, addWatch)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				w.log.Debug("watcher: directory does not exist yet", "dir", w.roots[ri].dir)
@@ -356,9 +358,6 @@ func (w *Watcher) rescan(ctx context.Context, addWatch func(string)) {
 			continue // keep what we track under it: no evidence it is gone
 		}
 		w.mu.Lock()
-		for _, f := range batch {
-			w.observeLocked(f, gen)
-		}
 		for _, e := range w.files {
 			if e.root == ri && e.gen != gen && e.phase != phaseInFlight {
 				w.dropLocked(e)
