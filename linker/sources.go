@@ -21,8 +21,8 @@ type LoadOptions struct {
 	// Text.Location is nil, and infer the year from the current time when
 	// neither Year nor Reference is set.
 	Text vllmlog.TextOptions
-	JSON   vllmlog.JSONOptions
-	OTLP   vllmlog.OTLPOptions
+	JSON vllmlog.JSONOptions
+	OTLP vllmlog.OTLPOptions
 	// MaxLineBytes caps one log line (longer lines are skipped and
 	// counted). Default 4 MiB.
 	MaxLineBytes int
