@@ -54,11 +54,12 @@ type runState struct {
 	running []string
 	done    map[string]bool
 	served  map[string]int
-	last    int // Index of the last step processed
+	prefill map[string]bool // in the context phase in the last step
+	last    int             // Index of the last step processed
 }
 
 func newRunState() *runState {
-	return &runState{done: map[string]bool{}, served: map[string]int{}, last: -2}
+	return &runState{done: map[string]bool{}, served: map[string]int{}, prefill: map[string]bool{}, last: -2}
 }
 
 // insert adds or replaces a step and reports whether it was appended at
@@ -207,6 +208,7 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 
 	// 1. Requests still running from the previous step.
 	keep := make([]cand, 0, len(st.running))
+	var cont []*reqState // running requests still in their context phase
 	for _, id := range st.running {
 		c := byID[id]
 		if c == nil {
@@ -216,8 +218,53 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 		if p >= 1 {
 			continue
 		}
+		if counted && c.src[fFirst] == SourceOTLP && c.FirstToken > sc.start {
+			// Chunked prefill, known exactly: no token yet, so still a
+			// context request.
+			cont = append(cont, c)
+			continue
+		}
 		keep = append(keep, cand{c, p})
 	}
+
+	// 2. Requests that may join: eligible, not finished, not seen before in
+	// this run, first come first served.
+	pool := make([]*reqState, 0, len(snap))
+	for i := range snap {
+		c := &snap[i]
+		if st.done[c.ID] || st.gone[c.ID] || !eligible(c, sc) {
+			continue
+		}
+		if finishedP(c, sc, 0) >= 0.75 {
+			continue
+		}
+		pool = append(pool, c)
+	}
+	sort.Slice(pool, func(i, j int) bool { return fcfsLess(pool[i], pool[j]) })
+
+	// Chunked prefill without exact times: when the step has more context
+	// requests than can be new and more running requests than generation
+	// slots, the requests that were prefilling in the previous step are
+	// still prefilling (vLLM schedules running requests before waiting
+	// ones). Most recently scheduled first.
+	if counted && len(cont)+len(pool) < newN && len(keep) > runM && len(st.prefill) > 0 {
+		short := min(newN-len(cont)-len(pool), len(keep)-runM)
+		rest := keep[:0:0]
+		for i := len(keep) - 1; i >= 0; i-- {
+			if short > 0 && st.prefill[keep[i].ID] {
+				cont = append(cont, keep[i].reqState)
+				short--
+				amb = true
+				continue
+			}
+			rest = append(rest, keep[i])
+		}
+		for i, j := 0, len(rest)-1; i < j; i, j = i+1, j-1 {
+			rest[i], rest[j] = rest[j], rest[i]
+		}
+		keep = rest
+	}
+
 	if counted && len(keep) > runM {
 		sort.SliceStable(keep, func(i, j int) bool {
 			if keep[i].p != keep[j].p {
@@ -244,31 +291,12 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 		}
 		keep = keep[cut:]
 	}
-	inKeep := make(map[string]bool, len(keep))
-	for _, c := range keep {
-		inKeep[c.ID] = true
-	}
-
-	// 2. Requests that may join: eligible, not finished, not seen before in
-	// this run, first come first served.
-	pool := make([]*reqState, 0, len(snap))
-	for i := range snap {
-		c := &snap[i]
-		if inKeep[c.ID] || st.done[c.ID] || st.gone[c.ID] || !eligible(c, sc) {
-			continue
-		}
-		if finishedP(c, sc, 0) >= 0.75 {
-			continue
-		}
-		pool = append(pool, c)
-	}
-	sort.Slice(pool, func(i, j int) bool { return fcfsLess(pool[i], pool[j]) })
 
 	var decode []*reqState
 	for _, c := range keep {
 		decode = append(decode, c.reqState)
 	}
-	var prefill []*reqState
+	prefill := cont
 	if counted {
 		if len(decode) < runM { // the run starts here, or a request was missed
 			n := min(runM-len(decode), len(pool))
@@ -278,8 +306,8 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 			decode = append(decode, pool[:n]...)
 			pool = pool[n:]
 		}
-		n := min(newN, len(pool))
-		prefill = pool[:n]
+		n := max(min(newN-len(prefill), len(pool)), 0)
+		prefill = append(prefill, pool[:n]...)
 		s.fully = len(decode) == runM && len(prefill) == newN
 	} else {
 		// No batch composition: everyone eligible and not finished.
@@ -290,6 +318,7 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 
 	s.assigned = s.assigned[:0]
 	st.running = st.running[:0]
+	clear(st.prefill)
 	for _, c := range decode {
 		s.assigned = append(s.assigned, assignment{id: c.ID, phase: PhaseDecode})
 		st.running = append(st.running, c.ID)
@@ -297,6 +326,7 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 		st.served[c.ID]++
 	}
 	for _, c := range prefill {
+		st.prefill[c.ID] = true
 		s.assigned = append(s.assigned, assignment{id: c.ID, phase: PhasePrefill})
 		st.running = append(st.running, c.ID)
 		st.done[c.ID] = true

@@ -588,3 +588,58 @@ func TestDropDoneAndEmitFor(t *testing.T) {
 		})
 	}
 }
+
+// TestChunkedPrefill: r1's prompt is prefilled in two chunks (steps 1 and
+// 2, one context request each) while r2 decodes.
+func TestChunkedPrefill(t *testing.T) {
+	res := &span.Resource{}
+	steps := []enginestep.Step{
+		mkStep(res, 0, "execute_context_1(10)_generation_0(0)", ns(base+0.010), ns(base+0.020)),
+		mkStep(res, 1, "execute_context_1(512)_generation_1(1)", ns(base+0.020), ns(base+0.030)),
+		mkStep(res, 2, "execute_context_1(300)_generation_1(1)", ns(base+0.030), ns(base+0.040)),
+		mkStep(res, 3, "execute_context_0(0)_generation_2(2)", ns(base+0.040), ns(base+0.050)),
+	}
+	want := "0:r2/prefill 1:r1/prefill 1:r2/decode 2:r1/prefill 2:r2/decode 3:r1/decode 3:r2/decode"
+	tests := []struct {
+		name string
+		load func(t *testing.T, tl *Timeline)
+	}{
+		{"json log", func(t *testing.T, tl *Timeline) {
+			jsonLine(t, tl, base+0.000, "Added request r2.")
+			jsonLine(t, tl, base+0.015, "Added request r1.")
+			jsonLine(t, tl, base+0.0501, "Generated response r1: output: 'x', output_token_ids: [1], finish_reason: stop")
+			jsonLine(t, tl, base+0.0502, "Generated response r2: output: 'x', output_token_ids: [1], finish_reason: stop")
+		}},
+		{"llm_request spans", func(t *testing.T, tl *Timeline) {
+			add := func(id string, arrival, sched, first, last float64) {
+				attrs := []span.Attr{span.String("gen_ai.request.id", id),
+					span.Float("gen_ai.latency.time_to_first_token", first-arrival),
+					span.Float("gen_ai.latency.time_in_model_prefill", first-sched),
+					span.Float("gen_ai.latency.time_in_model_decode", last-first)}
+				if err := tl.AddLLMRequestSpan(span.TraceID{byte(len(id)), id[1]}, span.SpanID{1, id[1]}, span.SpanID{}, ns(base+arrival), ns(base+last+0.0001), attrs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			add("r2", 0.000, 0.009, 0.0199, 0.0499)
+			add("r1", 0.015, 0.0199, 0.0399, 0.0499)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := NewTimeline(TimelineOptions{})
+			tc.load(t, tl)
+			l := New(tl, func(*span.Batch) error { return nil }, Options{})
+			for _, s := range steps {
+				l.LinkStep(s)
+			}
+			var got []string
+			for _, p := range l.Pairs() {
+				got = append(got, fmt.Sprintf("%d:%s/%s", p.StepIndex, p.RequestID, p.Phase))
+			}
+			sort.Strings(got)
+			if g := strings.Join(got, " "); g != want {
+				t.Fatalf("got  %s\nwant %s", g, want)
+			}
+		})
+	}
+}
