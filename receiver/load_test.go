@@ -31,15 +31,25 @@ func loadDuration() time.Duration {
 }
 
 // slowConsumer admits two calls at a time and takes 1 ms plus 2 µs per span
-// for each, recording every span id and any id seen twice.
+// for each, recording every span id and any id seen twice. Until the
+// receiver has refused a request for overload, it holds every call (for at
+// most 10 s), so that overload happens on any machine, however slow the
+// senders are (the race detector on a loaded CI box).
 type slowConsumer struct {
 	sem  chan struct{}
+	recv atomic.Pointer[Receiver]
 	mu   sync.Mutex
 	seen map[uint64]struct{}
 	dups []uint64
 }
 
 func (c *slowConsumer) ConsumeTraces(ctx context.Context, rs []*tracepb.ResourceSpans) error {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if r := c.recv.Load(); r != nil && r.Stats().RefusedOverload > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -80,11 +90,12 @@ type senderResult struct {
 // and senders that retry must get everything through.
 func TestLoad(t *testing.T) {
 	cfg := testConfig()
-	cfg.MaxRecvMessageBytes = 512 << 10 // the largest JSON request is about 200 KB
-	cfg.MaxPendingBytes = 512 << 10
+	cfg.MaxRecvMessageBytes = 256 << 10 // the largest JSON request is about 205 KB
+	cfg.MaxPendingBytes = 256 << 10    // 12 senders hold about 650 KB on average: overload
 	cfg.RetryAfter = 5 * time.Millisecond
 	consumer := &slowConsumer{sem: make(chan struct{}, 2), seen: make(map[uint64]struct{})}
 	r := startReceiver(t, cfg, consumer)
+	consumer.recv.Store(r)
 
 	cc, err := grpc.NewClient(r.Addrs().GRPC, grpc.WithTransportCredentials(insecureCreds()))
 	if err != nil {
@@ -184,7 +195,7 @@ func TestLoad(t *testing.T) {
 			res := &results[i]
 			rng := rand.New(rand.NewPCG(uint64(i), 1))
 			for seq := uint64(0); time.Now().Before(stopAt); seq++ {
-				req := makeRequest(uint64(i)<<24|seq, 50+rng.IntN(250))
+				req := makeRequest(uint64(i)<<24|seq, 50+rng.IntN(200))
 				res.requests++
 				for attempt := 0; ; attempt++ {
 					retryable, overload, err := s.send(req)
