@@ -91,7 +91,7 @@ type senderResult struct {
 func TestLoad(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxRecvMessageBytes = 256 << 10 // the largest JSON request is about 205 KB
-	cfg.MaxPendingBytes = 256 << 10    // 12 senders hold about 650 KB on average: overload
+	cfg.MaxPendingBytes = 256 << 10     // 12 senders hold about 650 KB on average: overload
 	cfg.RetryAfter = 5 * time.Millisecond
 	consumer := &slowConsumer{sem: make(chan struct{}, 2), seen: make(map[uint64]struct{})}
 	r := startReceiver(t, cfg, consumer)
