@@ -74,12 +74,12 @@ func TestExportDeliversExactSpans(t *testing.T) {
 		t.Run(pc.name, func(t *testing.T) {
 			col := startCollector(t, otlptest.Options{})
 			cfg := fastConfig()
-			cfg.MaxRequestBytes = 64 << 10
+			cfg.MaxRequestBytes = 32 << 10
 			e := startExporter(t, pc.make(t, col), cfg)
 			want := map[[8]byte]*tracepb.Span{}
 			tr := e.NewTracker()
-			for i := range 5 {
-				b := kernelBatch(testResource, i*700, 700)
+			for i := range 3 {
+				b := kernelBatch(testResource, i*300, 300)
 				for j := range b.Spans {
 					want[b.Spans[j].SpanID] = otlpproto.SpanToProto(&b.Spans[j])
 				}
@@ -139,7 +139,7 @@ func TestNothingLost100k(t *testing.T) {
 	var trackers []*Tracker
 	for i := 0; i < total; i += per {
 		tr := e.NewTracker()
-		if err := e.Export(ctxT(t), kernelBatch(testResource, i, per), tr); err != nil {
+		if err := e.Export(ctxT(t), lightBatch(i, per), tr); err != nil {
 			t.Fatal(err)
 		}
 		tr.Close()
@@ -350,7 +350,7 @@ func TestBackpressureWhileDown(t *testing.T) {
 	e := startExporter(t, clientFor(t, "http-protobuf", col), cfg)
 	col.Down()
 
-	const batches, per = 200, 50 // each batch is more than one request
+	const batches, per = 100, 50 // each batch is more than one request
 	var exported atomic.Int64
 	tr := e.NewTracker()
 	done := make(chan error, 1)

@@ -40,6 +40,20 @@ func kernelBatch(res *span.Resource, first, n int) *span.Batch {
 	return b
 }
 
+// lightBatch returns n small spans (one attribute), keys from first on.
+func lightBatch(first, n int) *span.Batch {
+	ids := span.NewIDSource([]byte("exporter-test"))
+	b := &span.Batch{Resource: testResource, Spans: make([]span.Span, n)}
+	for i := range n {
+		k := uint64(first + i)
+		b.Spans[i] = span.Span{
+			TraceID: ids.TraceID(k / 1000), SpanID: ids.SpanID(k), Name: "k",
+			Start: int64(k) + 1, End: int64(k) + 2, Attrs: []span.Attr{span.Int("i", int64(k))},
+		}
+	}
+	return b
+}
+
 var testResource = &span.Resource{Attrs: []span.Attr{span.String("service.name", "vllm"), span.Int("process.pid", 4242)}}
 
 func fastConfig() Config {
