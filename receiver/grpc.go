@@ -85,7 +85,7 @@ type grpcHandler struct{ r *Receiver }
 func (r *Receiver) newGRPCServer() *grpc.Server {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(int(r.cfg.MaxRecvMessageBytes)),
-		grpc.ForceServerCodecV2(grpcCodec{pending: r.pending, proto: encoding.GetCodecV2(grpcproto.Name)}),
+		grpc.ForceServerCodecV2(grpcCodec{pending: r.pending, proto: r.protoCodec}),
 	}
 	if r.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(r.tls.Clone())))

@@ -14,6 +14,8 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
 )
 
 // Consumer takes over received spans. The receiver acknowledges a request to
@@ -77,6 +79,9 @@ type Receiver struct {
 	tls      *tls.Config
 	pending  *limiter
 	stats    counters
+	// protoCodec is gRPC's own protobuf codec, used for everything but
+	// the Export request.
+	protoCodec encoding.CodecV2
 
 	// base is the parent of every HTTP request's context; cancelled when a
 	// Shutdown runs out of time.
@@ -134,6 +139,9 @@ func New(cfg Config, consumer Consumer, logger *slog.Logger) (*Receiver, error) 
 			return nil, err
 		}
 		r.tls = t
+	}
+	if r.protoCodec = encoding.GetCodecV2(grpcproto.Name); r.protoCodec == nil {
+		return nil, errors.New("receiver: gRPC's protobuf codec is not registered")
 	}
 	r.base, r.cancelBase = context.WithCancel(context.Background())
 	return r, nil
