@@ -109,8 +109,8 @@ type cand struct {
 // finishedP says how surely c finished before the step: 1 certain, 0.75
 // likely, 0.5 unknown, 0.25 probably still running, 0 certainly running.
 func finishedP(c *reqState, sc stepCtx, served int) float64 {
-	if sc.aligned && c.finishIter.ok && c.finishIter.key.proc == sc.it.proc && c.finishIter.key.epoch == sc.it.epoch {
-		if c.finishIter.key.index < sc.it.index {
+	if ref, ok := c.finishIter.forProc(sc.it.proc, sc.it.epoch); sc.aligned && ok {
+		if ref.key.index < sc.it.index {
 			return 1
 		}
 		return 0
@@ -155,8 +155,8 @@ func eligible(c *reqState, sc stepCtx) bool {
 	if c.src[fScheduled] == SourceOTLP {
 		return c.Scheduled <= sc.start
 	}
-	if sc.aligned && c.arrivalIter.ok && c.arrivalIter.key.proc == sc.it.proc && c.arrivalIter.key.epoch == sc.it.epoch {
-		return c.arrivalIter.key.index < sc.it.index
+	if ref, ok := c.arrivalIter.forProc(sc.it.proc, sc.it.epoch); sc.aligned && ok {
+		return ref.key.index < sc.it.index
 	}
 	return c.Arrival == 0 || c.Arrival <= sc.start
 }

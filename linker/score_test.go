@@ -1,6 +1,7 @@
 package linker
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -38,6 +39,7 @@ func TestScoreAgainstTruth(t *testing.T) {
 		{"json without Iteration lines", loadJSON, noIterations, 0.99, 0.99},
 		{"text without Iteration lines", loadText, noIterations, 0.9, 0.9},
 		{"text logged in UTC+2", loadTextShifted, nil, 0.95, 0.95},
+		{"text with a second engine's Iteration lines", loadTextTwoEngines, nil, 0.95, 0.95},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +89,29 @@ func loadTextShifted(t testing.TB, tl *Timeline, filter func(vllmlog.Record) boo
 		}))
 	}
 	if _, err := Load(strings.NewReader(out.String()), "vllm.log", LoadOptions{Text: vllmlog.TextOptions{Location: zone, Year: 2026}}, tl); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadTextTwoEngines interleaves a second engine's Iteration lines (data
+// parallelism: EngineCore_DP1 counts its own iterations) with the
+// fixture's; its counts look like the real engine's decode steps.
+func loadTextTwoEngines(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool) {
+	b, err := os.ReadFile(fixturePath("vllm.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	n := 0
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		out.WriteString(line)
+		if i := strings.Index(line, "Iteration("); i > 0 {
+			head := strings.Replace(line[:i], "EngineCore_DP0 pid=211", "EngineCore_DP1 pid=212", 1)
+			fmt.Fprintf(&out, "%sIteration(%d): 0 context requests, 0 context tokens, 16 generation requests, 16 generation tokens, iteration elapsed time: 6.%02d ms\n", head, n, n%100)
+			n++
+		}
+	}
+	if _, err := Load(strings.NewReader(out.String()), "vllm.log", LoadOptions{Text: vllmlog.TextOptions{Location: time.UTC, Year: 2026}}, tl); err != nil {
 		t.Fatal(err)
 	}
 }

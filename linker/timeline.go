@@ -84,8 +84,22 @@ type iterRec struct {
 	time, res int64
 }
 
+// iterRefs holds, per engine process, the last Iteration(i) line seen
+// before a record in its stream (with data parallelism each EngineCore_DPn
+// counts its own iterations).
+type iterRefs []iterRef
+
+func (rs iterRefs) forProc(proc string, epoch int) (iterRef, bool) {
+	for _, r := range rs {
+		if r.key.proc == proc && r.key.epoch == epoch {
+			return r, true
+		}
+	}
+	return iterRef{}, false
+}
+
 type streamState struct {
-	last      iterRef
+	last      iterRefs
 	epoch     map[string]int
 	lastIndex map[string]int
 }
@@ -96,8 +110,8 @@ type reqState struct {
 	res         [nFields]int64
 	seq         int64 // order of the arrival line, for first-come-first-served ties
 	finishSeq   int64 // order of the line that said the request finished
-	arrivalIter iterRef
-	finishIter  iterRef
+	arrivalIter iterRefs
+	finishIter  iterRefs
 	touched     int64
 }
 
@@ -161,7 +175,16 @@ func (t *Timeline) AddLogRecord(stream string, src Source, rec vllmlog.Record) {
 		st.lastIndex[rec.Process] = it.Index
 		k := iterKey{proc: rec.Process, epoch: st.epoch[rec.Process], index: it.Index}
 		t.iters[k] = &iterRec{Iteration: it, key: k, time: rec.Time, res: res}
-		st.last = iterRef{key: k, ok: true}
+		ref := iterRef{key: k, ok: true}
+		replaced := false
+		for i := range st.last {
+			if st.last[i].key.proc == k.proc {
+				st.last[i], replaced = ref, true
+			}
+		}
+		if !replaced {
+			st.last = append(st.last, ref)
+		}
 		t.maybePrune()
 		return
 	}
@@ -187,8 +210,8 @@ func (t *Timeline) AddLogRecord(stream string, src Source, rec vllmlog.Record) {
 			if r.seq == 0 || (rec.Kind == vllmlog.KindReceived && src >= r.src[fArrival]) {
 				r.seq = t.seq
 			}
-			if !r.arrivalIter.ok || rec.Kind == vllmlog.KindAdded {
-				r.arrivalIter = st.last
+			if r.arrivalIter == nil || rec.Kind == vllmlog.KindAdded {
+				r.arrivalIter = append(iterRefs{}, st.last...)
 			}
 			r.set(fArrival, &r.Arrival, rec.Time, src, res)
 			if rec.MaxTokens >= 0 {
@@ -200,7 +223,7 @@ func (t *Timeline) AddLogRecord(stream string, src Source, rec vllmlog.Record) {
 			t.mergeParams(r, rec)
 		case vllmlog.KindGenerated, vllmlog.KindFinished, vllmlog.KindAborted, vllmlog.KindFailed:
 			if r.src[fFinish] < SourceOTLP && (r.Finish == 0 || src > r.src[fFinish]) {
-				r.finishIter = st.last
+				r.finishIter = append(iterRefs{}, st.last...)
 			}
 			if r.Finish == 0 || src > r.src[fFinish] {
 				r.set(fFinish, &r.Finish, rec.Time, src, res)
@@ -323,7 +346,7 @@ func (t *Timeline) AddLLMRequestSpan(traceID span.TraceID, spanID, parentSpanID 
 	}
 	r.src[fFinish] = SourceNone
 	r.set(fFinish, &r.Finish, fin, src, 1)
-	r.finishIter = iterRef{}
+	r.finishIter = nil
 	if n := count("gen_ai.usage.prompt_tokens"); n >= 0 {
 		r.PromptTokens = n
 	}
