@@ -1,0 +1,110 @@
+package exporter
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func TestConfigFile(t *testing.T) {
+	wantErr := map[string]string{
+		"default":          "",
+		"tuned":            "",
+		"tiny_requests":    "max_request_bytes",
+		"no_senders":       "max_in_flight",
+		"negative_queue":   "queue_size",
+		"zero_flush":       "flush_interval",
+		"inverted_retry":   "retry.max_interval",
+		"negative_elapsed": "retry.max_elapsed_time",
+	}
+	data, err := os.ReadFile("testdata/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]yaml.Node
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) != len(wantErr) {
+		t.Fatalf("%d cases in config.yaml, %d expected", len(raw), len(wantErr))
+	}
+	for name, node := range raw {
+		t.Run(name, func(t *testing.T) {
+			want, ok := wantErr[name]
+			if !ok {
+				t.Fatalf("unexpected case %s", name)
+			}
+			cfg := DefaultConfig()
+			if err := node.Decode(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			checkConfigError(t, cfg.Validate(), want)
+			if name == "tuned" && (cfg.FlushInterval != 250*time.Millisecond || cfg.Retry.MaxElapsedTime != 5*time.Minute) {
+				t.Fatalf("durations not decoded: %+v", cfg)
+			}
+		})
+	}
+}
+
+func checkConfigError(t *testing.T, err error, wantKey string) {
+	t.Helper()
+	if wantKey == "" {
+		if err != nil {
+			t.Fatalf("Validate() = %v, want nil", err)
+		}
+		return
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Key != wantKey {
+		t.Fatalf("Validate() = %v, want a ConfigError for %s", err, wantKey)
+	}
+}
+
+func TestConfigModifications(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Config)
+		key    string
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"max bytes at the top", func(c *Config) { c.MaxRequestBytes = MaxRequestBytes }, ""},
+		{"max bytes too big", func(c *Config) { c.MaxRequestBytes = MaxRequestBytes + 1 }, "max_request_bytes"},
+		{"too many senders", func(c *Config) { c.MaxInFlight = 1000 }, "max_in_flight"},
+		{"unbuffered queue", func(c *Config) { c.QueueSize = 0 }, ""},
+		{"zero initial interval", func(c *Config) { c.Retry.InitialInterval = 0 }, "retry.initial_interval"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.modify(&c)
+			checkConfigError(t, c.Validate(), tc.key)
+		})
+	}
+}
+
+func TestTransportOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		o    TransportOptions
+		key  string
+	}{
+		{"empty", TransportOptions{}, ""},
+		{"gzip", TransportOptions{Compression: "gzip"}, ""},
+		{"zstd", TransportOptions{Compression: "zstd"}, "compression"},
+		{"cert without key", TransportOptions{CertFile: "c.pem"}, "cert_file"},
+		{"insecure with ca", TransportOptions{Insecure: boolp(true), CAFile: "ca.pem"}, "insecure"},
+		{"negative timeout", TransportOptions{Timeout: -time.Second}, "timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { checkConfigError(t, tc.o.Validate(), tc.key) })
+	}
+	if _, err := NewGRPCClient(TransportOptions{CAFile: "testdata/config.yaml"}); err == nil {
+		t.Fatal("a CA file without certificates was accepted")
+	}
+	if _, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{CAFile: "testdata/missing.pem"}}); err == nil {
+		t.Fatal("a missing CA file was accepted")
+	}
+}
