@@ -11,14 +11,14 @@ import (
 const h100Fixture = "testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
 
 func TestCap(t *testing.T) {
-	raw := readFile(t, h100Fixture)
+	raw := readFile(t, "testdata/hta/trace_filter--sampled_rank-0.json.gz")
 	full := DefaultOptions()
 	full.MaxSpansPerTrace = 0
 	all, allSt, err := convertBytes(t, raw, full)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, limit := range []int{1, 2, 50, 700} {
+	for _, limit := range []int{1, 2, 50, 700, 2400} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
 			opts := DefaultOptions()
 			opts.MaxSpansPerTrace = limit

@@ -1,7 +1,6 @@
 package converter
 
 import (
-	"bytes"
 	"encoding/json"
 	"math/big"
 	"path/filepath"
@@ -39,8 +38,11 @@ type refEvent struct {
 	Dur  json.Number     `json:"dur"`
 	Pid  any             `json:"pid"`
 	Tid  any             `json:"tid"`
-	Args map[string]any  `json:"args"`
-	Raw  json.RawMessage `json:"-"`
+	Args refArgs         `json:"args"`
+}
+
+type refArgs struct {
+	Correlation *json.Number `json:"correlation"`
 }
 
 type refTrace struct {
@@ -51,9 +53,7 @@ type refTrace struct {
 func decodeRef(t *testing.T, plain []byte) refTrace {
 	t.Helper()
 	var tr refTrace
-	dec := json.NewDecoder(bytes.NewReader(plain))
-	dec.UseNumber()
-	if err := dec.Decode(&tr); err != nil {
+	if err := json.Unmarshal(plain, &tr); err != nil {
 		t.Fatal(err)
 	}
 	return tr
@@ -74,16 +74,11 @@ func refUnixNs(t *testing.T, ts json.Number, base int64) int64 {
 	return r.Num().Int64() + base
 }
 
-func refArgInt(args map[string]any, k string) (int64, bool) {
-	v, ok := args[k]
-	if !ok {
+func refCorrelation(args refArgs) (int64, bool) {
+	if args.Correlation == nil {
 		return 0, false
 	}
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	i, err := n.Int64()
+	i, err := args.Correlation.Int64()
 	return i, err == nil
 }
 
@@ -95,6 +90,7 @@ var (
 func TestFixturesConvert(t *testing.T) {
 	for _, path := range fixtures(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
 			raw := readFile(t, path)
 			plain := plainJSON(t, raw)
 			ref := decodeRef(t, plain)
@@ -128,7 +124,7 @@ func TestFixturesConvert(t *testing.T) {
 			launch := map[int64]int{}
 			for k, e := range ref.Events {
 				if e.Ph == "X" && (e.Cat == "cuda_runtime" || e.Cat == "cuda_driver") {
-					if corr, ok := refArgInt(e.Args, "correlation"); ok {
+					if corr, ok := refCorrelation(e.Args); ok {
 						if _, dup := launch[corr]; !dup {
 							launch[corr] = k
 						}
@@ -161,7 +157,7 @@ func TestFixturesConvert(t *testing.T) {
 				if cat, _ := lookupStr(s.Attrs, "kineto.category"); cat != e.Cat {
 					t.Fatalf("event %d: kineto.category %q, want %q", k, cat, e.Cat)
 				}
-				if corr, ok := refArgInt(e.Args, "correlation"); ok {
+				if corr, ok := refCorrelation(e.Args); ok {
 					if l, ok := launch[corr]; ok {
 						if s.Parent != ids.SpanID(uint64(l)) {
 							t.Fatalf("GPU event %d: parent %s, want launch %d", k, s.Parent, l)
@@ -199,22 +195,19 @@ func TestFixturesConvert(t *testing.T) {
 			if stepRoots != steps || st.Steps != steps {
 				t.Fatalf("%d step roots (Stats.Steps %d), JSON has %d step annotations", stepRoots, st.Steps, steps)
 			}
+			if strings.Contains(path, "h100") {
+				checkH100(t, c, st)
+			}
 			t.Logf("events=%d spans=%d gpu=%d parents checked=%d times checked=%d steps=%d era=%s",
 				st.Events, st.SpansEmitted, gpu, checkedParents, checkedTimes, steps, st.Era)
 		})
 	}
 }
 
-// The H100 fixture: every kernel's launch is in the file, kernels of one
+// checkH100 checks the H100 fixture: every kernel's launch is in the file, kernels of one
 // cudaGraphLaunch share a parent, and all steps nest.
-func TestH100Structure(t *testing.T) {
-	raw := readFile(t, "testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
-	opts := DefaultOptions()
-	opts.MaxSpansPerTrace = 0
-	c, st, err := convertBytes(t, raw, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+func checkH100(t *testing.T, c *collected, st Stats) {
+	t.Helper()
 	if st.OrphanGPU != 0 {
 		t.Errorf("OrphanGPU = %d, want 0", st.OrphanGPU)
 	}
@@ -275,7 +268,7 @@ func TestH100Structure(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	raw := readFile(t, "testdata/hta/nccl_parser_config--nccl_data.json.gz")
+	raw := readFile(t, "testdata/hta/trace_filter--sampled_rank-0.json.gz")
 	a, _, err := convertBytes(t, raw, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package converter
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"fmt"
 	"io"
@@ -88,11 +89,12 @@ func plainJSON(t testing.TB, data []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
+	var out bytes.Buffer
+	out.Grow(int(binary.LittleEndian.Uint32(data[len(data)-4:]))) // gzip ISIZE
+	if _, err := io.Copy(&out, zr); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out.Bytes()
 }
 
 func attrValue(v span.Value) string {
