@@ -31,14 +31,14 @@ func fixtures(t *testing.T) []string {
 
 // refEvent is an event decoded independently with encoding/json.
 type refEvent struct {
-	Ph   string          `json:"ph"`
-	Cat  string          `json:"cat"`
-	Name string          `json:"name"`
-	Ts   json.Number     `json:"ts"`
-	Dur  json.Number     `json:"dur"`
-	Pid  any             `json:"pid"`
-	Tid  any             `json:"tid"`
-	Args refArgs         `json:"args"`
+	Ph   string      `json:"ph"`
+	Cat  string      `json:"cat"`
+	Name string      `json:"name"`
+	Ts   json.Number `json:"ts"`
+	Dur  json.Number `json:"dur"`
+	Pid  any         `json:"pid"`
+	Tid  any         `json:"tid"`
+	Args refArgs     `json:"args"`
 }
 
 type refArgs struct {
