@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Errors returned by this package wrap one of them, so
-// callers decide with errors.Is.
+// Sentinel errors, for callers and tests to decide with errors.Is. The
+// per-request ones (ErrMalformed, ErrTooLarge, ErrOverloaded) also appear in
+// the messages senders get back.
 var (
 	// ErrInvalidConfig is wrapped by every *ConfigError.
 	ErrInvalidConfig = errors.New("receiver: invalid config")
