@@ -5,9 +5,12 @@ import (
 	"context"
 	"io"
 	"regexp"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -17,6 +20,9 @@ func benchConvert(b *testing.B, data []byte, jsonBytes int, opts Options) {
 	b.Helper()
 	b.SetBytes(int64(jsonBytes))
 	b.ReportAllocs()
+	runtime.GC()
+	base := heapBytes()
+	stop, peak := sampleHeap()
 	b.ResetTimer()
 	var st Stats
 	var err error
@@ -26,10 +32,42 @@ func benchConvert(b *testing.B, data []byte, jsonBytes int, opts Options) {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
+	stop()
+	b.ReportMetric(float64(*peak-base)/(1<<20), "peakHeapMB")
 	b.ReportMetric(float64(st.SpansEmitted), "spans/op")
 	b.ReportMetric(float64(st.Events), "events/op")
 	b.ReportMetric(float64(st.RecordBytes), "B/record")
 	b.ReportMetric(float64(st.ArgBytes)/float64(max(1, st.Records)), "argB/record")
+}
+
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// sampleHeap samples live heap bytes every 2 ms until stop is called.
+func sampleHeap() (stop func(), peak *uint64) {
+	peak = new(uint64)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if h := heapBytes(); h > *peak {
+				*peak = h
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(done); <-exited }, peak
 }
 
 // BenchmarkConvert converts the 1.9 MB gz (40 MB JSON) H100 fixture; MB/s
