@@ -16,7 +16,7 @@ import (
 
 const (
 	alignClockSlack = int64(2e9) // log clock vs trace clock, and logging delay
-	alignVoteSteps  = 24         // steps that vote for an offset
+	alignVoteSteps  = 24         // steps that vote for an offset (spread over the file)
 	alignFreeze     = 6          // matching steps after which the offset is fixed
 )
 
@@ -76,15 +76,23 @@ func (q *sequence) align(tl *Timeline) {
 	}
 	votes := map[alignVote]int{}
 	dist := map[alignVote]int64{}
-	n := min(len(q.steps), alignVoteSteps)
-	lo := q.steps[0].End - alignClockSlack - int64(1e9)
-	hi := q.steps[n-1].End + alignClockSlack
+	// Voters: up to alignVoteSteps steps spread over the file, so a log
+	// that starts (or was rotated) in the middle of a file still aligns.
+	voters := q.steps
+	if len(voters) > alignVoteSteps {
+		voters = make([]*stepRec, 0, alignVoteSteps)
+		for i := 0; i < alignVoteSteps; i++ {
+			voters = append(voters, q.steps[i*(len(q.steps)-1)/(alignVoteSteps-1)])
+		}
+	}
+	lo := voters[0].End - alignClockSlack - int64(1e9)
+	hi := voters[len(voters)-1].End + alignClockSlack
 	iters := tl.iterationsNear(lo, hi)
 	if len(iters) == 0 {
 		q.al = alignment{}
 		return
 	}
-	for _, s := range q.steps[:n] {
+	for _, s := range voters {
 		if _, _, _, _, ok := tupleOf(s.Annotation); !ok {
 			continue
 		}

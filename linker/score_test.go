@@ -40,6 +40,7 @@ func TestScoreAgainstTruth(t *testing.T) {
 		{"text without Iteration lines", loadText, noIterations, 0.9, 0.9},
 		{"text logged in UTC+2", loadTextShifted, nil, 0.95, 0.95},
 		{"text with a second engine's Iteration lines", loadTextTwoEngines, nil, 0.95, 0.95},
+		{"text with Iteration lines only from step 60", loadText, iterationsFrom(60), 0.95, 0.95},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,4 +115,10 @@ func loadTextTwoEngines(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool)
 	if _, err := Load(strings.NewReader(out.String()), "vllm.log", LoadOptions{Text: vllmlog.TextOptions{Location: time.UTC, Year: 2026}}, tl); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// iterationsFrom drops Iteration lines before index i (iteration details
+// switched on, or the log rotated, in the middle of a profile).
+func iterationsFrom(i int) func(vllmlog.Record) bool {
+	return func(r vllmlog.Record) bool { return r.Kind != vllmlog.KindIteration || r.Iteration.Index >= i }
 }
