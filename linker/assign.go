@@ -218,7 +218,7 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 		if p >= 1 {
 			continue
 		}
-		if counted && c.src[fFirst] == SourceOTLP && c.FirstToken > sc.start {
+		if c.src[fFirst] == SourceOTLP && c.FirstToken > sc.start {
 			// Chunked prefill, known exactly: no token yet, so still a
 			// context request.
 			cont = append(cont, c)
@@ -310,8 +310,15 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 		prefill = append(prefill, pool[:n]...)
 		s.fully = len(decode) == runM && len(prefill) == newN
 	} else {
-		// No batch composition: everyone eligible and not finished.
-		decode = append(decode, pool...)
+		// No batch composition (ProfilerStep#N): everyone eligible and not
+		// finished; those joining after the run's first step are new.
+		for _, c := range pool {
+			if len(st.done) > 0 || (c.src[fFirst] == SourceOTLP && c.FirstToken > sc.start) {
+				prefill = append(prefill, c)
+			} else {
+				decode = append(decode, c)
+			}
+		}
 		amb = amb || len(pool) > 0
 	}
 	s.ambiguous = amb

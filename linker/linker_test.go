@@ -643,3 +643,38 @@ func TestChunkedPrefill(t *testing.T) {
 		})
 	}
 }
+
+// TestProfilerStepsWithoutCounts: ProfilerStep#N steps carry no batch
+// composition; with exact span times the requests are still found, and the
+// steps are counted as NoCounts.
+func TestProfilerStepsWithoutCounts(t *testing.T) {
+	tl := NewTimeline(TimelineOptions{})
+	add := func(id string, arrival, sched, first, last float64) {
+		attrs := []span.Attr{span.String("gen_ai.request.id", id),
+			span.Float("gen_ai.latency.time_to_first_token", first-arrival),
+			span.Float("gen_ai.latency.time_in_model_prefill", first-sched),
+			span.Float("gen_ai.latency.time_in_model_decode", last-first)}
+		if err := tl.AddLLMRequestSpan(span.TraceID{1, id[1]}, span.SpanID{1, id[1]}, span.SpanID{}, ns(base+arrival), ns(base+last+0.0001), attrs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("r1", 0.000, 0.009, 0.0199, 0.0399)
+	add("r2", 0.012, 0.0199, 0.0299, 0.0499)
+	res := &span.Resource{}
+	l := New(tl, func(*span.Batch) error { return nil }, Options{})
+	for i := range 4 {
+		l.LinkStep(mkStep(res, i, fmt.Sprintf("ProfilerStep#%d", i), ns(base+0.010+0.01*float64(i)), ns(base+0.020+0.01*float64(i))))
+	}
+	var got []string
+	for _, p := range l.Pairs() {
+		got = append(got, fmt.Sprintf("%d:%s/%s", p.StepIndex, p.RequestID, p.Phase))
+	}
+	sort.Strings(got)
+	want := "0:r1/prefill 1:r1/decode 1:r2/prefill 2:r1/decode 2:r2/decode 3:r2/decode"
+	if g := strings.Join(got, " "); g != want {
+		t.Fatalf("got  %s\nwant %s", g, want)
+	}
+	if st := l.Stats(); st.NoCounts != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}
