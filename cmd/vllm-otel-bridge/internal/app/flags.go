@@ -1,0 +1,172 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// EnvPrefix prefixes the environment variable of every flag: --profiler-dir
+// is VLLM_OTEL_BRIDGE_PROFILER_DIR.
+const EnvPrefix = "VLLM_OTEL_BRIDGE_"
+
+// EnvName returns the environment variable that sets flag name.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// bindRunFlags binds every configuration key of the run command to a flag.
+// The flags' defaults are cfg's current values (defaults + file).
+func bindRunFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.ServiceName, "service-name", c.ServiceName, "service.name of the exported spans (config: service_name)")
+	fs.Var((*mapValue)(&c.ResourceAttributes), "resource-attributes", "extra resource attributes, k=v,k2=v2 (config: resource_attributes)")
+	fs.Var(newList(&c.Profiler.Dirs), "profiler-dir", "vLLM torch_profiler_dir to watch; repeatable or comma-separated (config: profiler.dirs)")
+	fs.BoolVar(&c.Profiler.Recursive, "recursive", c.Profiler.Recursive, "watch subdirectories too (config: profiler.recursive)")
+	fs.DurationVar(&c.Profiler.SettleTime, "settle-time", c.Profiler.SettleTime, "a file must keep its size this long before it is read (config: profiler.settle_time)")
+	fs.DurationVar(&c.Profiler.RescanInterval, "rescan-interval", c.Profiler.RescanInterval, "full directory rescan period; fsnotify is only a hint (config: profiler.rescan_interval)")
+	fs.BoolVar(&c.Profiler.FollowSymlinks, "follow-symlinks", c.Profiler.FollowSymlinks, "follow symlinks that point outside the profiler dir (config: profiler.follow_symlinks)")
+	fs.Var(&c.Profiler.MaxFileSize, "max-file-size", "fail trace files larger than this; 0 = no limit (config: profiler.max_file_size)")
+	fs.StringVar(&c.Profiler.AfterExport, "after-export", c.Profiler.AfterExport, "keep, delete or move a file once exported (config: profiler.after_export)")
+	fs.StringVar(&c.Profiler.ExportedDir, "exported-dir", c.Profiler.ExportedDir, "where after-export=move puts files; default <dir>/exported (config: profiler.exported_dir)")
+	fs.StringVar(&c.Profiler.OnFailure, "on-failure", c.Profiler.OnFailure, "keep or move a file that cannot be converted (config: profiler.on_failure)")
+	fs.StringVar(&c.Profiler.FailedDir, "failed-dir", c.Profiler.FailedDir, "where on-failure=move puts files; default <dir>/failed (config: profiler.failed_dir)")
+	fs.Var(&c.Profiler.DiskBudget, "disk-budget", "delete the oldest exported trace files above this size; 0 = never (config: profiler.disk_budget)")
+	fs.StringVar(&c.StateFile, "state-file", c.StateFile, "file recording exported traces (config: state_file)")
+	bindConvertFlags(fs, &c.Convert)
+	fs.Var(newList(&c.Requests.Logs), "vllm-log", "vLLM log file (text or JSON) to follow; repeatable (config: requests.logs)")
+	fs.StringVar(&c.Requests.Format, "vllm-log-format", c.Requests.Format, "auto, text or json (config: requests.format)")
+	fs.StringVar(&c.Requests.StartAt, "vllm-log-start", c.Requests.StartAt, "beginning (read the existing log first, so requests already in flight are known) or end (config: requests.start_at)")
+	fs.StringVar(&c.Requests.TimeZone, "vllm-log-timezone", c.Requests.TimeZone, "time zone of text-log timestamps (config: requests.time_zone)")
+	fs.DurationVar(&c.Requests.HoldTimeout, "hold-timeout", c.Requests.HoldTimeout, "how long a finished trace waits for request data (config: requests.hold_timeout)")
+	fs.DurationVar(&c.Requests.Retention, "request-retention", c.Requests.Retention, "how long request data is kept for linking (config: requests.retention)")
+	fs.IntVar(&c.Requests.MaxRequests, "max-requests", c.Requests.MaxRequests, "bound on requests kept in memory (config: requests.max_requests)")
+	fs.BoolVar(&c.Requests.AllowPromptText, "allow-prompt-text", c.Requests.AllowPromptText, "export prompt text (off: prompts never leave the host) (config: requests.allow_prompt_text)")
+	fs.StringVar(&c.Receiver.GRPC, "receiver-grpc", c.Receiver.GRPC, "OTLP/gRPC receiver address for vLLM's spans, e.g. 127.0.0.1:4317; empty = off (config: receiver.grpc)")
+	fs.StringVar(&c.Receiver.HTTP, "receiver-http", c.Receiver.HTTP, "OTLP/HTTP receiver address, e.g. 127.0.0.1:4318; empty = off (config: receiver.http)")
+	fs.StringVar(&c.Receiver.TLS.CertFile, "receiver-tls-cert", c.Receiver.TLS.CertFile, "receiver TLS certificate (config: receiver.tls.cert_file)")
+	fs.StringVar(&c.Receiver.TLS.KeyFile, "receiver-tls-key", c.Receiver.TLS.KeyFile, "receiver TLS key (config: receiver.tls.key_file)")
+	fs.StringVar(&c.Receiver.TLS.ClientCAFile, "receiver-tls-client-ca", c.Receiver.TLS.ClientCAFile, "require client certificates signed by this CA (config: receiver.tls.client_ca_file)")
+	fs.Var(&c.Receiver.MaxMessageBytes, "receiver-max-message-bytes", "largest OTLP request accepted (config: receiver.max_message_bytes)")
+	fs.Var(&c.Receiver.MaxPendingBytes, "receiver-max-pending-bytes", "received bytes not yet acknowledged downstream before senders are told to retry (config: receiver.max_pending_bytes)")
+	bindOutputFlags(fs, &c.Output)
+	fs.StringVar(&c.Telemetry.Addr, "metrics-addr", c.Telemetry.Addr, "address of /metrics /healthz /readyz; empty = off (config: telemetry.addr)")
+	fs.StringVar(&c.Log.Level, "log-level", c.Log.Level, "debug, info, warn or error (config: log.level)")
+	fs.StringVar(&c.Log.Format, "log-format", c.Log.Format, "text or json (config: log.format)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for the file in flight (config: shutdown_timeout)")
+}
+
+func bindConvertFlags(fs *flag.FlagSet, c *ConvertConfig) {
+	fs.IntVar(&c.MaxSpansPerTrace, "max-spans-per-trace", c.MaxSpansPerTrace, "cap on spans per trace, keeping the longest; 0 = no cap (config: convert.max_spans_per_trace)")
+	fs.BoolVar(&c.PythonSpans, "python-spans", c.PythonSpans, "emit Python frames as spans instead of op attributes (config: convert.python_spans)")
+}
+
+func bindOutputFlags(fs *flag.FlagSet, o *OutputConfig) {
+	fs.StringVar(&o.Endpoint, "endpoint", o.Endpoint, "OTLP endpoint (grpc: host:port or URL; http: URL); default from OTEL_EXPORTER_OTLP_* (config: output.endpoint)")
+	fs.StringVar(&o.Protocol, "protocol", o.Protocol, "grpc or http (config: output.protocol)")
+	fs.BoolVar(&o.Insecure, "insecure", o.Insecure, "plaintext connection to the endpoint (config: output.insecure)")
+	fs.Var((*mapValue)(&o.Headers), "headers", "export headers k=v,k2=v2, e.g. authorization=Bearer… (never logged) (config: output.headers)")
+	fs.StringVar(&o.Compression, "compression", o.Compression, "gzip or none (config: output.compression)")
+	fs.StringVar(&o.TLS.CAFile, "tls-ca", o.TLS.CAFile, "CA to verify the endpoint (config: output.tls.ca_file)")
+	fs.StringVar(&o.TLS.CertFile, "tls-cert", o.TLS.CertFile, "client certificate for mTLS (config: output.tls.cert_file)")
+	fs.StringVar(&o.TLS.KeyFile, "tls-key", o.TLS.KeyFile, "client key for mTLS (config: output.tls.key_file)")
+	fs.DurationVar(&o.Timeout, "export-timeout", o.Timeout, "timeout of one export request; 0 = client default (config: output.timeout)")
+	fs.StringVar(&o.File, "output-file", o.File, "write OTLP/JSON lines to this file instead of an endpoint; - = stdout (config: output.file)")
+	fs.Var(&o.MaxRequestBytes, "max-request-bytes", "largest encoded export request (config: output.max_request_bytes)")
+	fs.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, "concurrent export requests (config: output.max_in_flight)")
+	fs.DurationVar(&o.Retry.InitialInterval, "retry-initial-interval", o.Retry.InitialInterval, "first retry delay (config: output.retry.initial_interval)")
+	fs.DurationVar(&o.Retry.MaxInterval, "retry-max-interval", o.Retry.MaxInterval, "longest retry delay (config: output.retry.max_interval)")
+	fs.DurationVar(&o.Retry.MaxElapsedTime, "retry-max-elapsed", o.Retry.MaxElapsedTime, "give up one file's export after this and retry the file later; 0 = never (config: output.retry.max_elapsed_time)")
+}
+
+// parseWithEnv parses args, then sets every flag that was not given on the
+// command line but has its environment variable set: flags win over the
+// environment, which wins over the file and the defaults.
+func parseWithEnv(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	onCLI := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCLI[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || onCLI[f.Name] {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("environment %s: %w", EnvName(f.Name), e)
+			}
+		}
+	})
+	return err
+}
+
+// listValue is a repeatable, comma-splitting string list flag. The first Set
+// replaces the value from the file; later ones append.
+type listValue struct {
+	p   *[]string
+	set bool
+}
+
+func newList(p *[]string) *listValue { return &listValue{p: p} }
+
+func (l *listValue) String() string {
+	if l == nil || l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l *listValue) Set(s string) error {
+	if !l.set {
+		*l.p = nil
+		l.set = true
+	}
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l.p = append(*l.p, p)
+		}
+	}
+	return nil
+}
+
+// mapValue is a k=v,k2=v2 flag; keys it sets override the file's.
+type mapValue map[string]string
+
+func (m *mapValue) String() string {
+	if m == nil || *m == nil {
+		return ""
+	}
+	keys := make([]string, 0, len(*m))
+	for k := range *m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k + "=" + (*m)[k])
+	}
+	return b.String()
+}
+
+func (m *mapValue) Set(s string) error {
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	for _, kv := range strings.Split(s, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return fmt.Errorf("%q is not key=value", kv)
+		}
+		(*m)[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/version"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/tracefile"
+)
+
+// scopeName is the instrumentation scope of every span the bridge makes.
+const scopeName = "vllm-otel-bridge"
+
+// sinkConfig turns the output settings into the exporter's sink. Unset
+// fields stay unset so the OTEL_EXPORTER_OTLP_* variables keep working.
+func sinkConfig(o OutputConfig, getenv func(string) string) exporter.SinkConfig {
+	if o.File != "" {
+		return exporter.SinkConfig{Protocol: exporter.ProtocolFile, Path: o.File}
+	}
+	sc := exporter.SinkConfig{Protocol: protocolName(o.Protocol, getenv)}
+	t := &sc.Transport
+	t.Endpoint = o.Endpoint
+	if o.Insecure {
+		v := true
+		t.Insecure = &v
+	}
+	t.CAFile, t.CertFile, t.KeyFile = o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile
+	t.Headers = o.Headers
+	t.Compression = o.Compression
+	t.Timeout = o.Timeout
+	return sc
+}
+
+// protocolName maps our protocol names to the exporter's. An empty protocol
+// defers to OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, else gRPC (what vLLM's
+// own exporter and Jaeger/Tempo's default port 4317 speak).
+func protocolName(p string, getenv func(string) string) string {
+	switch p {
+	case "grpc":
+		return exporter.ProtocolGRPC
+	case "http", "http/protobuf":
+		return exporter.ProtocolHTTPProtobuf
+	case "http/json":
+		return exporter.ProtocolHTTPJSON
+	case "":
+		if getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") != "" || getenv("OTEL_EXPORTER_OTLP_PROTOCOL") != "" {
+			return ""
+		}
+		return exporter.ProtocolGRPC
+	}
+	return p
+}
+
+func exporterConfig(o OutputConfig) exporter.Config {
+	c := exporter.DefaultConfig()
+	c.MaxRequestBytes = int(o.MaxRequestBytes)
+	c.MaxInFlight = o.MaxInFlight
+	c.Retry.InitialInterval = o.Retry.InitialInterval
+	c.Retry.MaxInterval = o.Retry.MaxInterval
+	c.Retry.MaxElapsedTime = o.Retry.MaxElapsedTime
+	return c
+}
+
+// startExporter builds and starts the exporter the output settings ask for.
+func startExporter(ctx context.Context, o OutputConfig, getenv func(string) string, logger *slog.Logger) (*exporter.Exporter, string, error) {
+	sc := sinkConfig(o, getenv)
+	client, err := exporter.NewClientFor(sc, nil, getenv)
+	if err != nil {
+		return nil, "", fmt.Errorf("output: %w", err)
+	}
+	cfg := exporterConfig(o)
+	if err := cfg.Validate(); err != nil {
+		return nil, "", fmt.Errorf("output: %w", err)
+	}
+	exp := exporter.New(client, cfg, logger)
+	if err := exp.Start(ctx); err != nil {
+		return nil, "", fmt.Errorf("output: starting exporter: %w", err)
+	}
+	where := o.File
+	if where == "" {
+		where = o.Endpoint
+		if where == "" {
+			where = "the OTEL_EXPORTER_OTLP_* endpoint"
+		}
+	}
+	return exp, where, nil
+}
+
+// fileResource builds the resource attributes of one trace file: the
+// service name, the user's attributes, what the file name says (rank, host,
+// pid), and hostName when the name says none. The converter adds what the
+// trace content says (GPU, CUDA versions, distributedInfo) for keys not set.
+func fileResource(path, serviceName string, extra map[string]string, hostName string) []span.Attr {
+	attrs := []span.Attr{span.String("service.name", serviceName)}
+	seen := map[string]bool{"service.name": true}
+	add := func(a span.Attr) {
+		if !seen[a.Key] {
+			seen[a.Key] = true
+			attrs = append(attrs, a)
+		}
+	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "service.name" {
+			attrs[0] = span.String(k, extra[k])
+			continue
+		}
+		add(span.String(k, extra[k]))
+	}
+	base := filepath.Base(path)
+	if info, ok := tracefile.Parse(base); ok {
+		for _, a := range info.ResourceAttrs() {
+			add(a)
+		}
+	}
+	add(span.String("vllm.trace.file", base))
+	if hostName != "" {
+		add(span.String("host.name", hostName))
+	}
+	add(span.String("telemetry.sdk.name", scopeName))
+	add(span.String("telemetry.sdk.version", version.Get().Version))
+	return attrs
+}
+
+// exportTimeNs is the file name's export time, used by the converter only
+// for traces without an absolute time base.
+func exportTimeNs(path string) int64 {
+	if info, ok := tracefile.Parse(filepath.Base(path)); ok && !info.ExportTime.IsZero() {
+		return info.ExportTime.UnixNano()
+	}
+	return 0
+}
+
+// convertFile converts one trace file and hands its spans to exp under
+// tracker t. It does not wait for the acknowledgement.
+func convertFile(ctx context.Context, path string, opts converter.Options, exp *exporter.Exporter, t *exporter.Tracker) (converter.Stats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return converter.Stats{}, err
+	}
+	defer f.Close()
+	if opts.ExportTimeNs == 0 {
+		opts.ExportTimeNs = exportTimeNs(path)
+	}
+	return converter.Convert(ctx, f, opts, func(b *span.Batch) error {
+		return exp.Export(ctx, b, t)
+	})
+}
+
+// rankZeroOrUnknown lets request-side spans come from one rank only: with
+// tensor parallelism every rank's file holds the same steps.
+func rankZeroOrUnknown(r *span.Resource) bool {
+	if r == nil {
+		return true
+	}
+	v, ok := span.Lookup(r.Attrs, "vllm.rank")
+	return !ok || v.Type != span.TypeInt || v.Num == 0
+}

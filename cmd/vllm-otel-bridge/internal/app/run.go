@@ -1,0 +1,538 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/version"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/tail"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/receiver"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher"
+)
+
+const runUsage = `Usage: vllm-otel-bridge run [flags]
+
+Watches vLLM's profiler directory and exports every complete trace file, linked
+to the requests in vLLM's logs or its own llm_request spans, over OTLP.
+
+  vllm-otel-bridge run --profiler-dir /profiles --endpoint http://tempo:4317 --insecure
+
+Flags (each also VLLM_OTEL_BRIDGE_<FLAG> in the environment, and a key of the
+--config YAML file, named in brackets):
+`
+
+// loadRunConfig builds the run configuration: defaults, then the file named
+// by --config (or VLLM_OTEL_BRIDGE_CONFIG), then the environment, then flags.
+func loadRunConfig(args []string, stderr io.Writer, getenv func(string) string) (Config, error) {
+	cfg := DefaultConfig()
+	path := getenv(EnvName("config"))
+	for i, a := range args {
+		switch {
+		case a == "--config" || a == "-config":
+			if i+1 < len(args) {
+				path = args[i+1]
+			}
+		case strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config="):
+			path = a[strings.IndexByte(a, '=')+1:]
+		}
+	}
+	if path != "" {
+		if err := LoadFile(&cfg, path, getenv); err != nil {
+			return cfg, err
+		}
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), runUsage)
+		fs.PrintDefaults()
+	}
+	var ignored string
+	fs.StringVar(&ignored, "config", path, "YAML configuration file (see examples/bridge.yaml)")
+	bindRunFlags(fs, &cfg)
+	if err := parseWithEnv(fs, args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: run takes no arguments, got %q", errUsage, fs.Args())
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return cfg, nil
+}
+
+func runCommand(ctx context.Context, args []string, _, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := loadRunConfig(args, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	d, err := newDaemon(ctx, cfg, getenv, logger)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx)
+}
+
+// daemon is the running sidecar: watcher → converter (+ linker) → exporter,
+// with log followers and the OTLP receiver feeding the request timeline.
+type daemon struct {
+	cfg    Config
+	getenv func(string) string
+	logger *slog.Logger
+
+	tel      *telemetry
+	exp      *exporter.Exporter
+	where    string
+	w        *watcher.Watcher
+	tl       *linker.Timeline
+	lk       *linker.Linker
+	rcv      *receiver.Receiver
+	hostName string
+	loc      *time.Location
+
+	convSeconds prometheus.Histogram
+	lagSeconds  prometheus.Histogram
+	mu          sync.Mutex
+	converted   converterTotals
+}
+
+// converterTotals sums what the converter reported over all files.
+type converterTotals struct {
+	files, spans, steps, dropped, orphanGPU, jsonBytes int64
+}
+
+func newDaemon(ctx context.Context, cfg Config, getenv func(string) string, logger *slog.Logger) (*daemon, error) {
+	v := version.Get()
+	logger.Info("starting vllm-otel-bridge", "version", v.Version, "commit", v.Commit, "go", v.GoVersion,
+		"os", runtime.GOOS, "arch", runtime.GOARCH, "profiler_dirs", cfg.Profiler.Dirs, "state_file", cfg.StateFile)
+	d := &daemon{cfg: cfg, getenv: getenv, logger: logger, tel: newTelemetry(logger)}
+	d.hostName, _ = os.Hostname()
+	d.loc, _ = loadLocation(cfg.Requests.TimeZone)
+
+	exp, where, err := startExporter(ctx, cfg.Output, getenv, logger)
+	if err != nil {
+		return nil, err
+	}
+	d.exp, d.where = exp, where
+
+	wcfg := watcher.DefaultConfig()
+	wcfg.Dirs = cfg.Profiler.Dirs
+	wcfg.Recursive = cfg.Profiler.Recursive
+	wcfg.RescanInterval = cfg.Profiler.RescanInterval
+	wcfg.SettleTime = cfg.Profiler.SettleTime
+	wcfg.FollowSymlinks = cfg.Profiler.FollowSymlinks
+	wcfg.MaxFileSize = int64(cfg.Profiler.MaxFileSize)
+	wcfg.StatePath = cfg.StateFile
+	wcfg.AfterExport = cfg.Profiler.AfterExport
+	wcfg.ExportedDir = cfg.Profiler.ExportedDir
+	wcfg.OnFailure = cfg.Profiler.OnFailure
+	wcfg.FailedDir = cfg.Profiler.FailedDir
+	wcfg.DiskBudgetBytes = int64(cfg.Profiler.DiskBudget)
+	w, err := watcher.New(wcfg, logger.With("component", "watcher"))
+	if err != nil {
+		_ = exp.Shutdown(context.Background())
+		return nil, err
+	}
+	d.w = w
+
+	d.tl = linker.NewTimeline(linker.TimelineOptions{MaxRequests: cfg.Requests.MaxRequests, Retention: cfg.Requests.Retention})
+	d.lk = linker.New(d.tl, d.emitRequestSpans, linker.Options{
+		Resource:              &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
+		ExpectLLMRequestSpans: cfg.Receiver.GRPC != "" || cfg.Receiver.HTTP != "",
+		EmitFor:               rankZeroOrUnknown,
+	})
+
+	rc := receiver.DefaultConfig()
+	rc.GRPCAddr, rc.HTTPAddr = cfg.Receiver.GRPC, cfg.Receiver.HTTP
+	if cfg.Receiver.TLS.CertFile != "" {
+		rc.TLS = &receiver.TLSConfig{CertFile: cfg.Receiver.TLS.CertFile, KeyFile: cfg.Receiver.TLS.KeyFile, ClientCAFile: cfg.Receiver.TLS.ClientCAFile}
+	}
+	rc.MaxRecvMessageBytes = int64(cfg.Receiver.MaxMessageBytes)
+	rc.MaxPendingBytes = int64(cfg.Receiver.MaxPendingBytes)
+	if rc.Enabled() {
+		r, err := receiver.New(rc, consumerFunc(d.consume), logger.With("component", "receiver"))
+		if err != nil {
+			_ = exp.Shutdown(context.Background())
+			return nil, fmt.Errorf("receiver: %w", err)
+		}
+		d.rcv = r
+	}
+	d.registerMetrics()
+	return d, nil
+}
+
+// consumerFunc adapts a function to receiver.Consumer.
+type consumerFunc func(context.Context, []*tracepb.ResourceSpans) error
+
+func (f consumerFunc) ConsumeTraces(ctx context.Context, rs []*tracepb.ResourceSpans) error {
+	return f(ctx, rs)
+}
+
+// consume forwards vLLM's spans unchanged and feeds its llm_request spans to
+// the request timeline. The sender is acknowledged once the exporter took
+// the spans over (it retries and never drops silently).
+func (d *daemon) consume(ctx context.Context, rs []*tracepb.ResourceSpans) error {
+	for _, s := range receiver.LLMRequests(rs) {
+		if err := d.tl.AddLLMRequestSpan(s.TraceID, s.SpanID, s.ParentSpanID, s.Start, s.End, llmRequestAttrs(s)); err != nil {
+			d.logger.Debug("llm_request span not usable for linking", "err", err)
+		}
+	}
+	t := d.exp.NewTracker()
+	err := d.exp.ExportRaw(ctx, rs, t)
+	t.Close()
+	return err
+}
+
+// llmRequestAttrs turns the receiver's flattened llm_request span back into
+// the gen_ai.* attributes the timeline reads.
+func llmRequestAttrs(s receiver.LLMRequestSpan) []span.Attr {
+	attrs := []span.Attr{span.String("gen_ai.request.id", s.RequestID)}
+	f := func(k string, v receiver.Float) {
+		if v.Valid {
+			attrs = append(attrs, span.Float(k, v.Value))
+		}
+	}
+	i := func(k string, v receiver.Int) {
+		if v.Valid {
+			attrs = append(attrs, span.Int(k, v.Value))
+		}
+	}
+	f("gen_ai.request.temperature", s.Temperature)
+	f("gen_ai.request.top_p", s.TopP)
+	i("gen_ai.request.max_tokens", s.MaxTokens)
+	i("gen_ai.request.n", s.N)
+	i("gen_ai.usage.prompt_tokens", s.PromptTokens)
+	i("gen_ai.usage.completion_tokens", s.CompletionTokens)
+	f("gen_ai.latency.time_in_queue", s.TimeInQueue)
+	f("gen_ai.latency.time_to_first_token", s.TimeToFirstToken)
+	f("gen_ai.latency.e2e", s.E2E)
+	f("gen_ai.latency.time_in_scheduler", s.TimeInScheduler)
+	f("gen_ai.latency.time_in_model_prefill", s.TimeInModelPrefill)
+	f("gen_ai.latency.time_in_model_decode", s.TimeInModelDecode)
+	f("gen_ai.latency.time_in_model_inference", s.TimeInModelInference)
+	return attrs
+}
+
+// emitRequestSpans hands the linker's request-side spans to the exporter.
+// They are not tied to a trace file, so nobody waits for their
+// acknowledgement; the exporter retries, counts and logs failures.
+func (d *daemon) emitRequestSpans(b *span.Batch) error {
+	t := d.exp.NewTracker()
+	defer t.Close()
+	return d.exp.Export(context.Background(), b, t)
+}
+
+func (d *daemon) run(ctx context.Context) error {
+	if err := d.tel.start(d.cfg.Telemetry.Addr); err != nil {
+		_ = d.exp.Shutdown(context.Background())
+		return fmt.Errorf("telemetry.addr: %w", err)
+	}
+	defer d.tel.shutdown(context.Background())
+
+	var wg sync.WaitGroup
+	bg, cancelBG := context.WithCancel(ctx)
+	defer cancelBG()
+	if d.rcv != nil {
+		if err := d.rcv.Start(bg); err != nil {
+			_ = d.exp.Shutdown(context.Background())
+			return fmt.Errorf("receiver: %w", err)
+		}
+		a := d.rcv.Addrs()
+		d.logger.Info("OTLP receiver listening", "grpc", a.GRPC, "http", a.HTTP)
+	}
+	for _, path := range d.cfg.Requests.Logs {
+		wg.Add(1)
+		go func(path string) {
+			defer wg.Done()
+			d.followLog(bg, path)
+		}(path)
+	}
+	watchErr := make(chan error, 1)
+	go func() { watchErr <- d.w.Run(bg) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.flushLoop(bg)
+	}()
+	d.tel.setReady(true, "")
+	d.logger.Info("watching for trace files", "dirs", d.cfg.Profiler.Dirs, "output", d.where)
+
+	err := d.processLoop(ctx, watchErr)
+
+	d.tel.setReady(false, "shutting down")
+	d.logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer cancel()
+	if d.rcv != nil {
+		if e := d.rcv.Shutdown(shutCtx); e != nil {
+			d.logger.Warn("receiver shutdown", "err", e)
+		}
+	}
+	cancelBG()
+	wg.Wait()
+	if e := d.lk.Flush(true); e != nil {
+		d.logger.Warn("request spans not all written", "err", e)
+	}
+	if e := d.exp.Shutdown(shutCtx); e != nil {
+		d.logger.Warn("exporter shutdown", "err", e)
+	}
+	es := d.exp.Stats()
+	d.logger.Info("stopped", "spans_exported", es.SpansExported, "files_exported", d.w.Stats().Exported)
+	return err
+}
+
+// processLoop hands each complete file to the converter, one at a time (a
+// conversion already uses both cores: inflate and parse run in parallel).
+func (d *daemon) processLoop(ctx context.Context, watchErr <-chan error) error {
+	for {
+		f, err := d.w.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			select {
+			case werr := <-watchErr:
+				if werr != nil && ctx.Err() == nil {
+					return fmt.Errorf("watcher: %w", werr)
+				}
+				return nil
+			default:
+			}
+			return fmt.Errorf("watcher: %w", err)
+		}
+		// A file in flight is finished (or checkpointed by not marking it
+		// done) within ShutdownTimeout after the signal.
+		workCtx, cancel := context.WithCancel(context.Background())
+		stop := context.AfterFunc(ctx, func() {
+			t := time.AfterFunc(d.cfg.ShutdownTimeout, cancel)
+			_ = t
+		})
+		d.processFile(workCtx, ctx, f)
+		stop()
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
+	log := d.logger.With("file", f.Path, "attempt", f.Attempt)
+	d.holdForRequests(outer, f)
+	start := time.Now()
+	opts := converter.DefaultOptions()
+	opts.MaxSpansPerTrace = d.cfg.Convert.MaxSpansPerTrace
+	opts.PythonSpans = d.cfg.Convert.PythonSpans
+	opts.Scope = span.Scope{Name: scopeName + "/converter", Version: version.Get().Version}
+	opts.Resource = fileResource(f.Path, d.cfg.ServiceName, d.cfg.ResourceAttributes, d.hostName)
+	opts.Linker = d.lk
+	if !f.Name.ExportTime.IsZero() {
+		opts.ExportTimeNs = f.Name.ExportTime.UnixNano()
+	}
+	t := d.exp.NewTracker()
+	st, err := convertFile(ctx, f.Path, opts, d.exp, t)
+	if err != nil {
+		t.Close()
+		d.settle(log, f, err, "conversion")
+		return
+	}
+	convTook := time.Since(start)
+	if err := t.Wait(ctx); err != nil {
+		d.settle(log, f, err, "export")
+		return
+	}
+	if err := d.lk.Flush(false); err != nil {
+		log.Warn("request spans", "err", err)
+	}
+	if err := d.w.Done(f); err != nil {
+		// The spans are delivered but not recorded: a restart sends this
+		// file again, with the same ids (an overwrite, not a duplicate).
+		log.Error("exported but could not record it in the state file", "err", err)
+		return
+	}
+	lag := time.Since(f.ModTime)
+	d.convSeconds.Observe(convTook.Seconds())
+	d.lagSeconds.Observe(lag.Seconds())
+	d.mu.Lock()
+	d.converted.files++
+	d.converted.spans += st.SpansEmitted
+	d.converted.steps += int64(st.Steps)
+	d.converted.dropped += st.SpansDropped
+	d.converted.orphanGPU += st.OrphanGPU
+	d.converted.jsonBytes += st.JSONBytes
+	d.mu.Unlock()
+	log.Info("exported trace file", "spans", st.SpansEmitted, "traces", st.Traces, "steps", st.Steps,
+		"spans_dropped_by_cap", st.SpansDropped, "era", st.Era, "json_mb", float64(st.JSONBytes)/1e6,
+		"convert_s", convTook.Seconds(), "acked_s", time.Since(start).Seconds(), "lag_s", lag.Seconds())
+}
+
+// settle decides what a failed file becomes: retried later (truncated,
+// backend down, shutting down) or failed for good (malformed, not Kineto).
+func (d *daemon) settle(log *slog.Logger, f watcher.File, err error, stage string) {
+	switch {
+	case errors.Is(err, converter.ErrMalformed), errors.Is(err, converter.ErrNotKineto), errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission):
+		log.Error("trace file failed", "stage", stage, "err", err)
+		if e := d.w.Failed(f, err); e != nil {
+			log.Error("could not record the failure", "err", e)
+		}
+	default:
+		if errors.Is(err, converter.ErrTruncated) {
+			log.Info("trace file is not complete yet; will retry", "err", err)
+		} else {
+			log.Warn("trace file will be retried", "stage", stage, "err", err)
+		}
+		if e := d.w.Retry(f, err); e != nil {
+			log.Error("could not schedule a retry", "err", e)
+		}
+	}
+}
+
+// holdForRequests waits, at most HoldTimeout, until the followed logs have
+// been read past the trace file's completion, so the requests its steps
+// served are known when the steps are linked.
+func (d *daemon) holdForRequests(ctx context.Context, f watcher.File) {
+	if len(d.cfg.Requests.Logs) == 0 || d.cfg.Requests.HoldTimeout <= 0 {
+		return
+	}
+	need := f.ModTime.UnixNano()
+	deadline := time.Now().Add(d.cfg.Requests.HoldTimeout)
+	for {
+		wm := max(d.tl.Watermark(linker.SourceTextLog), d.tl.Watermark(linker.SourceJSONLog))
+		if wm >= need || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (d *daemon) followLog(ctx context.Context, path string) {
+	format := vllmlog.FormatUnknown
+	if d.cfg.Requests.Format != "auto" {
+		format, _ = vllmlog.ParseFormat(d.cfg.Requests.Format)
+	}
+	lo := linker.LoadOptions{Format: format}
+	lo.Text = vllmlog.TextOptions{Location: d.loc, AllowPromptText: d.cfg.Requests.AllowPromptText}
+	lo.JSON = vllmlog.JSONOptions{Location: d.loc, AllowPromptText: d.cfg.Requests.AllowPromptText}
+	topts := tail.Options{Start: tail.FromBeginning}
+	if d.cfg.Requests.StartAt == "end" {
+		topts.Start = tail.FromEnd
+	}
+	log := d.logger.With("log", path)
+	log.Info("following vLLM log")
+	bad := 0
+	err := linker.FollowLog(ctx, path, lo, topts, d.tl, func(err error) {
+		bad++
+		if bad <= 10 {
+			log.Debug("unreadable log line", "err", err)
+		}
+	})
+	if err != nil && ctx.Err() == nil {
+		log.Error("stopped following the log", "err", err)
+	}
+}
+
+// flushLoop writes the request-side spans of requests that finished.
+func (d *daemon) flushLoop(ctx context.Context) {
+	tk := time.NewTicker(5 * time.Second)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+			if err := d.lk.Flush(false); err != nil {
+				d.logger.Warn("request spans", "err", err)
+			}
+			d.tl.Prune()
+		}
+	}
+}
+
+func (d *daemon) registerMetrics() {
+	t := d.tel
+	ws := func(f func(watcher.Stats) float64) func() float64 { return func() float64 { return f(d.w.Stats()) } }
+	es := func(f func(exporter.Stats) float64) func() float64 { return func() float64 { return f(d.exp.Stats()) } }
+	t.counter("files_seen_total", "Trace files discovered.", ws(func(s watcher.Stats) float64 { return float64(s.Seen) }))
+	t.counter("files_exported_total", "Trace files fully exported and acknowledged.", ws(func(s watcher.Stats) float64 { return float64(s.Exported) }))
+	t.counter("files_failed_total", "Trace files that could not be converted (moved aside or kept per on_failure).", ws(func(s watcher.Stats) float64 { return float64(s.Failed) }))
+	t.counter("files_retried_total", "Trace files put back for a later attempt (still growing, backend down).", ws(func(s watcher.Stats) float64 { return float64(s.Retried) }))
+	t.counter("files_deleted_by_budget_total", "Exported trace files deleted to keep the disk budget.", ws(func(s watcher.Stats) float64 { return float64(s.DeletedByBudget) }))
+	t.gauge("files_waiting", "Trace files waiting: settling, ready or backing off.", ws(func(s watcher.Stats) float64 { return float64(s.Queue) }))
+	t.gauge("oldest_waiting_seconds", "Age of the oldest waiting trace file.", ws(func(s watcher.Stats) float64 { return s.OldestWaiting.Seconds() }))
+	t.gauge("profiler_dir_bytes", "Bytes of trace files in the profiler directories.", ws(func(s watcher.Stats) float64 { return float64(s.BytesOnDisk) }))
+	t.gauge("disk_budget_overrun_bytes", "Bytes over the disk budget that could not be freed (not exported yet).", ws(func(s watcher.Stats) float64 { return float64(s.BudgetOverrun) }))
+	t.counter("spans_exported_total", "Spans acknowledged by the backend.", es(func(s exporter.Stats) float64 { return float64(s.SpansExported) }))
+	t.counter("export_requests_total", "OTLP export requests acknowledged.", es(func(s exporter.Stats) float64 { return float64(s.RequestsExported) }))
+	t.counter("export_bytes_total", "Encoded bytes of acknowledged export requests.", es(func(s exporter.Stats) float64 { return float64(s.BytesExported) }))
+	t.counter("export_retries_total", "Export attempts after the first.", es(func(s exporter.Stats) float64 { return float64(s.Retries) }))
+	t.counter("export_errors_total", "Export requests that failed for good (their file is retried from disk).", es(func(s exporter.Stats) float64 { return float64(s.Errors) }))
+	t.counter("export_spans_failed_total", "Spans in export requests that failed for good.", es(func(s exporter.Stats) float64 { return float64(s.SpansFailed) }))
+	t.counter("export_rejected_spans_total", "Spans the backend rejected in partial successes.", es(func(s exporter.Stats) float64 { return float64(s.RejectedSpans) }))
+	t.gauge("export_in_flight", "Export requests being sent.", es(func(s exporter.Stats) float64 { return float64(s.InFlight) }))
+	t.gauge("export_queued", "Complete export requests waiting for a sender.", es(func(s exporter.Stats) float64 { return float64(s.Queued) }))
+	cs := func(f func(converterTotals) int64) func() float64 {
+		return func() float64 {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return float64(f(d.converted))
+		}
+	}
+	t.counter("converted_spans_total", "Spans made from trace files.", cs(func(c converterTotals) int64 { return c.spans }))
+	t.counter("converted_steps_total", "Engine steps found in trace files.", cs(func(c converterTotals) int64 { return c.steps }))
+	t.counter("converted_json_bytes_total", "Uncompressed trace JSON read.", cs(func(c converterTotals) int64 { return c.jsonBytes }))
+	t.counter("spans_dropped_by_cap_total", "Spans left out by max_spans_per_trace (summarised on their parents).", cs(func(c converterTotals) int64 { return c.dropped }))
+	t.counter("gpu_activities_without_launch_total", "GPU activities whose launch was not in the file.", cs(func(c converterTotals) int64 { return c.orphanGPU }))
+	ls := func(f func(linker.Stats) int) func() float64 {
+		return func() float64 { return float64(f(d.lk.Stats())) }
+	}
+	t.counter("linker_steps_total", "Steps linked to requests.", ls(func(s linker.Stats) int { return s.Steps }))
+	t.counter("linker_ambiguous_steps_total", "Steps whose requests the evidence did not settle.", ls(func(s linker.Stats) int { return s.Ambiguous }))
+	t.counter("linker_steps_without_requests_total", "Steps with a batch but no known request.", ls(func(s linker.Stats) int { return s.NoRequests }))
+	t.counter("linker_request_step_spans_total", "Request-step spans written.", ls(func(s linker.Stats) int { return s.SpansEmitted }))
+	t.gauge("requests_known", "Requests held in the request timeline.", func() float64 { return float64(d.tl.Len()) })
+	if d.rcv != nil {
+		rs := func(f func(receiver.Stats) int64) func() float64 {
+			return func() float64 { return float64(f(d.rcv.Stats())) }
+		}
+		t.counter("receiver_requests_total", "OTLP requests received and forwarded.", rs(func(s receiver.Stats) int64 { return s.Requests }))
+		t.counter("receiver_spans_total", "Spans received and forwarded.", rs(func(s receiver.Stats) int64 { return s.Spans }))
+		t.counter("receiver_refused_overload_total", "OTLP requests refused as retryable because max_pending_bytes was reached.", rs(func(s receiver.Stats) int64 { return s.RefusedOverload }))
+		t.counter("receiver_errors_total", "OTLP requests refused for another reason.", rs(func(s receiver.Stats) int64 { return s.Errors() }))
+		t.gauge("receiver_pending_bytes", "Received bytes not yet handed to the exporter.", rs(func(s receiver.Stats) int64 { return s.PendingBytes }))
+	}
+	d.convSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "vllm_otel_bridge", Name: "conversion_seconds",
+		Help: "Time to convert one trace file.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)})
+	d.lagSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "vllm_otel_bridge", Name: "export_lag_seconds",
+		Help: "Time from a trace file's last write to its last span acknowledged.", Buckets: prometheus.ExponentialBuckets(0.25, 2, 14)})
+	t.reg.MustRegister(d.convSeconds, d.lagSeconds)
+}

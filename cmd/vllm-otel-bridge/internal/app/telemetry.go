@@ -1,0 +1,102 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// telemetry serves /metrics, /healthz and /readyz on a local address.
+type telemetry struct {
+	reg   *prometheus.Registry
+	ready atomic.Bool
+	// lastErr is shown by /readyz when not ready.
+	reason atomic.Value
+	srv    *http.Server
+	ln     net.Listener
+	logger *slog.Logger
+}
+
+func newTelemetry(logger *slog.Logger) *telemetry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	t := &telemetry{reg: reg, logger: logger}
+	t.reason.Store("starting")
+	return t
+}
+
+// counter registers a counter read from fn at scrape time.
+func (t *telemetry) counter(name, help string, fn func() float64) {
+	t.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "vllm_otel_bridge", Name: name, Help: help}, fn))
+}
+
+// gauge registers a gauge read from fn at scrape time.
+func (t *telemetry) gauge(name, help string, fn func() float64) {
+	t.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vllm_otel_bridge", Name: name, Help: help}, fn))
+}
+
+func (t *telemetry) setReady(ok bool, reason string) {
+	t.ready.Store(ok)
+	t.reason.Store(reason)
+}
+
+func (t *telemetry) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{Registry: t.reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !t.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: " + t.reason.Load().(string) + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	return mux
+}
+
+// start listens on addr (empty: no server).
+func (t *telemetry) start(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	t.ln = ln
+	t.srv = &http.Server{Handler: t.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := t.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.logger.Error("telemetry server stopped", "err", err)
+		}
+	}()
+	t.logger.Info("serving metrics and health", "addr", ln.Addr().String())
+	return nil
+}
+
+// addr is the bound address ("" when off).
+func (t *telemetry) addr() string {
+	if t.ln == nil {
+		return ""
+	}
+	return t.ln.Addr().String()
+}
+
+func (t *telemetry) shutdown(ctx context.Context) {
+	if t.srv != nil {
+		_ = t.srv.Shutdown(ctx)
+	}
+}
