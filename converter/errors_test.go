@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -136,8 +137,12 @@ func TestToleratedInputs(t *testing.T) {
 	  {"ph":"X","cat":"kernel","name":"k","pid":0,"tid":7,"ts":7,"dur":1,"args":{"correlation":3,"blocks per SM":NaN,"warps per SM":-inf,"x":Infinity,"device":0,"stream":7}},
 	  {"ph":"X","cat":"cpu_op","name":"args not object","pid":1,"tid":1,"ts":8,"dur":1,"args":[1,2]},
 	  {"ph":"X","cat":"cpu_op","name":"exp ts","pid":1,"tid":1,"ts":9.5e0,"dur":1e-3},
-	  {"ph":"Q","name":"odd phase","pid":1,"tid":1,"ts":10}
+	  {"ph":"Q","name":"odd phase","pid":1,"tid":1,"ts":10},
+	  {"ph":"X","cat":"cpu_op","name":"esc\"aped\u00e9\xff","pid":1,"tid":1,"ts":11,"dur":1,"args":{"k\xfe":"v\xfd"}}
 	]}`
+	in = strings.ReplaceAll(in, `\xff`, "\xff")
+	in = strings.ReplaceAll(in, `\xfe`, "\xfe")
+	in = strings.ReplaceAll(in, `\xfd`, "\xfd")
 	c, st, err := convertBytes(t, []byte(in), DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +166,17 @@ func TestToleratedInputs(t *testing.T) {
 	}
 	if s := names["neg dur"]; s.End != s.Start {
 		t.Errorf("negative dur not clamped: %d..%d", s.Start, s.End)
+	}
+	esc, ok := names["esc\"aped\u00e9\ufffd"]
+	if !ok {
+		t.Errorf("escaped name with invalid UTF-8 not found: %v", names)
+	} else if v, _ := lookupStr(esc.Attrs, "kineto.arg.k"); v != "v\ufffd" {
+		t.Errorf("invalid UTF-8 arg value = %q", v)
+	}
+	for _, s := range c.spans {
+		if !utf8.ValidString(s.Name) {
+			t.Errorf("span name %q is not valid UTF-8", s.Name)
+		}
 	}
 	if st.TimeBase != "unknown" {
 		t.Errorf("TimeBase = %q", st.TimeBase)
