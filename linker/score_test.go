@@ -34,6 +34,7 @@ func TestScoreAgainstTruth(t *testing.T) {
 		minRecall    float64
 	}{
 		{"otlp", loadOTLP, nil, 1, 1},
+		{"otlp without gen_ai.latency attributes", loadOTLPNoLatency, nil, 0.99, 0.99},
 		{"json", loadJSON, nil, 0.99, 0.99},
 		{"text", loadText, nil, 0.95, 0.95},
 		{"json without Iteration lines", loadJSON, noIterations, 0.99, 0.99},
@@ -121,4 +122,29 @@ func loadTextTwoEngines(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool)
 // switched on, or the log rotated, in the middle of a profile).
 func iterationsFrom(i int) func(vllmlog.Record) bool {
 	return func(r vllmlog.Record) bool { return r.Kind != vllmlog.KindIteration || r.Iteration.Index >= i }
+}
+
+// loadOTLPNoLatency feeds the fixture's spans without their
+// gen_ai.latency.* attributes: only start (arrival) and end are left.
+func loadOTLPNoLatency(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool) {
+	f, err := os.Open(fixturePath("llm_request.otlp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	spans, err := vllmlog.DecodeOTLPJSON(f, vllmlog.OTLPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range spans {
+		var attrs []span.Attr
+		for _, a := range s.Attrs {
+			if !strings.HasPrefix(a.Key, "gen_ai.latency.") {
+				attrs = append(attrs, a)
+			}
+		}
+		if err := tl.AddLLMRequestSpan(s.TraceID, s.SpanID, s.ParentSpanID, s.Start, s.End, attrs); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -151,6 +152,9 @@ func (r *reqState) set(f int, v *int64, val int64, src Source, res int64) {
 // because the position of request lines between Iteration(i) lines is
 // evidence. src is SourceTextLog or SourceJSONLog.
 func (t *Timeline) AddLogRecord(stream string, src Source, rec vllmlog.Record) {
+	if src != SourceTextLog && src != SourceJSONLog {
+		src = SourceTextLog
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.seq++
@@ -340,12 +344,12 @@ func (t *Timeline) AddLLMRequestSpan(traceID span.TraceID, spanID, parentSpanID 
 			r.set(fScheduled, &r.Scheduled, start+q, src, 1)
 		}
 	}
-	fin := end
+	fin, finRes := end, int64(time.Millisecond) // the span ends a little after the last token
 	if hasTTFT && hasDecode {
-		fin = start + ttft + decode
+		fin, finRes = start+ttft+decode, 1
 	}
 	r.src[fFinish] = SourceNone
-	r.set(fFinish, &r.Finish, fin, src, 1)
+	r.set(fFinish, &r.Finish, fin, src, finRes)
 	r.finishIter = nil
 	if n := count("gen_ai.usage.prompt_tokens"); n >= 0 {
 		r.PromptTokens = n
@@ -357,7 +361,12 @@ func (t *Timeline) AddLLMRequestSpan(traceID span.TraceID, spanID, parentSpanID 
 		r.MaxTokens = n
 	}
 	r.src[fUsage] = src
-	r.Attrs = append(r.Attrs[:0:0], attrs...)
+	r.Attrs = r.Attrs[:0:0]
+	for _, a := range attrs {
+		if strings.HasPrefix(a.Key, "gen_ai.") && !vllmlog.IsContentAttr(a) {
+			r.Attrs = append(r.Attrs, a)
+		}
+	}
 	if end > t.water[src] {
 		t.water[src] = end
 	}
