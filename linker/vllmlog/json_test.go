@@ -134,3 +134,24 @@ func TestDetectFormat(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeOTLPJSON(f *testing.F) {
+	f.Add(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"000102030405060708090a0b0c0d0e0f","spanId":"0102030405060708","name":"llm_request","startTimeUnixNano":"5","endTimeUnixNano":6,"attributes":[{"key":"gen_ai.request.id","value":{"stringValue":"r"}},{"key":"gen_ai.usage.prompt_tokens","value":{"intValue":"3"}},{"key":"gen_ai.latency.e2e","value":{"doubleValue":"NaN"}},{"key":"gen_ai.x","value":{"arrayValue":{"values":[{"intValue":1}]}}}]}]}]}]}`)
+	f.Add(`{"resourceSpans":[]}{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"AAECAwQFBgcICQoLDA0ODw==","spanId":"AQIDBAUGBwg=","name":"llm_request"}]}]}]}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		spans, err := DecodeOTLPJSON(strings.NewReader(doc), OTLPOptions{})
+		if err != nil && !errors.Is(err, ErrBadOTLP) {
+			t.Fatalf("unclassified error %v", err)
+		}
+		for _, s := range spans {
+			if s.TraceID.IsZero() || s.SpanID.IsZero() {
+				t.Fatalf("zero id accepted: %+v", s)
+			}
+			for _, a := range s.Attrs {
+				if !strings.HasPrefix(a.Key, "gen_ai.") || IsContentAttr(a) {
+					t.Fatalf("attribute %q kept", a.Key)
+				}
+			}
+		}
+	})
+}
