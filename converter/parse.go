@@ -505,9 +505,9 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 	p.phaseCount[ev.ph]++
 	p.countCat(ev.cat)
 	r := record{
-		ts: ev.ts, dur: ev.dur, corr: ev.corr, extID: ev.ext,
+		ts: ev.ts, dur: ev.dur, link: ev.corr,
 		name: ev.name, cat: ev.cat, pid: ev.pid, tid: ev.tid, ordinal: ordinal,
-		ph: ev.ph, flags: ev.flags,
+		ph: ev.ph, flags: ev.flags &^ flagExt,
 	}
 	switch ev.ph {
 	case 'X':
@@ -528,6 +528,10 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 			return
 		case c > 0:
 			r.kind = kind(c - 1)
+			if (r.kind == kindUserAnnot || r.kind == kindGPUAnnot) && ev.flags&flagExt != 0 {
+				r.link = ev.ext
+				r.flags = r.flags&^flagCorr | flagExt
+			}
 		default:
 			if c == catUnknown {
 				p.unknownCats[ev.cat]++

@@ -26,8 +26,8 @@ func (k kind) gpu() bool { return k >= kindKernel && k <= kindGPUOther }
 
 // record flags.
 const (
-	flagCorr   uint8 = 1 << iota // corr is set
-	flagExt                      // extID is set
+	flagCorr   uint8 = 1 << iota // link is a correlation id
+	flagExt                      // link is an External id
 	flagDevice                   // args carry "device"
 	flagStream                   // args carry "stream"
 	flagMemory                   // [memory] / [OutOfMemory] instant
@@ -36,9 +36,11 @@ const (
 
 // record is the compact in-memory form of one kept trace event.
 type record struct {
-	ts, dur  int64  // ns as written in the file (before the time base)
-	corr     int64  // CUDA correlation id
-	extID    int64  // External id
+	ts, dur int64 // ns as written in the file (before the time base)
+	// link is the CUDA correlation id (flagCorr) for launches and GPU
+	// work, or the External id (flagExt) for user_annotation and
+	// gpu_user_annotation, the only kinds matched by it.
+	link     int64
 	args     uint64 // arena reference (chunk<<32 | offset)
 	argLen   uint32 // encoded args length
 	name     uint32 // interned name

@@ -217,13 +217,13 @@ func (b *builder) resolve() {
 	for i := int32(0); int(i) < n; i++ {
 		r := b.rec(i)
 		if r.kind == kindLaunch && r.flags&flagCorr != 0 {
-			if _, dup := launches[r.corr]; !dup {
-				launches[r.corr] = i
+			if _, dup := launches[r.link]; !dup {
+				launches[r.link] = i
 			}
 		}
 		if r.kind == kindUserAnnot && r.flags&flagExt != 0 {
-			if _, dup := annots[r.extID]; !dup {
-				annots[r.extID] = i
+			if _, dup := annots[r.link]; !dup {
+				annots[r.link] = i
 			}
 		}
 	}
@@ -236,14 +236,14 @@ func (b *builder) resolve() {
 			// The GPU mirror of a user_annotation: same trace as the CPU
 			// annotation with its External id; else by time (Kineto shifts
 			// it 1 ns earlier).
-			if a, ok := annots[r.extID]; ok && r.flags&flagExt != 0 && s.traceOf[a] >= 0 {
+			if a, ok := annots[r.link]; ok && r.flags&flagExt != 0 && s.traceOf[a] >= 0 {
 				s.traceOf[i], s.parentOf[i] = s.traceOf[a], -1
 			} else {
 				s.traceOf[i], s.parentOf[i] = s.traceAt(r.ts+1), -1
 			}
 			continue
 		}
-		if l, ok := launches[r.corr]; ok && r.flags&flagCorr != 0 {
+		if l, ok := launches[r.link]; ok && r.flags&flagCorr != 0 {
 			s.traceOf[i], s.parentOf[i] = s.traceOf[l], l
 			continue
 		}
