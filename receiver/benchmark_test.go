@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/encoding/gzip"
 )
 
-var nopConsumer = consumerFunc(func(context.Context, []*tracepb.ResourceSpans) error { return nil })
+var nopConsumer = ConsumerFunc(func(context.Context, []*tracepb.ResourceSpans) error { return nil })
 
 func reportSpans(b *testing.B, spansPerOp int) {
 	b.ReportMetric(float64(spansPerOp)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")

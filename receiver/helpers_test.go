@@ -65,13 +65,6 @@ func (s *sink) requests() []*collectortrace.ExportTraceServiceRequest {
 	return out
 }
 
-// consumerFunc adapts a function to Consumer.
-type consumerFunc func(context.Context, []*tracepb.ResourceSpans) error
-
-func (f consumerFunc) ConsumeTraces(ctx context.Context, rs []*tracepb.ResourceSpans) error {
-	return f(ctx, rs)
-}
-
 // testConfig listens on loopback port 0 for both transports.
 func testConfig() Config {
 	c := DefaultConfig()

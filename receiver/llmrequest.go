@@ -1,6 +1,8 @@
 package receiver
 
 import (
+	"strings"
+
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
@@ -78,6 +80,74 @@ type LLMRequestSpan struct {
 	TimeInQueue, TimeToFirstToken, E2E, TimeInScheduler Float
 	TimeInModelPrefill, TimeInModelDecode               Float
 	TimeInModelInference                                Float
+
+	// Attrs are the span's gen_ai.* metadata attributes as received
+	// (gen_ai.request.*, gen_ai.usage.*, gen_ai.latency.*,
+	// gen_ai.response.*, gen_ai.system, gen_ai.operation.name,
+	// gen_ai.provider.name), in span order, for consumers that take
+	// attributes rather than the fields above (linker.Timeline's
+	// AddLLMRequestSpan). Content attributes (prompts, completions,
+	// messages) are never copied here, and values other than strings,
+	// integers, doubles, booleans and string or integer arrays are skipped.
+	Attrs []span.Attr
+}
+
+// isMetadataAttr reports whether a gen_ai.* key is request metadata rather
+// than content.
+func isMetadataAttr(k string) bool {
+	for _, p := range []string{"gen_ai.request.", "gen_ai.usage.", "gen_ai.latency.", "gen_ai.response."} {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	switch k {
+	case "gen_ai.system", "gen_ai.operation.name", "gen_ai.provider.name":
+		return true
+	}
+	return false
+}
+
+// toAttr converts an OTLP value; ok is false for kinds span.Attr does not
+// carry (maps, bytes, mixed arrays).
+func toAttr(k string, v *commonpb.AnyValue) (span.Attr, bool) {
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_StringValue:
+		return span.String(k, x.StringValue), true
+	case *commonpb.AnyValue_IntValue:
+		return span.Int(k, x.IntValue), true
+	case *commonpb.AnyValue_DoubleValue:
+		return span.Float(k, x.DoubleValue), true
+	case *commonpb.AnyValue_BoolValue:
+		return span.Bool(k, x.BoolValue), true
+	case *commonpb.AnyValue_ArrayValue:
+		vals := x.ArrayValue.GetValues()
+		if len(vals) == 0 {
+			return span.Attr{}, false
+		}
+		switch vals[0].GetValue().(type) {
+		case *commonpb.AnyValue_StringValue:
+			strs := make([]string, len(vals))
+			for i, e := range vals {
+				s, ok := e.GetValue().(*commonpb.AnyValue_StringValue)
+				if !ok {
+					return span.Attr{}, false
+				}
+				strs[i] = s.StringValue
+			}
+			return span.Strings(k, strs), true
+		case *commonpb.AnyValue_IntValue:
+			ints := make([]int64, len(vals))
+			for i, e := range vals {
+				n, ok := e.GetValue().(*commonpb.AnyValue_IntValue)
+				if !ok {
+					return span.Attr{}, false
+				}
+				ints[i] = n.IntValue
+			}
+			return span.Ints(k, ints), true
+		}
+	}
+	return span.Attr{}, false
 }
 
 // LLMRequests returns the llm_request spans found in rs, in the order they
@@ -128,6 +198,11 @@ func llmRequest(sp *tracepb.Span) (LLMRequestSpan, bool) {
 	l.End = int64(sp.GetEndTimeUnixNano())
 	for _, kv := range sp.GetAttributes() {
 		v := kv.GetValue()
+		if isMetadataAttr(kv.GetKey()) {
+			if a, ok := toAttr(kv.GetKey(), v); ok {
+				l.Attrs = append(l.Attrs, a)
+			}
+		}
 		switch kv.GetKey() {
 		case AttrRequestID:
 			l.RequestID = v.GetStringValue()

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
+	"reflect"
+	"strconv"
 	"testing"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -40,10 +45,11 @@ func TestLLMRequestsFixture(t *testing.T) {
 	type view struct {
 		LLMRequestSpan
 		TraceID, SpanID, ParentSpanID string
+		Attrs                         []string
 	}
 	views := make([]view, len(got))
 	for i, g := range got {
-		views[i] = view{g, g.TraceID.String(), g.SpanID.String(), g.ParentSpanID.String()}
+		views[i] = view{g, g.TraceID.String(), g.SpanID.String(), g.ParentSpanID.String(), formatAttrs(g.Attrs)}
 	}
 	b, err := json.MarshalIndent(views, "", "  ")
 	if err != nil {
@@ -89,7 +95,8 @@ func TestLLMRequestsValues(t *testing.T) {
 			want: LLMRequestSpan{Start: 10, End: 20}},
 		{name: "ints and floats cross over", found: true,
 			span: base(kv(AttrRequestTemperature, i64(1)), kv(AttrRequestMaxTokens, f64(16)), kv(AttrRequestN, f64(1.5)), kv(AttrRequestTopP, str("0.9"))),
-			want: LLMRequestSpan{Start: 10, End: 20, Temperature: Float{1, true}, MaxTokens: Int{16, true}}},
+			want: LLMRequestSpan{Start: 10, End: 20, Temperature: Float{1, true}, MaxTokens: Int{16, true},
+				Attrs: []span.Attr{span.Int(AttrRequestTemperature, 1), span.Float(AttrRequestMaxTokens, 16), span.Float(AttrRequestN, 1.5), span.String(AttrRequestTopP, "0.9")}}},
 		{name: "every field", found: true,
 			span: base(kv(AttrRequestID, str("cmpl-abc-0")), kv(AttrRequestTopP, f64(0.5)), kv(AttrRequestN, i64(2)),
 				kv(AttrUsagePromptTokens, i64(3)), kv(AttrUsageCompletionTokens, i64(4)),
@@ -99,8 +106,25 @@ func TestLLMRequestsValues(t *testing.T) {
 			want: LLMRequestSpan{Start: 10, End: 20, RequestID: "cmpl-abc-0", TopP: Float{0.5, true}, N: Int{2, true},
 				PromptTokens: Int{3, true}, CompletionTokens: Int{4, true}, TimeInQueue: Float{0.1, true}, TimeToFirstToken: Float{0.2, true},
 				E2E: Float{0.3, true}, TimeInScheduler: Float{0.4, true}, TimeInModelPrefill: Float{0.5, true},
-				TimeInModelDecode: Float{0.6, true}, TimeInModelInference: Float{0.7, true}}},
-		{name: "NaN int is absent", found: true, span: base(kv(AttrRequestMaxTokens, f64(math.NaN()))), want: LLMRequestSpan{Start: 10, End: 20}},
+				TimeInModelDecode: Float{0.6, true}, TimeInModelInference: Float{0.7, true},
+				Attrs: []span.Attr{span.String(AttrRequestID, "cmpl-abc-0"), span.Float(AttrRequestTopP, 0.5), span.Int(AttrRequestN, 2),
+					span.Int(AttrUsagePromptTokens, 3), span.Int(AttrUsageCompletionTokens, 4),
+					span.Float(AttrLatencyTimeInQueue, 0.1), span.Float(AttrLatencyTimeToFirstToken, 0.2), span.Float(AttrLatencyE2E, 0.3),
+					span.Float(AttrLatencyTimeInScheduler, 0.4), span.Float(AttrLatencyTimeInModelPrefill, 0.5),
+					span.Float(AttrLatencyTimeInModelDecode, 0.6), span.Float(AttrLatencyTimeInModelInfer, 0.7)}}},
+		{name: "content and other attributes are not copied", found: true,
+			span: base(kv("gen_ai.prompt", str("secret")), kv("gen_ai.input.messages", str("[...]")), kv("gen_ai.completion", str("secret")),
+				kv("http.route", str("/v1/chat")), kv("gen_ai.system", str("vllm")),
+				kv("gen_ai.response.finish_reasons", &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{str("stop")}}}}),
+				kv("gen_ai.request.stop_token_ids", &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{i64(2), i64(3)}}}}),
+				kv("gen_ai.request.mixed", &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{i64(2), str("x")}}}}),
+				kv("gen_ai.request.bytes", &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: []byte{1}}}),
+				kv("gen_ai.request.stream", &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: true}})),
+			want: LLMRequestSpan{Start: 10, End: 20, Attrs: []span.Attr{span.String("gen_ai.system", "vllm"),
+				span.Strings("gen_ai.response.finish_reasons", []string{"stop"}), span.Ints("gen_ai.request.stop_token_ids", []int64{2, 3}),
+				span.Bool("gen_ai.request.stream", true)}}},
+		{name: "NaN int is absent", found: true, span: base(kv(AttrRequestMaxTokens, f64(math.NaN()))), want: LLMRequestSpan{Start: 10, End: 20,
+			Attrs: []span.Attr{span.Float(AttrRequestMaxTokens, math.NaN())}}},
 		{name: "other name", span: &tracepb.Span{TraceId: traceID(1), SpanId: spanID(2), Name: "POST /v1/chat/completions"}},
 		{name: "bad trace id", span: &tracepb.Span{TraceId: []byte{1}, SpanId: spanID(2), Name: LLMRequestSpanName}},
 		{name: "bad parent id", span: &tracepb.Span{TraceId: traceID(1), SpanId: spanID(2), ParentSpanId: []byte{1, 2}, Name: LLMRequestSpanName}},
@@ -124,9 +148,32 @@ func TestLLMRequestsValues(t *testing.T) {
 			tc.want.ServiceName = "svc"
 			copy(tc.want.TraceID[:], traceID(1))
 			copy(tc.want.SpanID[:], spanID(2))
-			if got[0] != tc.want {
+			if !reflect.DeepEqual(got[0], tc.want) {
 				t.Errorf("got  %+v\nwant %+v", got[0], tc.want)
 			}
 		})
 	}
+}
+
+// formatAttrs renders attributes as key=value with their type, for golden
+// files.
+func formatAttrs(attrs []span.Attr) []string {
+	out := make([]string, len(attrs))
+	for i, a := range attrs {
+		var v string
+		switch a.Value.Type {
+		case span.TypeString:
+			v = strconv.Quote(a.Value.Str)
+		case span.TypeInt:
+			v = strconv.FormatInt(a.Value.Num, 10)
+		case span.TypeDouble:
+			v = strconv.FormatFloat(a.Value.AsFloat(), 'g', -1, 64) + " (double)"
+		case span.TypeBool:
+			v = strconv.FormatBool(a.Value.AsBool())
+		default:
+			v = fmt.Sprintf("%v %v", a.Value.Strs, a.Value.Ints)
+		}
+		out[i] = a.Key + "=" + v
+	}
+	return out
 }

@@ -32,6 +32,14 @@ type Consumer interface {
 	ConsumeTraces(ctx context.Context, rs []*tracepb.ResourceSpans) error
 }
 
+// ConsumerFunc adapts a function to Consumer.
+type ConsumerFunc func(ctx context.Context, rs []*tracepb.ResourceSpans) error
+
+// ConsumeTraces calls f.
+func (f ConsumerFunc) ConsumeTraces(ctx context.Context, rs []*tracepb.ResourceSpans) error {
+	return f(ctx, rs)
+}
+
 // Stats are the receiver's counters since New. Refusals are counted per
 // request.
 type Stats struct {

@@ -392,7 +392,7 @@ func TestOverload(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	var calls atomic.Int64
-	c := consumerFunc(func(ctx context.Context, _ []*tracepb.ResourceSpans) error {
+	c := ConsumerFunc(func(ctx context.Context, _ []*tracepb.ResourceSpans) error {
 		if calls.Add(1) == 1 {
 			entered <- struct{}{}
 			<-release
@@ -539,7 +539,7 @@ func TestNewErrors(t *testing.T) {
 // still answered.
 func TestShutdownWaitsForInFlight(t *testing.T) {
 	entered := make(chan struct{}, 2)
-	c := consumerFunc(func(ctx context.Context, _ []*tracepb.ResourceSpans) error {
+	c := ConsumerFunc(func(ctx context.Context, _ []*tracepb.ResourceSpans) error {
 		entered <- struct{}{}
 		time.Sleep(150 * time.Millisecond)
 		return ctx.Err()
@@ -586,7 +586,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 func TestShutdownForced(t *testing.T) {
 	entered := make(chan struct{}, 2)
 	var cancelled atomic.Int64
-	c := consumerFunc(func(ctx context.Context, _ []*tracepb.ResourceSpans) error {
+	c := ConsumerFunc(func(ctx context.Context, _ []*tracepb.ResourceSpans) error {
 		entered <- struct{}{}
 		<-ctx.Done()
 		cancelled.Add(1)
