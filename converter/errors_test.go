@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,31 @@ func TestReaderErrorPassedThrough(t *testing.T) {
 	if !errors.Is(err, errDisk) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrMalformed) {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// Many overlapping, non-nested events on one thread must stay fast (no
+// quadratic parent search) and still give well-formed trees.
+func TestOverlappingEventsLinear(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"traceEvents":[`)
+	const n = 50000
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		// event i starts 2 µs after event i-1 and lasts 2n µs: every event
+		// overlaps every later one without containing it.
+		b.WriteString(`{"ph":"X","cat":"cpu_op","name":"o","pid":1,"tid":1,"ts":` + strconv.Itoa(2*i) + `,"dur":` + strconv.Itoa(2*n) + `}`)
+	}
+	b.WriteString(`]}`)
+	opts := DefaultOptions()
+	opts.MaxSpansPerTrace = 0
+	c, st, err := convertBytes(t, []byte(b.String()), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.SpansEmitted != n+1 {
+		t.Fatalf("%d spans", st.SpansEmitted)
+	}
+	checkTrees(t, c.spans)
 }

@@ -13,6 +13,12 @@ import (
 // floors ends to whole µs for the same reason).
 const nestTolerance = 1000
 
+// maxStackScan bounds how many open spans below the top of a thread's
+// stack are examined for a parent, so a file with huge numbers of
+// overlapping, non-nested events on one thread stays linear. Real traces
+// nest far less deeply.
+const maxStackScan = 512
+
 // stepInfo is one step annotation.
 type stepInfo struct {
 	rec                int32
@@ -178,7 +184,7 @@ func (b *builder) resolve() {
 			}
 			if r.kind == kindInstant {
 				s.traceOf[i], s.parentOf[i] = s.traceAt(r.ts), -1
-				for j := len(stack) - 1; j >= 0; j-- {
+				for j := len(stack) - 1; j >= max(0, len(stack)-maxStackScan); j-- {
 					c := b.rec(stack[j])
 					if c.ts <= r.ts && r.ts <= c.end() {
 						s.traceOf[i], s.parentOf[i] = s.traceOf[stack[j]], stack[j]
@@ -192,7 +198,7 @@ func (b *builder) resolve() {
 				continue
 			}
 			if !b.opts.PythonSpans {
-				for j := len(py) - 1; j >= 0; j-- {
+				for j := len(py) - 1; j >= max(0, len(py)-maxStackScan); j-- {
 					if contains(b.rec(py[j]), r) {
 						s.pyOf[i] = py[j]
 						break
@@ -200,7 +206,7 @@ func (b *builder) resolve() {
 				}
 			}
 			if r.flags&flagStep == 0 {
-				for j := len(stack) - 1; j >= 0; j-- {
+				for j := len(stack) - 1; j >= max(0, len(stack)-maxStackScan); j-- {
 					if s.traceOf[stack[j]] == s.traceOf[i] && contains(b.rec(stack[j]), r) {
 						s.parentOf[i] = stack[j]
 						break
