@@ -165,8 +165,11 @@ func eligible(c *reqState, sc stepCtx) bool {
 // time when known exactly, else by arrival, then by log order.
 func fcfsLess(a, b *reqState) bool {
 	ka, kb := a.Arrival, b.Arrival
-	if a.src[fScheduled] == SourceOTLP && b.src[fScheduled] == SourceOTLP {
+	switch {
+	case a.src[fScheduled] == SourceOTLP && b.src[fScheduled] == SourceOTLP:
 		ka, kb = a.Scheduled, b.Scheduled
+	case a.logSeq != 0 && b.logSeq != 0 && a.logStream == b.logStream:
+		ka, kb = a.logSeq, b.logSeq
 	}
 	if ka != kb {
 		return ka < kb

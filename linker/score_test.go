@@ -36,6 +36,14 @@ func TestScoreAgainstTruth(t *testing.T) {
 		{"otlp", loadOTLP, nil, 1, 1},
 		{"otlp without gen_ai.latency attributes", loadOTLPNoLatency, nil, 0.99, 0.99},
 		{"json", loadJSON, nil, 0.99, 0.99},
+		{"otlp + text log together", func(t testing.TB, tl *Timeline, f func(vllmlog.Record) bool) {
+			loadText(t, tl, f)
+			loadOTLP(t, tl, f)
+		}, nil, 1, 1},
+		{"otlp, then json log", func(t testing.TB, tl *Timeline, f func(vllmlog.Record) bool) {
+			loadOTLP(t, tl, f)
+			loadJSON(t, tl, f)
+		}, nil, 1, 1},
 		{"text", loadText, nil, 0.95, 0.95},
 		{"json without Iteration lines", loadJSON, noIterations, 0.99, 0.99},
 		{"text without Iteration lines", loadText, noIterations, 0.9, 0.9},

@@ -111,6 +111,11 @@ type reqState struct {
 	res         [nFields]int64
 	seq         int64 // order of the arrival line, for first-come-first-served ties
 	finishSeq   int64 // order of the line that said the request finished
+	// logSeq and logStream place the request's first arrival line in its
+	// log: within one log, line order is arrival order, finer than any
+	// timestamp.
+	logSeq    int64
+	logStream string
 	arrivalIter iterRefs
 	finishIter  iterRefs
 	touched     int64
@@ -213,6 +218,9 @@ func (t *Timeline) AddLogRecord(stream string, src Source, rec vllmlog.Record) {
 		case vllmlog.KindReceived, vllmlog.KindAdded:
 			if r.seq == 0 || (rec.Kind == vllmlog.KindReceived && src >= r.src[fArrival]) {
 				r.seq = t.seq
+			}
+			if r.logSeq == 0 || (rec.Kind == vllmlog.KindReceived && r.logStream == stream) {
+				r.logSeq, r.logStream = t.seq, stream
 			}
 			if r.arrivalIter == nil || rec.Kind == vllmlog.KindAdded {
 				r.arrivalIter = append(iterRefs{}, st.last...)
