@@ -107,15 +107,15 @@ type streamState struct {
 
 type reqState struct {
 	Request
-	src         [nFields]Source
-	res         [nFields]int64
-	seq         int64 // order of the arrival line, for first-come-first-served ties
-	finishSeq   int64 // order of the line that said the request finished
+	src       [nFields]Source
+	res       [nFields]int64
+	seq       int64 // order of the arrival line, for first-come-first-served ties
+	finishSeq int64 // order of the line that said the request finished
 	// logSeq and logStream place the request's first arrival line in its
 	// log: within one log, line order is arrival order, finer than any
 	// timestamp.
-	logSeq    int64
-	logStream string
+	logSeq      int64
+	logStream   string
 	arrivalIter iterRefs
 	finishIter  iterRefs
 	touched     int64
