@@ -314,7 +314,7 @@ func (e *Exporter) getBuf() []byte {
 	case b := <-e.free:
 		return b
 	default:
-		return nil
+		return make([]byte, 0, e.cfg.MaxRequestBytes+(64<<10))
 	}
 }
 

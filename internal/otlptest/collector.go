@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
@@ -35,8 +36,9 @@ type Options struct {
 	// larger ones are refused (gRPC ResourceExhausted, HTTP 413), counted,
 	// and not recorded. 0 means DefaultMaxRecvBytes.
 	MaxRecvBytes int
-	// Discard drops received requests after counting them (for benchmarks
-	// with millions of spans); Requests then returns nothing.
+	// Discard counts received requests without decoding or keeping them
+	// (for benchmarks with millions of spans: the collector then costs the
+	// sender's process almost nothing); Requests returns nothing.
 	Discard bool
 }
 
@@ -106,7 +108,7 @@ func Start(opts Options) (*Collector, error) {
 func (c *Collector) serve(gl, hl net.Listener) {
 	// Accept anything on the wire; the size check is ours so that
 	// over-size requests are counted.
-	c.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(1 << 30))
+	c.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(1<<30), grpc.ForceServerCodec(codec{discard: c.opts.Discard}))
 	coltracepb.RegisterTraceServiceServer(c.grpcSrv, traceService{c: c})
 	go c.grpcSrv.Serve(gl) //nolint:errcheck // returns on Stop
 	c.httpSrv = httptest.NewUnstartedServer(http.HandlerFunc(c.handleHTTP))
@@ -274,12 +276,7 @@ func (c *Collector) receive(req *coltracepb.ExportTraceServiceRequest, size int,
 		v.tooLarge = true
 		c.stats.TooLarge++
 	default:
-		n := 0
-		for _, rs := range req.GetResourceSpans() {
-			for _, ss := range rs.GetScopeSpans() {
-				n += len(ss.GetSpans())
-			}
-		}
+		n := countSpans(req)
 		c.stats.Requests++
 		c.stats.Spans += n
 		if !c.opts.Discard {
@@ -315,7 +312,8 @@ type traceService struct {
 
 func (s traceService) Export(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	v := s.c.receive(req, proto.Size(req), md, true)
+	size := proto.Size(req)
+	v := s.c.receive(req, size, md, true)
 	switch {
 	case v.fail != nil:
 		st := status.New(v.fail.Code, "otlptest: injected failure")
@@ -326,7 +324,7 @@ func (s traceService) Export(ctx context.Context, req *coltracepb.ExportTraceSer
 		}
 		return nil, st.Err()
 	case v.tooLarge:
-		return nil, status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", proto.Size(req), s.c.opts.MaxRecvBytes)
+		return nil, status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", size, s.c.opts.MaxRecvBytes)
 	}
 	return v.response(), nil
 }
@@ -352,7 +350,9 @@ func (c *Collector) handleHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req := &coltracepb.ExportTraceServiceRequest{}
 	jsonBody := r.Header.Get("Content-Type") == "application/json"
-	if jsonBody {
+	if c.opts.Discard && !jsonBody {
+		req.ProtoReflect().SetUnknown(protoreflect.RawFields(data))
+	} else if jsonBody {
 		req, err = otlpjson.Unmarshal(data)
 	} else {
 		err = proto.Unmarshal(data, req)

@@ -1,0 +1,95 @@
+package exporter
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+// benchBatches returns the batches of n kernel spans (10 attributes),
+// 1,000 per batch as the converter emits them.
+func benchBatches(n int) []*span.Batch {
+	var out []*span.Batch
+	for i := 0; i < n; i += 1000 {
+		out = append(out, kernelBatch(testResource, i, min(1000, n-i)))
+	}
+	return out
+}
+
+func runExport(b *testing.B, e *Exporter, batches []*span.Batch, spans int) {
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		tr := e.NewTracker()
+		for _, bt := range batches {
+			if err := e.Export(ctx, bt, tr); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tr.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/op-wall")
+}
+
+// BenchmarkExportDiscard: encoding, cutting and the send machinery, no
+// transport.
+func BenchmarkExportDiscard(b *testing.B) {
+	const n = 100_000
+	batches := benchBatches(n)
+	e := New(&DiscardClient{}, DefaultConfig(), nil)
+	if err := e.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	b.ReportAllocs()
+	runExport(b, e, batches, n)
+}
+
+// BenchmarkExport1M sends 1,000,000 spans to the in-process collector on
+// loopback (which decodes every request), per protocol. Run with
+// -benchtime 1x; the wall time of one op is the figure to compare with the
+// 5 s target (to a real Jaeger).
+func BenchmarkExport1M(b *testing.B) {
+	const n = 1_000_000
+	batches := benchBatches(n)
+	for _, p := range []string{"grpc", "http-protobuf"} {
+		b.Run(p, func(b *testing.B) {
+			col, err := otlptest.Start(otlptest.Options{Discard: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer col.Close()
+			var cl Client
+			switch p {
+			case "grpc":
+				cl, err = NewGRPCClient(TransportOptions{Endpoint: col.GRPCEndpoint(), Insecure: boolp(true)})
+			default:
+				cl, err = NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: col.HTTPURL()}})
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := New(cl, DefaultConfig(), nil)
+			if err := e.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = e.Shutdown(ctx)
+			}()
+			b.ReportAllocs()
+			runExport(b, e, batches, n)
+			if got := col.Stats().Spans; got < n {
+				b.Fatalf("collector got %d spans", got)
+			}
+			b.ReportMetric(float64(col.Stats().MaxBytes), "max-request-bytes")
+		})
+	}
+}
