@@ -21,6 +21,9 @@ type capper struct {
 	dropped map[int32]dropInfo // by kept ancestor record (-1 = root)
 	active  bool
 	order   []int32
+	near    []int32 // memo: nearest kept ancestor of a dropped record, +1 (0 = unknown)
+	touched []int32
+	chain   []int32
 }
 
 // apply decides which members of trace t are kept and returns them in file
@@ -34,6 +37,7 @@ func (c *capper) apply(members []int32) []int32 {
 	}
 	if c.kept == nil {
 		c.kept = make([]bool, c.b.p.recs.len())
+		c.near = make([]int32, c.b.p.recs.len())
 		c.dropped = map[int32]dropInfo{}
 	}
 	c.active = true
@@ -70,17 +74,39 @@ func (c *capper) release(members []int32) {
 	for _, i := range members {
 		c.kept[i] = false
 	}
+	for _, i := range c.touched {
+		c.near[i] = 0
+	}
+	c.touched = c.touched[:0]
 	c.active = false
 }
 
 // nearest returns p if it is kept (or the root, -1), else its nearest kept
 // ancestor.
+// Results are memoised per trace (with path compression), so deep chains
+// of dropped spans cost linear time.
 func (c *capper) nearest(p int32) int32 {
-	for p >= 0 && c.active && !c.kept[p] && c.b.rec(p).flags&flagStep == 0 {
+	if !c.active {
+		if p >= 0 && c.b.rec(p).flags&flagStep != 0 {
+			return -1
+		}
+		return p
+	}
+	c.chain = c.chain[:0]
+	for p >= 0 && !c.kept[p] && c.b.rec(p).flags&flagStep == 0 {
+		if m := c.near[p]; m != 0 {
+			p = m - 1
+			break
+		}
+		c.chain = append(c.chain, p)
 		p = c.b.s.parentOf[p]
 	}
 	if p >= 0 && c.b.rec(p).flags&flagStep != 0 {
-		return -1
+		p = -1
+	}
+	for _, q := range c.chain {
+		c.near[q] = p + 1
+		c.touched = append(c.touched, q)
 	}
 	return p
 }

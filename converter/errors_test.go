@@ -253,3 +253,33 @@ func TestOverlappingEventsLinear(t *testing.T) {
 	}
 	checkTrees(t, c.spans)
 }
+
+// A deeply nested chain under a small cap: the dropped-ancestor search must
+// stay linear, and the summaries must still add up.
+func TestDeepChainCap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"traceEvents":[`)
+	const n = 40000
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"ph":"X","cat":"cpu_op","name":"d","pid":1,"tid":1,"ts":` + strconv.Itoa(i) + `,"dur":` + strconv.Itoa(2*n-2*i) + `}`)
+	}
+	b.WriteString(`]}`)
+	opts := DefaultOptions()
+	opts.MaxSpansPerTrace = 100
+	c, st, err := convertBytes(t, []byte(b.String()), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTrees(t, c.spans)
+	var dropped int64
+	for _, s := range c.spans {
+		n, _ := lookupInt(s.Attrs, "bridge.dropped_spans.count")
+		dropped += n
+	}
+	if len(c.spans) != 100 || dropped != st.SpansDropped || dropped != n+1-100 {
+		t.Fatalf("%d spans, %d dropped reported, Stats %d", len(c.spans), dropped, st.SpansDropped)
+	}
+}
