@@ -203,6 +203,8 @@ func (b *builder) spanID(i int32) span.SpanID { return b.ids.SpanID(uint64(b.rec
 // emitAll emits every trace: steps in order, then the profile trace.
 func (b *builder) emitAll(ctx context.Context, emit func(*span.Batch) error) error {
 	b.batch = span.Batch{Resource: b.resource, Scope: b.opts.Scope}
+	b.st.Steps = len(b.s.steps)
+	b.st.Traces = len(b.s.steps) + 1
 	for t := int32(0); t <= b.s.profile; t++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -211,8 +213,6 @@ func (b *builder) emitAll(ctx context.Context, emit func(*span.Batch) error) err
 			return err
 		}
 	}
-	b.st.Steps = len(b.s.steps)
-	b.st.Traces = len(b.s.steps) + 1
 	return nil
 }
 

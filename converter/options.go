@@ -79,7 +79,8 @@ type Stats struct {
 	// SpansEmitted, SpanEvents and Batches count what was emitted.
 	SpansEmitted, SpanEvents int64
 	Batches                  int
-	// Traces is the number of traces emitted (steps + the profile trace);
+	// Traces is the number of traces the file yields (steps + the profile
+	// trace), set once structure is resolved;
 	// Steps the number of step annotations.
 	Traces, Steps int
 	// SpansDropped counts spans left out by MaxSpansPerTrace;

@@ -522,8 +522,8 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 		case c == catInternal:
 			p.stats.Internal++
 			if p.in.str(ev.cat) == "Trace" {
-				p.window(ev.ts, true, false)
-				p.window(ev.ts+r.dur, false, false)
+				p.window(ev.ts, true)
+				p.window(ev.ts+r.dur, false)
 			}
 			return
 		case c > 0:
@@ -550,12 +550,12 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 		name := p.in.str(ev.name)
 		if bytes.HasPrefix([]byte(name), []byte("Iteration Start")) {
 			p.stats.Internal++
-			p.window(ev.ts, true, true)
+			p.window(ev.ts, true)
 			return
 		}
 		if name == "Record Window End" {
 			p.stats.Internal++
-			p.window(ev.ts, false, true)
+			p.window(ev.ts, false)
 			return
 		}
 		r.kind, r.dur = kindInstant, 0
@@ -621,7 +621,8 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 	p.recs.add(r)
 }
 
-func (p *parser) window(ts int64, start, explicit bool) {
+// window widens the capture window that bounds the profile root.
+func (p *parser) window(ts int64, start bool) {
 	if start {
 		if !p.meta.hasWindowStart || ts < p.meta.windowStart {
 			p.meta.windowStart, p.meta.hasWindowStart = ts, true

@@ -31,7 +31,6 @@ type readAhead struct {
 	// Written by the producer before it closes ch.
 	err        error
 	compressed bool
-	replaced   int64
 }
 
 func startReadAhead(src io.Reader) *readAhead {
@@ -87,7 +86,6 @@ func (r *readAhead) produce(src io.Reader) {
 			}
 		}
 		if err != nil {
-			r.replaced = f.replaced
 			if err == io.EOF {
 				r.err = io.EOF
 			} else {
