@@ -29,6 +29,14 @@ environment, which wins over the file.
 // errUsage marks a command-line mistake: exit status 2.
 var errUsage = errors.New("usage")
 
+// reportedError is a failure whose details were already printed, one line
+// per input: Main exits 1 without printing it again.
+type reportedError struct{ failed, total int }
+
+func (e reportedError) Error() string {
+	return fmt.Sprintf("%d of %d inputs failed", e.failed, e.total)
+}
+
 // Main runs the command line args and returns the process exit status.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
@@ -54,6 +62,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, new(reportedError)):
+		return 1
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "vllm-otel-bridge: %v\n", err)
 		return 2

@@ -157,7 +157,7 @@ func DefaultConfig() Config {
 		},
 		Receiver: ReceiverConfig{
 			MaxMessageBytes: 16 << 20,
-			MaxPendingBytes: 64 << 20,
+			MaxPendingBytes: 32 << 20,
 		},
 		Output: OutputConfig{
 			MaxRequestBytes: 3 << 20,

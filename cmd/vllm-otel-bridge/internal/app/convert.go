@@ -89,7 +89,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		report = stderr
 	}
 
-	exp, where, err := startExporter(ctx, cfg.Output, getenv, logger)
+	exp, where, err := startExporter(ctx, cfg.Output, stdout, getenv, logger)
 	if err != nil {
 		return err
 	}
@@ -147,10 +147,12 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if lk != nil {
 		if err := lk.Flush(true); err != nil {
-			failed = append(failed, fmt.Errorf("request spans: %w", err))
+			failed = append(failed, err)
+			fmt.Fprintf(stderr, "vllm-otel-bridge: request spans: %v\n", err)
 		}
 		if err := reqTracker.Wait(ctx); err != nil {
-			failed = append(failed, fmt.Errorf("request spans: %w", err))
+			failed = append(failed, err)
+			fmt.Fprintf(stderr, "vllm-otel-bridge: request spans: %v\n", err)
 		}
 		if co.summary {
 			ls := lk.Stats()
@@ -163,17 +165,15 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := exp.Shutdown(shutCtx); err != nil {
-		failed = append(failed, fmt.Errorf("output: %w", err))
+		failed = append(failed, err)
+		fmt.Fprintf(stderr, "vllm-otel-bridge: output: %v\n", err)
 	}
 	es := exp.Stats()
 	if co.summary {
 		fmt.Fprintf(report, "exported %d spans in %d requests (%.1f MB) to %s\n", es.SpansExported, es.RequestsExported, float64(es.BytesExported)/1e6, where)
 	}
 	if len(failed) > 0 {
-		if len(failed) == 1 {
-			return failed[0]
-		}
-		return fmt.Errorf("%d of %d inputs failed", len(failed), len(files))
+		return reportedError{failed: len(failed), total: len(files)}
 	}
 	return nil
 }

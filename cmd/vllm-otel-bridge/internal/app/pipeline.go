@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -69,11 +70,17 @@ func exporterConfig(o OutputConfig) exporter.Config {
 }
 
 // startExporter builds and starts the exporter the output settings ask for.
-func startExporter(ctx context.Context, o OutputConfig, getenv func(string) string, logger *slog.Logger) (*exporter.Exporter, string, error) {
-	sc := sinkConfig(o, getenv)
-	client, err := exporter.NewClientFor(sc, nil, getenv)
-	if err != nil {
-		return nil, "", fmt.Errorf("output: %w", err)
+// An output file "-" writes to stdout.
+func startExporter(ctx context.Context, o OutputConfig, stdout io.Writer, getenv func(string) string, logger *slog.Logger) (*exporter.Exporter, string, error) {
+	var client exporter.Client
+	if o.File == "-" {
+		client = exporter.NewWriterClient(stdout)
+	} else {
+		c, err := exporter.NewClientFor(sinkConfig(o, getenv), nil, getenv)
+		if err != nil {
+			return nil, "", fmt.Errorf("output: %w", err)
+		}
+		client = c
 	}
 	cfg := exporterConfig(o)
 	if err := cfg.Validate(); err != nil {

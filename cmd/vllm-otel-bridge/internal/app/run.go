@@ -83,7 +83,7 @@ func loadRunConfig(args []string, stderr io.Writer, getenv func(string) string) 
 	return cfg, nil
 }
 
-func runCommand(ctx context.Context, args []string, _, stderr io.Writer, getenv func(string) string) error {
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg, err := loadRunConfig(args, stderr, getenv)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func runCommand(ctx context.Context, args []string, _, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	d, err := newDaemon(ctx, cfg, getenv, logger)
+	d, err := newDaemon(ctx, cfg, stdout, getenv, logger)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ type converterTotals struct {
 	files, spans, steps, dropped, orphanGPU, jsonBytes int64
 }
 
-func newDaemon(ctx context.Context, cfg Config, getenv func(string) string, logger *slog.Logger) (*daemon, error) {
+func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(string) string, logger *slog.Logger) (*daemon, error) {
 	v := version.Get()
 	logger.Info("starting vllm-otel-bridge", "version", v.Version, "commit", v.Commit, "go", v.GoVersion,
 		"os", runtime.GOOS, "arch", runtime.GOARCH, "profiler_dirs", cfg.Profiler.Dirs, "state_file", cfg.StateFile)
@@ -135,7 +135,7 @@ func newDaemon(ctx context.Context, cfg Config, getenv func(string) string, logg
 	d.hostName, _ = os.Hostname()
 	d.loc, _ = loadLocation(cfg.Requests.TimeZone)
 
-	exp, where, err := startExporter(ctx, cfg.Output, getenv, logger)
+	exp, where, err := startExporter(ctx, cfg.Output, stdout, getenv, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func newDaemon(ctx context.Context, cfg Config, getenv func(string) string, logg
 	rc.MaxRecvMessageBytes = int64(cfg.Receiver.MaxMessageBytes)
 	rc.MaxPendingBytes = int64(cfg.Receiver.MaxPendingBytes)
 	if rc.Enabled() {
-		r, err := receiver.New(rc, consumerFunc(d.consume), logger.With("component", "receiver"))
+		r, err := receiver.New(rc, receiver.ConsumerFunc(d.consume), logger.With("component", "receiver"))
 		if err != nil {
 			_ = exp.Shutdown(context.Background())
 			return nil, fmt.Errorf("receiver: %w", err)
@@ -187,19 +187,12 @@ func newDaemon(ctx context.Context, cfg Config, getenv func(string) string, logg
 	return d, nil
 }
 
-// consumerFunc adapts a function to receiver.Consumer.
-type consumerFunc func(context.Context, []*tracepb.ResourceSpans) error
-
-func (f consumerFunc) ConsumeTraces(ctx context.Context, rs []*tracepb.ResourceSpans) error {
-	return f(ctx, rs)
-}
-
 // consume forwards vLLM's spans unchanged and feeds its llm_request spans to
 // the request timeline. The sender is acknowledged once the exporter took
 // the spans over (it retries and never drops silently).
 func (d *daemon) consume(ctx context.Context, rs []*tracepb.ResourceSpans) error {
 	for _, s := range receiver.LLMRequests(rs) {
-		if err := d.tl.AddLLMRequestSpan(s.TraceID, s.SpanID, s.ParentSpanID, s.Start, s.End, llmRequestAttrs(s)); err != nil {
+		if err := d.tl.AddLLMRequestSpan(s.TraceID, s.SpanID, s.ParentSpanID, s.Start, s.End, s.Attrs); err != nil {
 			d.logger.Debug("llm_request span not usable for linking", "err", err)
 		}
 	}
@@ -207,36 +200,6 @@ func (d *daemon) consume(ctx context.Context, rs []*tracepb.ResourceSpans) error
 	err := d.exp.ExportRaw(ctx, rs, t)
 	t.Close()
 	return err
-}
-
-// llmRequestAttrs turns the receiver's flattened llm_request span back into
-// the gen_ai.* attributes the timeline reads.
-func llmRequestAttrs(s receiver.LLMRequestSpan) []span.Attr {
-	attrs := []span.Attr{span.String("gen_ai.request.id", s.RequestID)}
-	f := func(k string, v receiver.Float) {
-		if v.Valid {
-			attrs = append(attrs, span.Float(k, v.Value))
-		}
-	}
-	i := func(k string, v receiver.Int) {
-		if v.Valid {
-			attrs = append(attrs, span.Int(k, v.Value))
-		}
-	}
-	f("gen_ai.request.temperature", s.Temperature)
-	f("gen_ai.request.top_p", s.TopP)
-	i("gen_ai.request.max_tokens", s.MaxTokens)
-	i("gen_ai.request.n", s.N)
-	i("gen_ai.usage.prompt_tokens", s.PromptTokens)
-	i("gen_ai.usage.completion_tokens", s.CompletionTokens)
-	f("gen_ai.latency.time_in_queue", s.TimeInQueue)
-	f("gen_ai.latency.time_to_first_token", s.TimeToFirstToken)
-	f("gen_ai.latency.e2e", s.E2E)
-	f("gen_ai.latency.time_in_scheduler", s.TimeInScheduler)
-	f("gen_ai.latency.time_in_model_prefill", s.TimeInModelPrefill)
-	f("gen_ai.latency.time_in_model_decode", s.TimeInModelDecode)
-	f("gen_ai.latency.time_in_model_inference", s.TimeInModelInference)
-	return attrs
 }
 
 // emitRequestSpans hands the linker's request-side spans to the exporter.

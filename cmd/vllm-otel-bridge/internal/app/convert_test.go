@@ -1,0 +1,157 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+)
+
+func runMain(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, &out, &errb, func(string) string { return "" })
+	return code, out.String(), errb.String()
+}
+
+func TestConvertWritesOTLPJSONAndSummary(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "spans.jsonl")
+	code, stdout, stderr := runMain("convert", "-o", out, smallTrace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := expectedSpanIDs(t, smallTrace)
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := map[string]bool{}
+	steps := 0
+	err = otlpjson.ReadJSONLines(f, func(req *coltracepb.ExportTraceServiceRequest) error {
+		for _, rs := range req.ResourceSpans {
+			svc := ""
+			for _, a := range rs.Resource.Attributes {
+				if a.Key == "service.name" {
+					svc = a.Value.GetStringValue()
+				}
+			}
+			if svc != "vllm" {
+				t.Errorf("service.name %q, want vllm", svc)
+			}
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					got[string(s.SpanId)] = true
+					if strings.HasPrefix(s.Name, "vllm.step.") && len(s.ParentSpanId) == 0 {
+						steps++
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("file holds %d spans, converter made %d", len(got), len(want))
+	}
+	if steps != 3 {
+		t.Errorf("%d step roots, want 3", steps)
+	}
+	for _, s := range []string{"3 steps + profile", "exported 8184 spans"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("summary lacks %q:\n%s", s, stdout)
+		}
+	}
+}
+
+func TestConvertToStdoutKeepsSummaryOffStdout(t *testing.T) {
+	code, stdout, stderr := runMain("convert", "-o", "-", smallTrace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	sc.Buffer(nil, 64<<20)
+	lines := 0
+	for sc.Scan() {
+		lines++
+		if _, err := otlpjson.Unmarshal(sc.Bytes()); err != nil {
+			t.Fatalf("stdout line is not OTLP/JSON: %v", err)
+		}
+	}
+	if lines == 0 {
+		t.Fatal("nothing written to stdout")
+	}
+	if !strings.Contains(stderr, "exported") {
+		t.Errorf("summary should go to stderr: %q", stderr)
+	}
+}
+
+func TestConvertBadInputNamesFileAndReason(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, content, reason string
+	}{
+		{"empty.pt.trace.json", "", "truncated"},
+		{"notjson.pt.trace.json", "hello", "malformed"},
+		{"notkineto.pt.trace.json", `{"a": 1}`, "not a kineto trace"},
+		{"cut.pt.trace.json.gz", string(gz(`{"traceEvents": [`)[:20]), "truncated"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, tc.name)
+			if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, _, stderr := runMain("convert", "--summary=false", "-o", filepath.Join(dir, "out.jsonl"), p)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1", code)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if len(lines) != 1 {
+				t.Fatalf("want a one-line error, got %q", stderr)
+			}
+			if !strings.Contains(lines[0], p) || !strings.Contains(lines[0], tc.reason) {
+				t.Fatalf("error %q should name %s and say %q", lines[0], p, tc.reason)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		code, _, stderr := runMain("convert", "-o", filepath.Join(dir, "o.jsonl"), filepath.Join(dir, "nope.json"))
+		if code != 1 || !strings.Contains(stderr, "nope.json") {
+			t.Fatalf("exit %d, %q", code, stderr)
+		}
+	})
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"convert"}, "at least one trace file"},
+		{[]string{"convert", smallTrace}, "-o FILE"},
+		{[]string{"convert", "--protocol", "smoke", "-o", "x", smallTrace}, "output.protocol"},
+		{[]string{"run"}, "profiler.dirs"},
+		{[]string{"run", "--profiler-dir", "/x", "--after-export", "shred"}, "profiler.after_export"},
+		{[]string{"run", "--config", "testdata/nope.yaml"}, "nope.yaml"},
+	}
+	for _, tc := range tests {
+		code, _, stderr := runMain(tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want non-zero and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	if code, stdout, _ := runMain("version"); code != 0 || !strings.HasPrefix(stdout, "vllm-otel-bridge ") {
+		t.Errorf("version: %d %q", code, stdout)
+	}
+}

@@ -1,0 +1,375 @@
+package app
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+// smallTrace is a real 3-step slice of the H100 fixture (make_small_trace.py).
+const smallTrace = "testdata/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
+
+// TestMain lets a test run this test binary as the daemon in a child
+// process (for kill -9), with the arguments in BRIDGE_TEST_ARGS.
+func TestMain(m *testing.M) {
+	if os.Getenv("BRIDGE_TEST_DAEMON") == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := Main(ctx, strings.Split(os.Getenv("BRIDGE_TEST_ARGS"), "\x1f"), os.Stdout, os.Stderr, os.Getenv)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// expectedSpanIDs converts the trace directly: what the daemon must deliver.
+func expectedSpanIDs(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ids := map[string]bool{}
+	_, err = converter.Convert(context.Background(), f, converter.DefaultOptions(), func(b *span.Batch) error {
+		for i := range b.Spans {
+			ids[b.Spans[i].SpanID.String()] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// receivedSpanIDs counts every span id the collector accepted.
+func receivedSpanIDs(c *otlptest.Collector) (ids map[string]int, total int) {
+	ids = map[string]int{}
+	for _, req := range c.Requests() {
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					ids[hex.EncodeToString(s.SpanId)]++
+					total++
+				}
+			}
+		}
+	}
+	return ids, total
+}
+
+func startCollector(t *testing.T) *otlptest.Collector {
+	t.Helper()
+	c, err := otlptest.Start(otlptest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// daemonArgs are the flags every test daemon runs with: fast timers, a
+// loopback collector, no telemetry port.
+func daemonArgs(dir, state string, c *otlptest.Collector, extra ...string) []string {
+	return append([]string{"run",
+		"--profiler-dir", dir, "--state-file", state,
+		"--endpoint", c.GRPCEndpoint(), "--protocol", "grpc", "--insecure",
+		"--settle-time", "300ms", "--rescan-interval", "200ms",
+		"--retry-initial-interval", "50ms", "--retry-max-interval", "300ms",
+		"--metrics-addr", "", "--log-level", "warn", "--shutdown-timeout", "10s",
+	}, extra...)
+}
+
+// inProcess runs the daemon in this process until the returned stop is called.
+type inProcess struct {
+	cancel context.CancelFunc
+	done   chan int
+	out    *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startDaemon(t *testing.T, args []string) *inProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &inProcess{cancel: cancel, done: make(chan int, 1), out: &syncBuffer{}}
+	go func() { p.done <- Main(ctx, args, io.Discard, p.out, func(string) string { return "" }) }()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *inProcess) stop(t *testing.T) {
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	p.cancel = nil
+	select {
+	case code := <-p.done:
+		if code != 0 {
+			t.Errorf("daemon exited %d:\n%s", code, p.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("daemon did not stop within 30s:\n%s", p.out.String())
+	}
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// writeInChunks writes src to dst in place, as PyTorch's gzip export does,
+// pausing between chunks; one pause is longer than the settle time, so the
+// watcher sees a stable but incomplete gzip stream.
+func writeInChunks(t *testing.T, src, dst string, beforeLast func()) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chunk = 32 << 10
+	for off := 0; off < len(data); off += chunk {
+		end := min(off+chunk, len(data))
+		if end == len(data) && beforeLast != nil {
+			beforeLast()
+		}
+		if _, err := f.Write(data[off:end]); err != nil {
+			t.Fatal(err)
+		}
+		if off == 2*chunk {
+			time.Sleep(900 * time.Millisecond) // longer than the settle time
+		} else {
+			time.Sleep(60 * time.Millisecond)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunExportsGrowingGzipOnceAndRestartSendsNothing(t *testing.T) {
+	want := expectedSpanIDs(t, smallTrace)
+	c := startCollector(t)
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
+	d := startDaemon(t, daemonArgs(dir, state, c))
+
+	dst := filepath.Join(dir, filepath.Base(smallTrace))
+	writeInChunks(t, smallTrace, dst, func() {
+		if n := c.Stats().Spans; n != 0 {
+			t.Errorf("%d spans exported before the file was complete", n)
+		}
+	})
+	waitFor(t, "every span", 60*time.Second, func() bool { _, n := receivedSpanIDs(c); return n >= len(want) })
+	time.Sleep(1500 * time.Millisecond) // several rescans: nothing more may come
+	got, total := receivedSpanIDs(c)
+	if total != len(want) || len(got) != len(want) {
+		t.Fatalf("got %d spans (%d distinct), want exactly %d once", total, len(got), len(want))
+	}
+	for id := range want {
+		if got[id] != 1 {
+			t.Fatalf("span %s delivered %d times", id, got[id])
+		}
+	}
+	d.stop(t)
+
+	// A restart with the same state file sends nothing new.
+	startDaemon(t, daemonArgs(dir, state, c))
+	time.Sleep(2 * time.Second)
+	if _, n := receivedSpanIDs(c); n != total {
+		t.Fatalf("restart sent %d more spans", n-total)
+	}
+}
+
+func TestRunEndpointDownThenUpLosesNothing(t *testing.T) {
+	want := expectedSpanIDs(t, smallTrace)
+	c := startCollector(t)
+	c.Down()
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
+	startDaemon(t, daemonArgs(dir, state, c))
+	if err := copyFile(smallTrace, filepath.Join(dir, filepath.Base(smallTrace))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if b, _ := os.ReadFile(state); bytes.Contains(b, []byte(`"exported"`)) {
+		t.Fatal("file recorded as exported while the backend was down")
+	}
+	if err := c.Up(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every span after the backend came back", 60*time.Second, func() bool {
+		got, _ := receivedSpanIDs(c)
+		return len(got) == len(want)
+	})
+	got, _ := receivedSpanIDs(c)
+	for id := range want {
+		if got[id] == 0 {
+			t.Fatalf("span %s lost", id)
+		}
+	}
+	waitFor(t, "the state file to record the export", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(state)
+		return bytes.Contains(b, []byte(`"exported"`))
+	})
+}
+
+func TestRunCorruptFilesFailAlone(t *testing.T) {
+	want := expectedSpanIDs(t, smallTrace)
+	c := startCollector(t)
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
+	bad := map[string][]byte{
+		"dp0_pp0_tp0_dcp0_ep0_rank1.1795789278257156268.pt.trace.json.gz": gz(`{"traceEvents": 5}`),
+		"dp0_pp0_tp0_dcp0_ep0_rank2.1795789278257156269.pt.trace.json.gz": gz(`{"traceEvents": [{"ph": "X", "ts": }]}`),
+		"dp0_pp0_tp0_dcp0_ep0_rank3.1795789278257156270.pt.trace.json":    []byte("\x00\x01binary junk that is not JSON\xff"),
+	}
+	for name, b := range bad {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := copyFile(smallTrace, filepath.Join(dir, filepath.Base(smallTrace))); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, daemonArgs(dir, state, c, "--log-level", "info"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", d.out.String())
+		}
+	})
+	waitFor(t, "the good file's spans", 60*time.Second, func() bool { got, _ := receivedSpanIDs(c); return len(got) == len(want) })
+	waitFor(t, "the bad files in failed/", 10*time.Second, func() bool {
+		for name := range bad {
+			if _, err := os.Stat(filepath.Join(dir, "failed", name)); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := os.Stat(filepath.Join(dir, filepath.Base(smallTrace))); err != nil {
+		t.Fatalf("the good file should stay in place (after_export=keep): %v", err)
+	}
+}
+
+// TestRunKill9MidExportDeliversEverything kills the daemon with SIGKILL in
+// the middle of exporting a file, restarts it, and checks that every span
+// arrived with the same ids (a backend keeps one copy).
+func TestRunKill9MidExportDeliversEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	want := expectedSpanIDs(t, smallTrace)
+	c := startCollector(t)
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
+	if err := copyFile(smallTrace, filepath.Join(dir, filepath.Base(smallTrace))); err != nil {
+		t.Fatal(err)
+	}
+	// Small requests and a slow backend: the export takes seconds.
+	args := daemonArgs(dir, state, c, "--max-request-bytes", "64KiB", "--max-in-flight", "1")
+	kills := 0
+	for round := 0; round < 3; round++ {
+		c.SetDelay(150 * time.Millisecond)
+		before := c.Stats().Requests
+		cmd := childDaemon(t, args)
+		waitFor(t, "the export to start", 60*time.Second, func() bool { return c.Stats().Requests >= before+2 })
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		kills++
+		got, _ := receivedSpanIDs(c)
+		if len(got) == len(want) {
+			break
+		}
+	}
+	c.SetDelay(0)
+	cmd := childDaemon(t, args)
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	waitFor(t, "every span after restart", 90*time.Second, func() bool { got, _ := receivedSpanIDs(c); return len(got) >= len(want) })
+	got, total := receivedSpanIDs(c)
+	for id := range want {
+		if got[id] == 0 {
+			t.Fatalf("span %s lost after kill -9", id)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d distinct span ids, want %d: a restart must reuse the same ids", len(got), len(want))
+	}
+	t.Logf("%d kill -9 during export; %d spans delivered for %d distinct (re-sent after the kills: %d)", kills, total, len(want), total-len(want))
+}
+
+func childDaemon(t *testing.T, args []string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "BRIDGE_TEST_DAEMON=1", "BRIDGE_TEST_ARGS="+strings.Join(args, "\x1f"))
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("child daemon output:\n%s", out.String())
+		}
+	})
+	return cmd
+}
+
+func gz(s string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	_, _ = w.Write([]byte(s))
+	_ = w.Close()
+	return b.Bytes()
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
