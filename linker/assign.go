@@ -55,6 +55,7 @@ type runState struct {
 	done    map[string]bool
 	served  map[string]int
 	prefill map[string]bool // in the context phase in the last step
+	started bool            // a step has been processed
 	last    int             // Index of the last step processed
 }
 
@@ -193,9 +194,14 @@ func batchCounts(a enginestep.Annotation) (newN, runM int, ok bool) {
 // process assigns requests to one step, continuing from st.
 func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 	if st.last != s.Index-1 { // a gap: start afresh
+		gone := st.gone
 		*st = *newRunState()
+		st.gone = gone
 	}
-	defer func() { st.gone = nil }()
+	for id := range st.gone { // finished before the run: never again
+		st.done[id] = true
+	}
+	st.gone = nil
 	st.last = s.Index
 	sc := stepCtx{start: s.Start, end: s.End}
 	sc.it, sc.aligned = q.iterFor(tl, s)
@@ -235,7 +241,7 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 	pool := make([]*reqState, 0, len(snap))
 	for i := range snap {
 		c := &snap[i]
-		if st.done[c.ID] || st.gone[c.ID] || !eligible(c, sc) {
+		if st.done[c.ID] || !eligible(c, sc) {
 			continue
 		}
 		if finishedP(c, sc, 0) >= 0.75 {
@@ -303,7 +309,7 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 	if counted {
 		if len(decode) < runM { // the run starts here, or a request was missed
 			n := min(runM-len(decode), len(pool))
-			if len(st.done) > 0 {
+			if st.started {
 				amb = amb || n > 0
 			}
 			decode = append(decode, pool[:n]...)
@@ -316,7 +322,7 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 		// No batch composition (ProfilerStep#N): everyone eligible and not
 		// finished; those joining after the run's first step are new.
 		for _, c := range pool {
-			if len(st.done) > 0 || (c.src[fFirst] == SourceOTLP && c.FirstToken > sc.start) {
+			if st.started || (c.src[fFirst] == SourceOTLP && c.FirstToken > sc.start) {
 				prefill = append(prefill, c)
 			} else {
 				decode = append(decode, c)
@@ -326,6 +332,7 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 	}
 	s.ambiguous = amb
 
+	st.started = true
 	s.assigned = s.assigned[:0]
 	st.running = st.running[:0]
 	clear(st.prefill)
@@ -352,7 +359,8 @@ func (q *sequence) process(tl *Timeline, st *runState, s *stepRec) {
 // log says finished in the second the run starts in, all but those the
 // run's own steps account for finished before it: the earliest ones in log
 // order. It needs the run to cover the rest of that second; otherwise it
-// returns nil and first-come-first-served alone decides.
+// falls back to the /start_profile access-log line, and without one
+// first-come-first-served alone decides.
 func (q *sequence) finishedAtStart(tl *Timeline, i int) map[string]bool {
 	first := q.steps[i]
 	sec := first.Start - first.Start%int64(1e9)
@@ -378,7 +386,7 @@ func (q *sequence) finishedAtStart(tl *Timeline, i int) map[string]bool {
 		finishes += max(n+m-m2, 0)
 	}
 	if !covered {
-		return nil
+		return q.finishedBeforeProfileStart(tl, first.Start, sec)
 	}
 	var same []reqState
 	for _, c := range tl.candidates(sec, secEnd) {
@@ -394,6 +402,26 @@ func (q *sequence) finishedAtStart(tl *Timeline, i int) map[string]bool {
 	gone := make(map[string]bool, x)
 	for _, c := range same[:x] {
 		gone[c.ID] = true
+	}
+	return gone
+}
+
+// finishedBeforeProfileStart is the fallback of finishedAtStart: requests
+// whose finish line was logged before the /start_profile access-log line
+// (same log) finished before profiling began.
+func (q *sequence) finishedBeforeProfileStart(tl *Timeline, start, sec int64) map[string]bool {
+	m, ok := tl.profileStartBefore(start, int64(10e9))
+	if !ok {
+		return nil
+	}
+	var gone map[string]bool
+	for _, c := range tl.candidates(sec-int64(1e9), start) {
+		if c.finishLog == m.stream && c.finishSeq != 0 && c.finishSeq < m.seq {
+			if gone == nil {
+				gone = map[string]bool{}
+			}
+			gone[c.ID] = true
+		}
 	}
 	return gone
 }

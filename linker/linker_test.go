@@ -61,8 +61,8 @@ func TestLoadDetects(t *testing.T) {
 		records int
 		src     Source
 	}{
-		{"vllm.log", vllmlog.FormatText, 436, SourceTextLog},
-		{"vllm.jsonl", vllmlog.FormatJSONLines, 436, SourceJSONLog},
+		{"vllm.log", vllmlog.FormatText, 440, SourceTextLog},
+		{"vllm.jsonl", vllmlog.FormatJSONLines, 440, SourceJSONLog},
 		{"llm_request.otlp.json", vllmlog.FormatOTLPJSON, 56, SourceOTLP},
 	}
 	for _, tc := range tests {

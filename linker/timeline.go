@@ -51,6 +51,7 @@ type Timeline struct {
 	list    []*reqState // the same requests, for fast scans
 	iters   map[iterKey]*iterRec
 	streams map[string]*streamState
+	markers []profileMarker
 	water   [SourceOTLP + 1]int64
 	newest  int64
 	seq     int64
@@ -105,12 +106,22 @@ type streamState struct {
 	lastIndex map[string]int
 }
 
+// profileMarker is a /start_profile or /stop_profile access-log line.
+type profileMarker struct {
+	kind      vllmlog.Kind
+	seq, time int64
+	stream    string
+}
+
+const maxMarkers = 256
+
 type reqState struct {
 	Request
 	src       [nFields]Source
 	res       [nFields]int64
-	seq       int64 // order of the arrival line, for first-come-first-served ties
-	finishSeq int64 // order of the line that said the request finished
+	seq       int64  // order of the arrival line, for first-come-first-served ties
+	finishSeq int64  // order of the line that said the request finished
+	finishLog string // the log that line came from
 	// logSeq and logStream place the request's first arrival line in its
 	// log: within one log, line order is arrival order, finer than any
 	// timestamp.
@@ -176,6 +187,13 @@ func (t *Timeline) AddLogRecord(stream string, src Source, rec vllmlog.Record) {
 		t.newest = rec.Time
 	}
 	res := rec.Resolution
+	if rec.Kind == vllmlog.KindProfileStart || rec.Kind == vllmlog.KindProfileStop {
+		if len(t.markers) >= maxMarkers {
+			t.markers = append(t.markers[:0], t.markers[1:]...)
+		}
+		t.markers = append(t.markers, profileMarker{kind: rec.Kind, seq: t.seq, time: rec.Time, stream: stream})
+		return
+	}
 	if rec.Kind == vllmlog.KindIteration {
 		it := rec.Iteration
 		if last, ok := st.lastIndex[rec.Process]; ok && it.Index < last {
@@ -239,7 +257,7 @@ func (t *Timeline) AddLogRecord(stream string, src Source, rec vllmlog.Record) {
 			}
 			if r.Finish == 0 || src > r.src[fFinish] {
 				r.set(fFinish, &r.Finish, rec.Time, src, res)
-				r.finishSeq = t.seq
+				r.finishSeq, r.finishLog = t.seq, stream
 			}
 			if rec.Kind == vllmlog.KindAborted || rec.Kind == vllmlog.KindFailed {
 				r.Aborted = true
@@ -540,4 +558,18 @@ func (t *Timeline) allRequests() []Request {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// profileStartBefore returns the last /start_profile line logged at or
+// before at (and not more than window before it).
+func (t *Timeline) profileStartBefore(at, window int64) (profileMarker, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := len(t.markers) - 1; i >= 0; i-- {
+		m := t.markers[i]
+		if m.kind == vllmlog.KindProfileStart && m.time <= at && m.time >= at-window {
+			return m, true
+		}
+	}
+	return profileMarker{}, false
 }

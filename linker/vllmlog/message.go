@@ -32,7 +32,31 @@ func ParseMessage(msg string, allowText bool) (Record, error) {
 	case strings.HasPrefix(msg, "Iteration("):
 		return parseIteration(msg[len("Iteration("):])
 	}
+	if k, ok := profileMarker(msg); ok {
+		return newRecord(k), nil
+	}
 	return Record{}, ErrNotRequestLine
+}
+
+// profileMarker recognises uvicorn's access-log line for a successful
+// profiler start or stop: `127.0.0.1:41000 - "POST /start_profile HTTP/1.1" 200 OK`.
+func profileMarker(s string) (Kind, bool) {
+	for _, m := range []struct {
+		path string
+		kind Kind
+	}{{`"POST /start_profile `, KindProfileStart}, {`"POST /stop_profile `, KindProfileStop}} {
+		i := strings.Index(s, m.path)
+		if i < 0 {
+			continue
+		}
+		rest := s[i+len(m.path):]
+		q := strings.IndexByte(rest, '"')
+		if q < 0 || !strings.HasPrefix(rest[q+1:], " 200") {
+			return 0, false
+		}
+		return m.kind, true
+	}
+	return 0, false
 }
 
 func validID(id string) bool {

@@ -30,9 +30,16 @@ const (
 	// KindIteration is "Iteration(<i>): … context requests, …" from
 	// --enable-logging-iteration-details.
 	KindIteration
+	// KindProfileStart and KindProfileStop are the access-log lines of a
+	// successful POST /start_profile or /stop_profile. In the text log they
+	// carry no time of their own: Time is that of the previous timestamped
+	// line (0 if none). Their position among request lines says which
+	// requests finished before profiling started.
+	KindProfileStart
+	KindProfileStop
 )
 
-var kindNames = [...]string{"", "received", "added", "generated", "delta", "aborted", "failed", "finished", "iteration"}
+var kindNames = [...]string{"", "received", "added", "generated", "delta", "aborted", "failed", "finished", "iteration", "profile_start", "profile_stop"}
 
 // String returns a short lowercase name for the kind.
 func (k Kind) String() string {

@@ -27,9 +27,10 @@ type TextOptions struct {
 // December into January gets increasing times. It is not safe for
 // concurrent use; use one per file.
 type TextParser struct {
-	opts     TextOptions
-	year     int
-	lastTime int64
+	opts      TextOptions
+	year      int
+	lastTime  int64
+	lastStamp int64 // time of the last line with a timestamp
 }
 
 // NewTextParser returns a parser for one log stream.
@@ -39,10 +40,12 @@ func NewTextParser(opts TextOptions) *TextParser { return &TextParser{opts: opts
 func (p *TextParser) Parse(line string) (Record, error) {
 	h, msg, err := splitTextLine(line)
 	if err != nil {
-		return Record{}, err
-	}
-	rec, err := ParseMessage(msg, p.opts.AllowPromptText)
-	if err != nil {
+		// uvicorn's access log has its own format, without a time.
+		if k, ok := profileMarker(line); ok {
+			rec := newRecord(k)
+			rec.Time, rec.Resolution = p.lastStamp, int64(time.Second)
+			return rec, nil
+		}
 		return Record{}, err
 	}
 	loc := p.opts.Location
@@ -64,7 +67,12 @@ func (p *TextParser) Parse(line string) (Record, error) {
 		}
 		p.lastTime = t
 	}
-	rec.Time = h.at(year, loc)
+	p.lastStamp = h.at(year, loc)
+	rec, err := ParseMessage(msg, p.opts.AllowPromptText)
+	if err != nil {
+		return Record{}, err
+	}
+	rec.Time = p.lastStamp
 	rec.Resolution = int64(time.Second)
 	rec.Process, rec.PID = h.process, h.pid
 	return rec, nil
@@ -76,8 +84,9 @@ func (p *TextParser) Parse(line string) (Record, error) {
 //
 // with or without the per-process prefix, with colour codes stripped. It
 // returns ErrNotRequestLine for lines that are valid but not about requests
-// (and for non-vLLM lines such as uvicorn's access log), and an error
-// wrapping ErrMalformed for request lines it cannot read.
+// (and for non-vLLM lines such as uvicorn's access log, except the
+// /start_profile and /stop_profile lines), and an error wrapping
+// ErrMalformed for request lines it cannot read.
 func ParseTextLine(line string, opts TextOptions) (Record, error) {
 	return NewTextParser(opts).Parse(line)
 }

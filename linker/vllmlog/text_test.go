@@ -105,7 +105,10 @@ func TestParseTextLine(t *testing.T) {
 			want: rec(KindAdded, "2026-11-27 14:21:03", "", Unknown, "r-2"),
 		},
 		{name: "throughput", line: "(APIServer pid=7) INFO 11-27 14:21:03 [loggers.py:123] Engine 000: Avg prompt throughput: 374.3 tokens/s", err: ErrNotRequestLine},
-		{name: "uvicorn", line: `(APIServer pid=7) INFO:     127.0.0.1:41000 - "POST /start_profile HTTP/1.1" 200 OK`, err: ErrNotRequestLine},
+		{name: "uvicorn", line: `(APIServer pid=7) INFO:     127.0.0.1:41000 - "POST /v1/chat/completions HTTP/1.1" 200 OK`, err: ErrNotRequestLine},
+		{name: "start_profile", line: `(APIServer pid=7) INFO:     127.0.0.1:41000 - "POST /start_profile HTTP/1.1" 200 OK`,
+			want: Record{Kind: KindProfileStart, Resolution: 1e9, MaxTokens: Unknown, N: Unknown, PromptTokens: Unknown, Temperature: -1, TopP: -1, PID: Unknown}},
+		{name: "failed start_profile", line: `INFO:     127.0.0.1:41000 - "POST /start_profile HTTP/1.1" 500 Internal Server Error`, err: ErrNotRequestLine},
 		{name: "empty", line: "", err: ErrNotRequestLine},
 		{name: "bad iteration", line: "INFO 11-27 14:21:04 [core.py:404] Iteration(x): 1 context requests", err: ErrMalformed},
 		{name: "id with space", line: "INFO 11-27 14:21:04 [a.py:1] Added request a b.", err: ErrMalformed},
@@ -226,7 +229,7 @@ func TestFixtureText(t *testing.T) {
 		}
 		counts[r.Kind]++
 	}
-	want := map[Kind]int{KindReceived: 60, KindAdded: 60, KindGenerated: 56, KindIteration: 260}
+	want := map[Kind]int{KindReceived: 60, KindAdded: 60, KindGenerated: 56, KindIteration: 260, KindProfileStart: 2, KindProfileStop: 2}
 	if !reflect.DeepEqual(counts, want) {
 		t.Fatalf("counts %v, want %v", counts, want)
 	}
@@ -267,7 +270,8 @@ func checkRecord(t *testing.T, line string, r Record, err error, allow bool) {
 	if r.Kind == 0 {
 		t.Fatalf("%q: record without kind", line)
 	}
-	if r.Kind != KindIteration && len(r.RequestIDs) == 0 {
+	marker := r.Kind == KindProfileStart || r.Kind == KindProfileStop
+	if r.Kind != KindIteration && !marker && len(r.RequestIDs) == 0 {
 		t.Fatalf("%q: %v record without request id", line, r.Kind)
 	}
 	for _, id := range r.RequestIDs {
@@ -278,7 +282,7 @@ func checkRecord(t *testing.T, line string, r Record, err error, allow bool) {
 	if !allow && (r.Prompt != "" || r.Output != "") {
 		t.Fatalf("%q: text kept without opt-in", line)
 	}
-	if r.Time == 0 || r.Resolution <= 0 {
+	if (r.Time == 0 && !marker) || r.Resolution <= 0 {
 		t.Fatalf("%q: no time", line)
 	}
 }
