@@ -96,6 +96,7 @@ type Stats struct {
 // Linker assigns steps to requests (enginestep.Linker) and writes the
 // request-side spans. It is safe for concurrent use.
 type Linker struct {
+	flushMu sync.Mutex
 	mu      sync.Mutex
 	tl      *Timeline
 	emit    func(*span.Batch) error
@@ -285,18 +286,32 @@ var ErrEmit = errors.New("linker: emit failed")
 // spans are expected, with their span or after SpanWait). With final set,
 // every request with a pair is written and all steps are dropped
 // afterwards (end of a conversion, shutdown). Spans already written are not
-// written again; a failed emit is retried on the next Flush.
+// written again; a failed emit is retried on the next Flush. emit is called
+// without the linker's lock held, so LinkStep does not wait for it.
 func (l *Linker) Flush(final bool) error {
+	l.flushMu.Lock() // one flush at a time
+	defer l.flushMu.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	seqs := make([]*sequence, 0, len(l.order))
 	for _, res := range l.order {
 		seqs = append(seqs, l.seqs[res])
 	}
-	err := l.flushSeqs(seqs, final)
+	p := l.plan(seqs, final)
+	l.mu.Unlock()
+
+	// Emit without holding the lock, so LinkStep never waits on a slow
+	// backend.
+	results := make([]error, len(p.order))
+	for i, res := range p.order {
+		results[i] = l.emit(p.batches[res])
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.apply(p, results, true, final)
 	if final && err == nil {
-		for _, res := range append([]*span.Resource(nil), l.order...) {
-			l.dropSeq(res)
+		for _, q := range seqs {
+			l.dropSeq(q.res)
 		}
 	}
 	if !final {
@@ -348,7 +363,27 @@ type reqSteps struct {
 	phase []Phase
 }
 
+// flushPlan is what one flush writes: one batch per resource.
+type flushPlan struct {
+	byReq   map[string]*reqSteps
+	batches map[*span.Resource]*span.Batch
+	keys    map[*span.Resource][]emitKey
+	order   []*span.Resource
+}
+
+// flushSeqs plans and emits under the lock (used when trimming).
 func (l *Linker) flushSeqs(seqs []*sequence, final bool) error {
+	p := l.plan(seqs, final)
+	results := make([]error, len(p.order))
+	for i, res := range p.order {
+		results[i] = l.emit(p.batches[res])
+	}
+	return l.apply(p, results, false, final)
+}
+
+// plan re-links seqs and collects the spans of ready requests that were
+// not written yet.
+func (l *Linker) plan(seqs []*sequence, final bool) *flushPlan {
 	byReq := map[string]*reqSteps{}
 	var ids []string
 	for _, q := range seqs {
@@ -428,15 +463,22 @@ func (l *Linker) flushSeqs(seqs []*sequence, final bool) error {
 			add(res, l.stepSpan(r, tr, parent, s, rs.phase[i]), k)
 		}
 	}
+	return &flushPlan{byReq: byReq, batches: batches, keys: keys, order: order}
+}
+
+// apply records the outcome of emitting a plan's batches. all says the plan
+// covered every held file, so written-span records of requests no longer
+// held can be forgotten.
+func (l *Linker) apply(p *flushPlan, results []error, all, final bool) error {
+	byReq := p.byReq
 	var errs []error
-	for _, res := range order {
-		b := batches[res]
-		if err := l.emit(b); err != nil {
+	for i, res := range p.order {
+		if err := results[i]; err != nil {
 			l.counter.EmitErrors++
 			errs = append(errs, err)
 			continue
 		}
-		for _, k := range keys[res] {
+		for _, k := range p.keys[res] {
 			l.emitted[k] = true
 			if k.root {
 				l.counter.RootsEmitted++
@@ -445,7 +487,7 @@ func (l *Linker) flushSeqs(seqs []*sequence, final bool) error {
 			}
 		}
 	}
-	if len(seqs) == len(l.order) {
+	if all {
 		// Forget what was written for requests no longer held.
 		for k := range l.emitted {
 			if byReq[k.id] == nil {

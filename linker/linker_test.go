@@ -678,3 +678,35 @@ func TestProfilerStepsWithoutCounts(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestLinkStepDuringSlowEmit: a backend that blocks emit must not block
+// LinkStep.
+func TestLinkStepDuringSlowEmit(t *testing.T) {
+	tl := NewTimeline(TimelineOptions{})
+	steps := smallScenario(t, tl)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	l := New(tl, func(*span.Batch) error {
+		once.Do(func() { close(entered) })
+		<-release
+		return nil
+	}, Options{})
+	l.LinkStep(steps[0])
+	done := make(chan error, 1)
+	go func() { done <- l.Flush(true) }()
+	<-entered
+	linked := make(chan struct{})
+	go func() {
+		l.LinkStep(steps[1])
+		close(linked)
+	}()
+	select {
+	case <-linked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("LinkStep blocked by a slow emit")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
