@@ -262,6 +262,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 					events = nil
 					continue
 				}
+				if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+					delete(watched, ev.Name) // a removed directory loses its watch
+				}
 				if w.onEvent(ev, addWatch) {
 					nextRescan = time.Time{}
 				}
@@ -367,8 +370,8 @@ func (w *Watcher) rescan(ctx context.Context, addWatch func(string)) {
 	}
 	w.mu.Lock()
 	for p := range w.problems {
-		if !seenProblems[p] {
-			delete(w.problems, p)
+		if !seenProblems[p] && w.files[p] == nil {
+			delete(w.problems, p) // gone, or no longer a problem for the scan
 		}
 	}
 	if complete {
@@ -457,6 +460,7 @@ func (w *Watcher) dropLocked(e *entry) {
 	}
 	w.unreadyLocked(e)
 	delete(w.files, e.path)
+	delete(w.problems, e.path)
 }
 
 func (w *Watcher) broadcastLocked() {
