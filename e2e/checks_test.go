@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -214,11 +215,11 @@ func spanDiff(w, g *Span) string {
 	if w.Start != g.Start || w.End != g.End {
 		d = append(d, fmt.Sprintf("time [%d,%d] != [%d,%d]", g.Start, g.End, w.Start, w.End))
 	}
-	if !reflect.DeepEqual(w.Attrs, g.Attrs) {
-		d = append(d, fmt.Sprintf("attributes %v != %v", g.Attrs, w.Attrs))
+	if md := mapDiff(w.Attrs, g.Attrs); md != "" {
+		d = append(d, "attributes: "+md)
 	}
-	if !reflect.DeepEqual(w.Resource, g.Resource) {
-		d = append(d, fmt.Sprintf("resource %v != %v", g.Resource, w.Resource))
+	if md := mapDiff(w.Resource, g.Resource); md != "" {
+		d = append(d, "resource: "+md)
 	}
 	if len(w.Links) != len(g.Links) || (len(w.Links) > 0 && !reflect.DeepEqual(w.Links, g.Links)) {
 		d = append(d, fmt.Sprintf("links %v != %v", g.Links, w.Links))
@@ -230,6 +231,35 @@ func spanDiff(w, g *Span) string {
 		d = append(d, fmt.Sprintf("status %s != %s", g.StatusCode, w.StatusCode))
 	}
 	return strings.Join(d, "; ")
+}
+
+// mapDiff describes how got differs from want, key by key ("" if equal).
+func mapDiff(want, got map[string]any) string {
+	var d []string
+	for _, k := range sortedKeys(want) {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			d = append(d, fmt.Sprintf("%s missing (want %v)", k, want[k]))
+		case !reflect.DeepEqual(g, want[k]):
+			d = append(d, fmt.Sprintf("%s = %#v, want %#v", k, g, want[k]))
+		}
+	}
+	for _, k := range sortedKeys(got) {
+		if _, ok := want[k]; !ok {
+			d = append(d, fmt.Sprintf("%s = %v unexpected", k, got[k]))
+		}
+	}
+	return strings.Join(d, ", ")
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 func spanNames(spans []*Span, n int) string {
@@ -252,4 +282,43 @@ func traceIDs[T any](m map[string]T) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// dropDaemonHostName accepts the one resource attribute the daemon adds and
+// convert (which may run anywhere) does not: host.name, which must then be
+// this host's name. It removes it from got where expected lacks it, so the
+// two can be compared span by span.
+func dropDaemonHostName(t *testing.T, expected, got map[string]*Trace) {
+	t.Helper()
+	hostname, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, g := range got {
+		e := expected[id]
+		if e == nil {
+			continue
+		}
+		var sample *Span
+		for _, s := range e.Spans {
+			sample = s
+			break
+		}
+		if sample == nil {
+			continue
+		}
+		if _, inConvert := sample.Resource["host.name"]; inConvert {
+			continue
+		}
+		for _, s := range g.Spans {
+			h, ok := s.Resource["host.name"]
+			if !ok {
+				continue
+			}
+			if h != hostname {
+				t.Errorf("span %q: resource host.name %v, want this host's %q", s.Name, h, hostname)
+			}
+			delete(s.Resource, "host.name")
+		}
+	}
 }

@@ -32,10 +32,18 @@ export JAEGER_STATE_DIR=${JAEGER_STATE_DIR:-$(mktemp -d -t vllm-otel-bridge-jaeg
 
 declare -a SUMMARY=()
 FAILED=0
+PASSED_STEPS=0
+FAILED_STEPS=0
 START_ALL=$SECONDS
 
+if [[ -t 1 ]]; then
+	BOLD=$'\033[1m' RED=$'\033[31m' GREEN=$'\033[32m' RESET=$'\033[0m'
+else
+	BOLD='' RED='' GREEN='' RESET=''
+fi
+
 banner() {
-	printf '\n\033[1m==== %s ====\033[0m\n' "$*"
+	printf '\n%s==== %s ====%s\n' "$BOLD" "$*" "$RESET"
 }
 
 # step NAME CMD...: run one step, record PASS/FAIL and its duration.
@@ -52,9 +60,11 @@ step() {
 	local dt=$((SECONDS - t0))
 	if ((rc == 0)); then
 		SUMMARY+=("$(printf '%-8s PASS   %4ds' "$name" "$dt")")
+		PASSED_STEPS=$((PASSED_STEPS + 1))
 	else
 		SUMMARY+=("$(printf '%-8s FAIL   %4ds  (exit %d)' "$name" "$dt" "$rc")")
 		FAILED=1
+		FAILED_STEPS=$((FAILED_STEPS + 1))
 	fi
 	return $rc
 }
@@ -115,7 +125,7 @@ fuzz_targets() {
 }
 
 run_fuzz() {
-	local targets n per rc=0
+	local targets n per t dir name rc=0
 	mapfile -t targets < <(fuzz_targets)
 	n=${#targets[@]}
 	if ((n == 0)); then
@@ -167,7 +177,7 @@ run_e2e() {
 	source "$JAEGER_STATE_DIR/env" || return 1
 	export JAEGER_OTLP_GRPC JAEGER_OTLP_HTTP JAEGER_QUERY
 	go test -tags e2e -count=1 -timeout "$E2E_TIMEOUT" -v ./e2e/... 2>&1 |
-		grep -vE '^=== (RUN|PAUSE|CONT)'
+		grep --line-buffered -vE '^=== (RUN|PAUSE|CONT)'
 	return "${PIPESTATUS[0]}"
 }
 
@@ -183,12 +193,14 @@ if step jaeger start_jaeger; then
 else
 	SUMMARY+=("$(printf '%-8s FAIL   (Jaeger did not start; log: %s)' e2e "$JAEGER_STATE_DIR/jaeger.log")")
 	FAILED=1
+	FAILED_STEPS=$((FAILED_STEPS + 1))
 fi
 
 banner "summary ($((SECONDS - START_ALL))s)"
 printf '%s\n' "${SUMMARY[@]}"
+echo "steps: $PASSED_STEPS passed, $FAILED_STEPS failed"
 if ((FAILED)); then
-	printf '\033[31mFAILED\033[0m\n'
+	printf '%sFAILED%s\n' "$RED" "$RESET"
 	exit 1
 fi
-printf '\033[32mALL PASSED\033[0m\n'
+printf '%sALL PASSED%s\n' "$GREEN" "$RESET"
