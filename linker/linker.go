@@ -297,6 +297,10 @@ func (l *Linker) Flush(final bool) error {
 		seqs = append(seqs, l.seqs[res])
 	}
 	p := l.plan(seqs, final)
+	planned := make([]int, len(seqs))
+	for i, q := range seqs {
+		planned[i] = len(q.steps)
+	}
 	l.mu.Unlock()
 
 	// Emit without holding the lock, so LinkStep never waits on a slow
@@ -308,16 +312,38 @@ func (l *Linker) Flush(final bool) error {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err := l.apply(p, results, true, final)
+	err := l.apply(p, results)
 	if final && err == nil {
-		for _, q := range seqs {
-			l.dropSeq(q.res)
+		for i, q := range seqs {
+			// A file that got steps while emitting stays for the next flush.
+			if l.seqs[q.res] == q && len(q.steps) == planned[i] {
+				l.dropSeq(q.res)
+			}
 		}
 	}
 	if !final {
 		l.dropDone()
 	}
+	l.pruneEmitted()
 	return err
+}
+
+// pruneEmitted forgets which spans were written for requests no held step
+// refers to any more.
+func (l *Linker) pruneEmitted() {
+	held := map[string]bool{}
+	for _, q := range l.seqs {
+		for _, s := range q.steps {
+			for _, a := range s.assigned {
+				held[a.id] = true
+			}
+		}
+	}
+	for k := range l.emitted {
+		if !held[k.id] {
+			delete(l.emitted, k)
+		}
+	}
 }
 
 // dropDone forgets trace files whose pairs have all been written and whose
@@ -365,7 +391,6 @@ type reqSteps struct {
 
 // flushPlan is what one flush writes: one batch per resource.
 type flushPlan struct {
-	byReq   map[string]*reqSteps
 	batches map[*span.Resource]*span.Batch
 	keys    map[*span.Resource][]emitKey
 	order   []*span.Resource
@@ -378,7 +403,7 @@ func (l *Linker) flushSeqs(seqs []*sequence, final bool) error {
 	for i, res := range p.order {
 		results[i] = l.emit(p.batches[res])
 	}
-	return l.apply(p, results, false, final)
+	return l.apply(p, results)
 }
 
 // plan re-links seqs and collects the spans of ready requests that were
@@ -463,14 +488,11 @@ func (l *Linker) plan(seqs []*sequence, final bool) *flushPlan {
 			add(res, l.stepSpan(r, tr, parent, s, rs.phase[i]), k)
 		}
 	}
-	return &flushPlan{byReq: byReq, batches: batches, keys: keys, order: order}
+	return &flushPlan{batches: batches, keys: keys, order: order}
 }
 
-// apply records the outcome of emitting a plan's batches. all says the plan
-// covered every held file, so written-span records of requests no longer
-// held can be forgotten.
-func (l *Linker) apply(p *flushPlan, results []error, all, final bool) error {
-	byReq := p.byReq
+// apply records the outcome of emitting a plan's batches.
+func (l *Linker) apply(p *flushPlan, results []error) error {
 	var errs []error
 	for i, res := range p.order {
 		if err := results[i]; err != nil {
@@ -487,23 +509,8 @@ func (l *Linker) apply(p *flushPlan, results []error, all, final bool) error {
 			}
 		}
 	}
-	if all {
-		// Forget what was written for requests no longer held.
-		for k := range l.emitted {
-			if byReq[k.id] == nil {
-				delete(l.emitted, k)
-			}
-		}
-	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrEmit, errors.Join(errs...))
-	}
-	if final {
-		for k := range l.emitted {
-			if byReq[k.id] != nil {
-				delete(l.emitted, k)
-			}
-		}
 	}
 	return nil
 }

@@ -709,4 +709,11 @@ func TestLinkStepDuringSlowEmit(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The step linked during the flush is still held, for the next one.
+	if st := l.Stats(); st.Steps != 2 || st.Pairs != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	if len(l.order) != 1 {
+		t.Fatal("the file that got a step during the flush was dropped")
+	}
 }
