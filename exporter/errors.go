@@ -2,6 +2,8 @@ package exporter
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -142,13 +144,26 @@ func otelHTTPRetryable(err error) (time.Duration, bool) {
 	return throttle, found
 }
 
+// isTLSConfigError reports certificate problems that retrying cannot fix.
+func isTLSConfigError(err error) bool {
+	var ae tls.AlertError
+	var ve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var oe *net.OpError // crypto/tls reports a peer's alert as Op "remote error"
+	return errors.As(err, &ae) || errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &he) ||
+		errors.As(err, &oe) && oe.Op == "remote error"
+}
+
 // Classify reports whether err (from Client.UploadTraces or UploadRequest)
 // is worth retrying, and any delay the server asked for. Retryable:
 // RetryableError; gRPC Unavailable, DeadlineExceeded, Aborted, OutOfRange,
 // DataLoss, Canceled, and ResourceExhausted unless it says the message was
 // too large; HTTP 429, 502, 503, 504; network errors (connection refused or
 // reset, timeouts). Everything else (InvalidArgument, Unauthenticated,
-// HTTP 400, 401, 413…) is permanent.
+// HTTP 400, 401, 413…) is permanent, and so are TLS certificate errors
+// seen by the HTTP client (the gRPC client reports those as Unavailable,
+// which is retried).
 func Classify(err error) (retryable bool, throttle time.Duration) {
 	if err == nil {
 		return false, 0
@@ -176,6 +191,9 @@ func Classify(err error) (retryable bool, throttle time.Duration) {
 			}
 			return true, d
 		}
+		return false, 0
+	}
+	if isTLSConfigError(err) {
 		return false, 0
 	}
 	if errors.Is(err, context.DeadlineExceeded) {

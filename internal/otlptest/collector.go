@@ -3,6 +3,7 @@ package otlptest
 import (
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // accept gzip-compressed calls
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -40,6 +42,9 @@ type Options struct {
 	// (for benchmarks with millions of spans: the collector then costs the
 	// sender's process almost nothing); Requests returns nothing.
 	Discard bool
+	// TLS, when set, serves both protocols over TLS with this config (set
+	// ClientAuth and ClientCAs to require client certificates).
+	TLS *tls.Config
 }
 
 // Failure describes how to answer a failed call.
@@ -108,12 +113,21 @@ func Start(opts Options) (*Collector, error) {
 func (c *Collector) serve(gl, hl net.Listener) {
 	// Accept anything on the wire; the size check is ours so that
 	// over-size requests are counted.
-	c.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(1<<30), grpc.ForceServerCodec(codec{discard: c.opts.Discard}))
+	sopts := []grpc.ServerOption{grpc.MaxRecvMsgSize(1 << 30), grpc.ForceServerCodec(codec{discard: c.opts.Discard})}
+	if c.opts.TLS != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(c.opts.TLS)))
+	}
+	c.grpcSrv = grpc.NewServer(sopts...)
 	coltracepb.RegisterTraceServiceServer(c.grpcSrv, traceService{c: c})
 	go c.grpcSrv.Serve(gl) //nolint:errcheck // returns on Stop
 	c.httpSrv = httptest.NewUnstartedServer(http.HandlerFunc(c.handleHTTP))
 	c.httpSrv.Listener.Close()
 	c.httpSrv.Listener = hl
+	if c.opts.TLS != nil {
+		c.httpSrv.TLS = c.opts.TLS.Clone()
+		c.httpSrv.StartTLS()
+		return
+	}
 	c.httpSrv.Start()
 }
 
@@ -123,8 +137,14 @@ func (c *Collector) GRPCEndpoint() string { return c.grpcAddr }
 // HTTPEndpoint returns the HTTP host:port.
 func (c *Collector) HTTPEndpoint() string { return c.httpAddr }
 
-// HTTPURL returns the full traces URL, "http://127.0.0.1:port/v1/traces".
-func (c *Collector) HTTPURL() string { return "http://" + c.httpAddr + "/v1/traces" }
+// HTTPURL returns the full traces URL, "http://127.0.0.1:port/v1/traces"
+// (https with Options.TLS).
+func (c *Collector) HTTPURL() string {
+	if c.opts.TLS != nil {
+		return "https://" + c.httpAddr + "/v1/traces"
+	}
+	return "http://" + c.httpAddr + "/v1/traces"
+}
 
 // FailNext makes the next n calls (either protocol) fail as f says.
 func (c *Collector) FailNext(n int, f Failure) {
