@@ -6,22 +6,24 @@ import (
 	"os"
 	"sort"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/finder"
 )
 
 // budgetFile is a file the disk budget counts.
 type budgetFile struct {
-	path  string
-	root  int
-	size  int64
-	mtime time.Time
-	stamp time.Time // export time from the name; zero if unknown
+	Path    string
+	Root    int
+	Size    int64
+	ModTime time.Time
+	Stamp   time.Time // export time from the name; zero if unknown
 }
 
 func (f budgetFile) less(o budgetFile) bool {
-	a := &entry{path: f.path, mtime: f.mtime}
-	a.info.ExportTime = f.stamp
-	c := &entry{path: o.path, mtime: o.mtime}
-	c.info.ExportTime = o.stamp
+	a := &entry{path: f.Path, mtime: f.ModTime}
+	a.info.ExportTime = f.Stamp
+	c := &entry{path: o.Path, mtime: o.ModTime}
+	c.info.ExportTime = o.Stamp
 	return a.less(c)
 }
 
@@ -35,27 +37,27 @@ type rootFiles struct {
 // its exported and failed directories, and lists the deletable ones when
 // a budget is set.
 func (w *Watcher) scanSnapshot() []rootFiles {
-	out := make([]rootFiles, len(w.roots))
+	out := make([]rootFiles, len(w.find.Roots))
 	budget := w.cfg.DiskBudgetBytes > 0
 	w.mu.Lock()
 	for _, e := range w.files {
 		out[e.root].total += e.size
 		if budget && e.phase == phaseExported {
 			out[e.root].deletable = append(out[e.root].deletable,
-				budgetFile{path: e.path, root: e.root, size: e.size, mtime: e.mtime, stamp: e.info.ExportTime})
+				budgetFile{Path: e.path, Root: e.root, Size: e.size, ModTime: e.mtime, Stamp: e.info.ExportTime})
 		}
 	}
 	w.mu.Unlock()
-	for ri := range w.roots {
-		exported, failed := w.sideFiles(ri)
+	for ri := range w.find.Roots {
+		exported, failed := w.find.SideFiles(ri)
 		for _, f := range failed {
-			out[ri].total += f.size
+			out[ri].total += f.Size
 		}
 		for _, f := range exported {
-			out[ri].total += f.size
+			out[ri].total += f.Size
 			if budget {
 				out[ri].deletable = append(out[ri].deletable,
-					budgetFile{path: f.path, root: ri, size: f.size, mtime: f.mtime, stamp: f.info.ExportTime})
+					budgetFile{Path: f.Path, Root: ri, Size: f.Size, ModTime: f.ModTime, Stamp: f.Info.ExportTime})
 			}
 		}
 	}
@@ -77,16 +79,16 @@ func (w *Watcher) budget(snap []rootFiles) {
 					break
 				}
 				if w.deleteExported(c) {
-					total -= c.size
+					total -= c.Size
 				}
 			}
 			w.mu.Lock()
 			over := max(total-limit, 0)
 			if over > 0 && w.overrun[ri] == 0 {
 				w.log.Warn("watcher: disk budget exceeded by files not exported yet; nothing more to delete",
-					"dir", w.roots[ri].dir, "budget_bytes", limit, "over_bytes", over)
+					"dir", w.find.Roots[ri].Dir, "budget_bytes", limit, "over_bytes", over)
 			} else if over == 0 && w.overrun[ri] > 0 {
-				w.log.Info("watcher: disk budget respected again", "dir", w.roots[ri].dir)
+				w.log.Info("watcher: disk budget respected again", "dir", w.find.Roots[ri].Dir)
 			}
 			w.overrun[ri] = over
 			w.mu.Unlock()
@@ -107,19 +109,19 @@ func (w *Watcher) budget(snap []rootFiles) {
 func (w *Watcher) deleteExported(f budgetFile) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if e, ok := w.files[f.path]; ok {
-		if e.phase != phaseExported || e.size != f.size || !e.mtime.Equal(f.mtime) {
+	if e, ok := w.files[f.Path]; ok {
+		if e.phase != phaseExported || e.size != f.Size || !e.mtime.Equal(f.ModTime) {
 			return false
 		}
-	} else if w.rootOf(f.path) >= 0 && !within(w.roots[f.root].exported, f.path) {
+	} else if w.find.RootOf(f.Path) >= 0 && !finder.Within(w.find.Roots[f.Root].Exported, f.Path) {
 		return false // not tracked and not in the exported directory: not ours to delete
 	}
-	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		w.log.Warn("watcher: disk budget: delete failed", "path", f.path, "err", err)
+	if err := os.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.log.Warn("watcher: disk budget: delete failed", "path", f.Path, "err", err)
 		return false
 	}
-	delete(w.files, f.path)
+	delete(w.files, f.Path)
 	w.stats.DeletedByBudget++
-	w.log.Info("watcher: disk budget: deleted exported file", "path", f.path, "size", f.size)
+	w.log.Info("watcher: disk budget: deleted exported file", "path", f.Path, "size", f.Size)
 	return true
 }

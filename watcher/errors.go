@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/finder"
 )
 
 var (
@@ -24,7 +26,7 @@ var (
 	ErrTooLarge = errors.New("trace file exceeds max_file_size")
 	// ErrOutsideDir means a symlink resolves outside its watched directory
 	// and FollowSymlinks is off.
-	ErrOutsideDir = errors.New("symlink points outside the watched directory")
+	ErrOutsideDir = finder.ErrOutsideDir
 	// ErrState is wrapped when the state file cannot be written; Done then
 	// leaves the file in flight.
 	ErrState = errors.New("watcher: state file not saved")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/tracefile"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/finder"
 )
 
 // File is a complete trace file handed out by Next. Pass it back unchanged
@@ -116,7 +117,7 @@ func (h *readyHeap) Pop() any {
 type Watcher struct {
 	cfg   Config
 	log   *slog.Logger
-	roots []root
+	find  finder.Finder
 	state *store
 	open  opener
 	now   func() time.Time
@@ -147,6 +148,7 @@ func New(cfg Config, logger *slog.Logger) (*Watcher, error) {
 	}
 	w := &Watcher{
 		cfg:      cfg,
+		find:     finder.Finder{Recursive: cfg.Recursive, FollowSymlinks: cfg.FollowSymlinks},
 		log:      logger,
 		open:     os.Open,
 		now:      time.Now,
@@ -158,15 +160,15 @@ func New(cfg Config, logger *slog.Logger) (*Watcher, error) {
 		kick:     make(chan struct{}, 1),
 	}
 	for _, d := range cfg.Dirs {
-		r, err := newRoot(d, cfg.ExportedDir, cfg.FailedDir)
+		r, err := finder.NewRoot(d, cfg.ExportedDir, cfg.FailedDir)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("watcher: %w", err)
 		}
-		w.roots = append(w.roots, r)
+		w.find.Roots = append(w.find.Roots, r)
 	}
 	statePath := cfg.StatePath
 	if statePath == "" {
-		statePath = filepath.Join(w.roots[0].dir, ".vllm-otel-bridge-state.json")
+		statePath = filepath.Join(w.find.Roots[0].Dir, ".vllm-otel-bridge-state.json")
 	}
 	st, err := loadStore(statePath)
 	if err != nil {
@@ -286,7 +288,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 // onEvent handles one fsnotify event; it reports whether a rescan is
 // needed (a new directory).
 func (w *Watcher) onEvent(ev fsnotify.Event, addWatch func(string)) bool {
-	ri := w.rootOf(ev.Name)
+	ri := w.find.RootOf(ev.Name)
 	if ri < 0 {
 		return false
 	}
@@ -302,13 +304,13 @@ func (w *Watcher) onEvent(ev fsnotify.Event, addWatch func(string)) bool {
 		return false
 	}
 	if fi.IsDir() {
-		if w.cfg.Recursive && !w.roots[ri].skipDir(ev.Name) && ev.Has(fsnotify.Create) {
+		if w.cfg.Recursive && !w.find.Roots[ri].SkipDir(ev.Name) && ev.Has(fsnotify.Create) {
 			addWatch(ev.Name)
 			return true
 		}
 		return false
 	}
-	f, ok, err := w.candidate(ri, ev.Name, fi)
+	f, ok, err := w.find.Candidate(ri, ev.Name, fi)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
@@ -320,15 +322,6 @@ func (w *Watcher) onEvent(ev fsnotify.Event, addWatch func(string)) bool {
 	return false
 }
 
-func (w *Watcher) rootOf(path string) int {
-	for i := range w.roots {
-		if within(w.roots[i].dir, path) {
-			return i
-		}
-	}
-	return -1
-}
-
 // rescan lists every root and reconciles the tracked set with it.
 func (w *Watcher) rescan(ctx context.Context, addWatch func(string)) {
 	w.mu.Lock()
@@ -337,11 +330,11 @@ func (w *Watcher) rescan(ctx context.Context, addWatch func(string)) {
 	w.mu.Unlock()
 	seenProblems := make(map[string]bool)
 	complete := true
-	for ri := range w.roots {
+	for ri := range w.find.Roots {
 		if ctx.Err() != nil {
 			return
 		}
-		err := w.scanRoot(ri, func(f found) {
+		err := w.find.Scan(ri, func(f finder.Found) {
 			w.mu.Lock()
 			w.observeLocked(f, gen)
 			w.mu.Unlock()
@@ -353,9 +346,9 @@ func (w *Watcher) rescan(ctx context.Context, addWatch func(string)) {
 		}, addWatch)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				w.log.Debug("watcher: directory does not exist yet", "dir", w.roots[ri].dir)
+				w.log.Debug("watcher: directory does not exist yet", "dir", w.find.Roots[ri].Dir)
 			} else {
-				w.log.Warn("watcher: cannot list directory", "dir", w.roots[ri].dir, "err", err)
+				w.log.Warn("watcher: cannot list directory", "dir", w.find.Roots[ri].Dir, "err", err)
 			}
 			complete = false
 			continue // keep what we track under it: no evidence it is gone
@@ -393,15 +386,15 @@ func (w *Watcher) problemLocked(path string, err error) {
 }
 
 // observeLocked records what a scan or event saw of a file.
-func (w *Watcher) observeLocked(f found, gen uint64) {
+func (w *Watcher) observeLocked(f finder.Found, gen uint64) {
 	now := w.now()
-	e := w.files[f.path]
+	e := w.files[f.Path]
 	if e == nil {
-		e = &entry{path: f.path, root: f.root, info: f.info, index: -1}
-		w.files[f.path] = e
+		e = &entry{path: f.Path, root: f.Root, info: f.Info, index: -1}
+		w.files[f.Path] = e
 		w.stats.Seen++
 		w.resetLocked(e, f, now)
-		if rec, ok := w.state.byPath(f.path, f.size, f.mtime); ok {
+		if rec, ok := w.state.byPath(f.Path, f.Size, f.ModTime); ok {
 			// Same path, size and mtime as a record: trust it without reading.
 			e.fp = rec.Fingerprint
 			e.phase = phaseExported
@@ -410,7 +403,7 @@ func (w *Watcher) observeLocked(f found, gen uint64) {
 			}
 			w.state.touch(e.key(), now)
 		}
-	} else if e.size != f.size || !e.mtime.Equal(f.mtime) {
+	} else if e.size != f.Size || !e.mtime.Equal(f.ModTime) {
 		if e.phase != phaseInFlight { // Done/Retry/Failed look again
 			w.resetLocked(e, f, now)
 		}
@@ -421,19 +414,19 @@ func (w *Watcher) observeLocked(f found, gen uint64) {
 			w.state.touch(e.key(), now)
 		}
 	}
-	delete(w.problems, f.path)
+	delete(w.problems, f.Path)
 }
 
 // resetLocked starts settling e anew with what was just observed.
-func (w *Watcher) resetLocked(e *entry, f found, now time.Time) {
+func (w *Watcher) resetLocked(e *entry, f finder.Found, now time.Time) {
 	w.unreadyLocked(e)
-	e.size, e.mtime = f.size, f.mtime
+	e.size, e.mtime = f.Size, f.ModTime
 	e.phase = phaseSettling
 	e.fp, e.verified = "", false
 	e.truncations, e.failures = 0, 0
 	e.stableSince = now
-	if f.mtime.Before(now) && now.Sub(f.mtime) >= w.cfg.SettleTime {
-		e.stableSince = f.mtime // unchanged since before we looked
+	if f.ModTime.Before(now) && now.Sub(f.ModTime) >= w.cfg.SettleTime {
+		e.stableSince = f.ModTime // unchanged since before we looked
 	}
 	w.dueLocked(e.stableSince.Add(w.cfg.SettleTime))
 }
@@ -534,7 +527,7 @@ func (w *Watcher) check(ctx context.Context, j work) {
 	}
 	if fi.Size() != j.size || !fi.ModTime().Equal(j.mtime) {
 		w.mu.Lock()
-		w.resetLocked(j.e, found{path: j.path, size: fi.Size(), mtime: fi.ModTime()}, w.now())
+		w.resetLocked(j.e, finder.Found{Path: j.path, Size: fi.Size(), ModTime: fi.ModTime()}, w.now())
 		w.mu.Unlock()
 		return
 	}
@@ -710,7 +703,7 @@ func (w *Watcher) afterLocked(e *entry, f File) {
 	}
 	if fi.Size() != f.Size || !fi.ModTime().Equal(f.ModTime) {
 		w.log.Warn("watcher: file changed while it was exported; leaving it, its new content will be offered", "path", f.Path)
-		w.resetLocked(e, found{path: f.Path, size: fi.Size(), mtime: fi.ModTime()}, w.now())
+		w.resetLocked(e, finder.Found{Path: f.Path, Size: fi.Size(), ModTime: fi.ModTime()}, w.now())
 		return
 	}
 	switch w.cfg.AfterExport {
@@ -721,7 +714,7 @@ func (w *Watcher) afterLocked(e *entry, f File) {
 		}
 		delete(w.files, e.path)
 	case AfterExportMove:
-		dst, err := moveInto(f.Path, w.roots[e.root].exported)
+		dst, err := moveInto(f.Path, w.find.Roots[e.root].Exported)
 		if err != nil {
 			w.log.Warn("watcher: moving exported file failed", "path", f.Path, "err", err)
 			return
@@ -798,7 +791,7 @@ func (w *Watcher) failLocked(e *entry, cause error) {
 		w.log.Warn("watcher: recording failure in state failed", "path", e.path, "err", err)
 	}
 	if w.cfg.OnFailure == OnFailureMove {
-		dst, err := moveInto(e.path, w.roots[e.root].failed)
+		dst, err := moveInto(e.path, w.find.Roots[e.root].Failed)
 		if err != nil {
 			w.log.Warn("watcher: moving failed file aside failed", "path", e.path, "err", err)
 			return
