@@ -130,11 +130,16 @@ func attrsSize(attrs []span.Attr) int {
 func appendAttrs(dst []byte, tag byte, attrs []span.Attr) []byte {
 	for i := range attrs {
 		a := &attrs[i]
-		dst = appendLP(dst, tag, kvSize(a))
+		vs := valueSize(&a.Value)
+		kvs := 1 + lp(vs)
+		if a.Key != "" {
+			kvs += 1 + lp(len(a.Key))
+		}
+		dst = appendLP(dst, tag, kvs)
 		if a.Key != "" {
 			dst = appendString(dst, tagBytes1, a.Key)
 		}
-		dst = appendLP(dst, tagBytes2, valueSize(&a.Value))
+		dst = appendLP(dst, tagBytes2, vs)
 		dst = appendValue(dst, &a.Value)
 	}
 	return dst
