@@ -560,6 +560,20 @@ func (w *Watcher) check(ctx context.Context, j work) {
 			}
 		}
 	}
+	if err == nil {
+		// Deleted, replaced or rewritten while we read it? An open handle
+		// still reads an unlinked file, so look at the path again.
+		fi, serr := os.Stat(j.path)
+		switch {
+		case serr != nil:
+			err = &FileError{Op: "stat", Path: j.path, Err: serr}
+		case fi.Size() != j.size || !fi.ModTime().Equal(j.mtime):
+			w.mu.Lock()
+			w.resetLocked(j.e, finder.Found{Path: j.path, Size: fi.Size(), ModTime: fi.ModTime()}, w.now())
+			w.mu.Unlock()
+			return
+		}
+	}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()

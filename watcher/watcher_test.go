@@ -708,3 +708,52 @@ func TestRealH100Trace(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestChangedWhileVerified(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		act   func(path string) error // done to the file right after the watcher opened it
+		moved bool                    // ends in failed/
+	}{
+		{"deleted", os.Remove, false},
+		{"truncated", func(p string) error { return os.Truncate(p, 100) }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := testConfig(t, dir)
+			cfg.MaxTruncatedAttempts, cfg.MaxTruncatedAge = 2, time.Millisecond
+			cfg.Notify = false // no event may tell the watcher; it must look itself
+			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+			write(t, p, gz(t, traceJSON(tt.name, 2000)))
+			age(t, p, time.Minute)
+			other := filepath.Join(dir, traceName(1, 1795789272000000002, true))
+			write(t, other, gz(t, traceJSON("bystander", 5)))
+			opened := 0
+			w := start(t, cfg, func(w *Watcher) {
+				w.open = func(name string) (*os.File, error) {
+					f, err := os.Open(name)
+					if err == nil && name == p {
+						opened++
+						if opened == 2 { // the first open fingerprints, the second verifies
+							if err := tt.act(name); err != nil {
+								t.Error(err)
+							}
+						}
+					}
+					return f, err
+				}
+			})
+			got := w.mustNext(t)
+			if got.Path != other {
+				t.Fatalf("offered %s, want only %s", got.Path, other)
+			}
+			if tt.moved {
+				eventually(t, "cut file failed", func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
+			}
+			w.expectNone(t, 300*time.Millisecond)
+		})
+	}
+}
