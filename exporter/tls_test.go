@@ -105,6 +105,8 @@ func TestMutualTLS(t *testing.T) {
 			"OTEL_EXPORTER_OTLP_CLIENT_KEY":         opts.KeyFile,
 		}, nil},
 		{"http-no-client-cert", SinkConfig{Protocol: ProtocolHTTPProtobuf, Transport: TransportOptions{Endpoint: col.HTTPURL(), CAFile: opts.CAFile}}, nil, ErrPermanent},
+		// gRPC reports TLS failures as Unavailable: retried until max_elapsed_time.
+		{"grpc-no-client-cert", SinkConfig{Protocol: ProtocolGRPC, Transport: TransportOptions{Endpoint: col.GRPCEndpoint(), CAFile: opts.CAFile}}, nil, ErrRetriesExhausted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,7 +117,9 @@ func TestMutualTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := startExporter(t, cl, fastConfig())
+			cfg := fastConfig()
+			cfg.Retry.MaxElapsedTime = 200 * time.Millisecond
+			e := startExporter(t, cl, cfg)
 			tr := e.NewTracker()
 			if err := e.Export(ctxT(t), kernelBatch(testResource, 0, 5), tr); err != nil {
 				t.Fatal(err)
