@@ -488,9 +488,9 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 			span.Int("vllm.profile.gpu_busy_ns", s.fileBusy),
 			span.Int("vllm.profile.orphan_gpu_count", b.st.OrphanGPU),
 			span.Int("vllm.profile.memory_event_count", b.st.MemoryEvents),
-			span.Int("vllm.step.kernel_count", int64(s.kernelCount[t])),
-			span.Int("vllm.step.gpu_busy_ns", s.gpuBusy[t]),
-			span.Int("vllm.step.cpu_ns", s.cpuNs[t]),
+			span.Int("vllm.profile.trace_kernel_count", int64(s.kernelCount[t])),
+			span.Int("vllm.profile.trace_gpu_busy_ns", s.gpuBusy[t]),
+			span.Int("vllm.profile.trace_cpu_ns", s.cpuNs[t]),
 			span.String("kineto.time_base", b.st.TimeBase),
 		)
 		return span.Span{
