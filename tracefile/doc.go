@@ -14,9 +14,10 @@
 //	<host>_<pid>.async_llm                              API-server frontend (EraFrontend)
 //	<host>_<pid>                                        vLLM v0.8-v0.11.0  (EraHostPID)
 //
-// A name that has the outer shape but a worker part of none of these forms
-// is still a trace file (EraUnknown): it is watched and converted, but its
-// rank is unknown.
+// A name that has the outer shape but a worker part of none of these forms,
+// or a number that is not a plausible time (other tools' names), is still a
+// trace file (EraUnknown): it is watched and converted, but its rank is
+// unknown.
 //
 // The package is pure: it never touches the file system, never opens a
 // file and never looks inside one. Information that only the trace content

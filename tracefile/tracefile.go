@@ -85,7 +85,12 @@ func Parse(name string) (info Info, ok bool) {
 		info.Stamp = n
 		info.ExportTime = stampTime(n)
 	}
-	parseWorker(&info)
+	if !info.ExportTime.IsZero() {
+		// Only PyTorch's tensorboard_trace_handler names are parsed
+		// further; it always writes a time. Other tools' names (such as
+		// HTA's "rank-0.Apr_03_18_51_38.1102") would be misread.
+		parseWorker(&info)
+	}
 	return info, true
 }
 

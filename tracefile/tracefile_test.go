@@ -105,6 +105,15 @@ func TestParse(t *testing.T) {
 			ok: true,
 		},
 		{
+			name: "HTA-style name: not a time, so no host_pid guess",
+			in:   "rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz",
+			want: unknown(Info{
+				Base: "rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz", Worker: "rank-0.Apr_03_18_51_38",
+				Stamp: 1102, Gzip: true, Era: EraUnknown,
+			}),
+			ok: true,
+		},
+		{
 			name: "stamp too small to be a time, unknown worker",
 			in:   "rank-0.Apr_03_18_51_x.1102.pt.trace.json.gz",
 			want: unknown(Info{
@@ -116,7 +125,7 @@ func TestParse(t *testing.T) {
 		{
 			name: "stamp overflowing uint64 keeps the file, loses the time",
 			in:   "h_1.99999999999999999999999.pt.trace.json",
-			want: unknown(Info{Base: "h_1.99999999999999999999999.pt.trace.json", Worker: "h_1", Host: "h", PID: 1, Era: EraHostPID}),
+			want: unknown(Info{Base: "h_1.99999999999999999999999.pt.trace.json", Worker: "h_1", Era: EraUnknown}),
 			ok:   true,
 		},
 		{name: "tmp file", in: "h_1.1760000000000000000.pt.trace.json.tmp"},
