@@ -116,6 +116,9 @@ func TestBacklogOldestFirst(t *testing.T) {
 	// Let the whole backlog be checked, so the order is not the order of
 	// verification.
 	eventually(t, "backlog ready", func() bool { return w.Stats().Ready == len(want) })
+	if s := w.Stats(); s.Queue != len(want) || s.OldestWaiting < 2*time.Hour || s.BytesOnDisk == 0 {
+		t.Errorf("stats %+v: want %d queued, the oldest waiting 2h, bytes on disk counted", s, len(want))
+	}
 	for _, n := range want {
 		f := w.mustNext(t)
 		if paths[f.Path] != n {
@@ -755,5 +758,62 @@ func TestChangedWhileVerified(t *testing.T) {
 			}
 			w.expectNone(t, 300*time.Millisecond)
 		})
+	}
+}
+
+func TestMultipleDirs(t *testing.T) {
+	t.Parallel()
+	a, b, archive := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	cfg := testConfig(t, a)
+	cfg.Dirs = []string{a, b}
+	cfg.AfterExport, cfg.ExportedDir = AfterExportMove, archive
+	pa := filepath.Join(a, traceName(0, 1795789272000000002, true))
+	pb := filepath.Join(b, traceName(0, 1795789272000000001, true)) // same base name pattern, older
+	write(t, pa, gz(t, traceJSON("dir a", 5)))
+	write(t, pb, gz(t, traceJSON("dir b", 5)))
+	age(t, pa, time.Minute)
+	age(t, pb, time.Minute)
+	w := start(t, cfg)
+	eventually(t, "both ready", func() bool { return w.Stats().Ready == 2 })
+	for _, want := range []string{pb, pa} {
+		f := w.mustNext(t)
+		if f.Path != want {
+			t.Fatalf("offered %s, want %s", f.Path, want)
+		}
+		if err := w.Done(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{pa, pb} {
+		if !exists(filepath.Join(archive, filepath.Base(p))) {
+			t.Errorf("%s not moved into the shared %s", p, archive)
+		}
+	}
+}
+
+func TestMoveIntoNeverOverwrites(t *testing.T) {
+	t.Parallel()
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "exported")
+	name := traceName(0, 1795789272000000001, true)
+	var got []string
+	for i := range 3 {
+		p := filepath.Join(src, name)
+		write(t, p, []byte(fmt.Sprint("content ", i)))
+		moved, err := moveInto(p, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, filepath.Base(moved))
+	}
+	want := []string{name, "dup1~" + name, "dup2~" + name}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("moved to %v, want %v", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, name)); string(b) != "content 0" {
+		t.Errorf("first file overwritten: %q", b)
+	}
+	write(t, filepath.Join(src, "blocker"), nil)
+	if _, err := moveInto(filepath.Join(src, name+"x"), filepath.Join(src, "blocker", "sub")); err == nil {
+		t.Error("moving into a directory under a regular file: want an error")
 	}
 }
