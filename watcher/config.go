@@ -106,7 +106,7 @@ func DefaultConfig() Config {
 
 // ConfigError names the configuration key that is wrong.
 type ConfigError struct {
-	Key    string // as in YAML, e.g. "watcher.settle_time"
+	Key    string // the YAML key under the watcher's section, e.g. "settle_time", "dirs[1]"
 	Reason string
 }
 
@@ -115,7 +115,7 @@ func (e *ConfigError) Error() string { return fmt.Sprintf("watcher config: %s: %
 // Validate checks every key and returns a *ConfigError for the first bad one.
 func (c Config) Validate() error {
 	bad := func(key, format string, args ...any) error {
-		return &ConfigError{Key: "watcher." + key, Reason: fmt.Sprintf(format, args...)}
+		return &ConfigError{Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
 	if len(c.Dirs) == 0 {
 		return bad("dirs", "at least one directory is required")
