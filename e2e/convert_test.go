@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,6 +53,18 @@ func TestConvertToJaeger(t *testing.T) {
 	}
 }
 
+// rootName names a trace by its root span (and gen_ai.request.id if any).
+func rootName(t *Trace) string {
+	r := t.Roots()
+	if len(r) == 0 {
+		return "no root"
+	}
+	if id, ok := r[0].Attrs["gen_ai.request.id"].(string); ok {
+		return r[0].Name + " " + id
+	}
+	return r[0].Name
+}
+
 func spanCount(traces map[string]*Trace) int {
 	n := 0
 	for _, t := range traces {
@@ -67,7 +80,9 @@ func waitForTraces(t *testing.T, want map[string]*Trace, service string, timeout
 	got := map[string]*Trace{}
 	poll(t, timeout, "traces in Jaeger", func(ctx context.Context) (bool, string, error) {
 		pending := 0
-		for id, w := range want {
+		var detail []string
+		for _, id := range traceIDs(want) {
+			w := want[id]
 			if g := got[id]; g != nil && len(g.Spans) >= len(w.Spans) {
 				continue
 			}
@@ -81,9 +96,16 @@ func waitForTraces(t *testing.T, want map[string]*Trace, service string, timeout
 			}
 			if g == nil || len(g.Spans) < len(w.Spans) {
 				pending++
+				if len(detail) < 3 {
+					n := 0
+					if g != nil {
+						n = len(g.Spans)
+					}
+					detail = append(detail, fmt.Sprintf("%s (%s): %d of %d spans", id, rootName(w), n, len(w.Spans)))
+				}
 			}
 		}
-		return pending == 0, fmt.Sprintf("%d of %d traces incomplete", pending, len(want)), nil
+		return pending == 0, fmt.Sprintf("%d of %d traces incomplete, e.g. %s", pending, len(want), strings.Join(detail, "; ")), nil
 	})
 	return got
 }

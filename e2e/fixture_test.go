@@ -163,6 +163,16 @@ func (tr *truth) expectedLinks(slack time.Duration) map[string]linkExpectation {
 	return out
 }
 
+// unfinished reports whether request id is known and never finished.
+func (tr *truth) unfinished(id string) bool {
+	for _, r := range tr.Requests {
+		if r.ID == id {
+			return r.FinishNS == 0
+		}
+	}
+	return false
+}
+
 // finishedOutsideWindow reports whether request id finished and took part in
 // no profiled step.
 func (tr *truth) finishedOutsideWindow(id string) bool {

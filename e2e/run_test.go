@@ -33,6 +33,17 @@ func TestRunDaemonWithJSONLog(t *testing.T) {
 	// What the daemon must ship: the same spans convert makes from the same
 	// trace and log (deterministic ids make the two comparable).
 	expected := convertExpectation(t, fx, svc, dir, writeFile(t, filepath.Join(dir, "expect-log.jsonl"), fx.JSONLog))
+	// convert reads the whole log and ends a request with no "Generated
+	// response" at the log's end; the daemon cannot know the request will
+	// never finish and holds it. Such requests are not compared.
+	for id, trc := range expected {
+		if r := trc.Roots(); len(r) == 1 && r[0].Name == "llm_request" {
+			if rid, _ := r[0].Attrs["gen_ai.request.id"].(string); tr.unfinished(rid) {
+				t.Logf("not expecting request trace %s of unfinished request %s from the daemon", id, rid)
+				delete(expected, id)
+			}
+		}
+	}
 
 	startDaemon(t, "--profiler-dir", prof, "--state-file", filepath.Join(dir, "state.json"),
 		"--vllm-log", logPath, "--service-name", svc,
