@@ -80,8 +80,8 @@ type Config struct {
 	DiskBudgetBytes int64 `yaml:"disk_budget_bytes" json:"disk_budget_bytes"`
 	// RetryBackoff paces files whose export or read failed transiently.
 	RetryBackoff Backoff `yaml:"retry_backoff" json:"retry_backoff"`
-	// A file that keeps reading as truncated (an incomplete gzip stream, a
-	// .json not ending in '}', or the converter's ErrTruncated) is failed
+	// A file that keeps reading as truncated (an incomplete gzip stream, or
+	// Retry with an error matching IsTruncated) is failed
 	// once it has read as truncated MaxTruncatedAttempts times AND has not
 	// been modified for MaxTruncatedAge. Zero disables that condition; both
 	// zero means such a file waits for ever.

@@ -15,9 +15,9 @@ var (
 	// ErrNotInFlight is returned by Done, Retry and Failed for a file that
 	// Next did not hand out, or that was already settled.
 	ErrNotInFlight = errors.New("watcher: file is not in flight")
-	// ErrTruncated means a file ends early: a gzip stream without its end,
-	// or a .json that does not end in '}'. It is transient while the file
-	// may still grow (see Config.MaxTruncatedAge).
+	// ErrTruncated means a file ends early: a gzip stream without its end
+	// (or, passed to Retry, whatever the converter found cut). It is
+	// transient while the file may still grow (see Config.MaxTruncatedAge).
 	ErrTruncated = errors.New("trace file is truncated")
 	// ErrCorrupt means a .gz is not a valid gzip stream (bad header,
 	// corrupt deflate data, checksum mismatch). It is permanent.

@@ -31,9 +31,11 @@ type opener func(name string) (*os.File, error)
 //
 // where <tail> is, for .gz, the gzip trailer (CRC-32 and length of the whole
 // decompressed stream, 16 hex digits) and, for .json, the hash of the last
-// 16 KiB. It returns an error matching ErrTruncated when the file visibly
-// ends early (too short for a gzip trailer, a gzip header or first block
-// cut, a .json not ending in '}').
+// 16 KiB. For .gz it returns an error matching ErrTruncated when the file
+// visibly ends early (too short for a trailer, header or first 16 KiB cut)
+// and one matching ErrCorrupt when it is not gzip. A .json is never judged
+// here: Kineto renames it into place whole, and the converter tells
+// truncated from malformed.
 func fingerprint(open opener, path string, gz bool, size int64) (string, error) {
 	f, err := open(path)
 	if err != nil {
@@ -69,24 +71,7 @@ func fingerprint(open opener, path string, gz bool, size int64) (string, error) 
 	if _, err := f.ReadAt(tail, size-n); err != nil {
 		return "", &FileError{Op: "fingerprint", Path: path, Err: truncatedIfEOF(err)}
 	}
-	if !endsWithBrace(tail) {
-		return "", &FileError{Op: "fingerprint", Path: path, Err: fmt.Errorf("%w: does not end with '}'", ErrTruncated)}
-	}
 	return fmt.Sprintf("xxh64:%016x:%016x", head, xxhash.Sum64(tail)), nil
-}
-
-func endsWithBrace(b []byte) bool {
-	for i := len(b) - 1; i >= 0; i-- {
-		switch b[i] {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '}':
-			return true
-		default:
-			return false
-		}
-	}
-	return false
 }
 
 // verifyGzip inflates the first size bytes of path to the end and checks
