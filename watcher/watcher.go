@@ -804,6 +804,10 @@ func (w *Watcher) failLocked(e *entry, cause error) {
 	if err := w.state.put(rec, now); err != nil {
 		w.log.Warn("watcher: recording failure in state failed", "path", e.path, "err", err)
 	}
+	if _, err := os.Lstat(e.path); errors.Is(err, fs.ErrNotExist) {
+		w.dropLocked(e) // nothing left to move aside
+		return
+	}
 	if w.cfg.OnFailure == OnFailureMove {
 		dst, err := moveInto(e.path, w.find.Roots[e.root].Failed)
 		if err != nil {

@@ -817,3 +817,25 @@ func TestMoveIntoNeverOverwrites(t *testing.T) {
 		t.Error("moving into a directory under a regular file: want an error")
 	}
 }
+
+func TestFailedAfterFileVanished(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	write(t, p, gz(t, traceJSON("vanishing", 5)))
+	w := start(t, cfg)
+	f := w.mustNext(t)
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Failed(f, fmt.Errorf("open: %w", fs.ErrNotExist)); err != nil {
+		t.Fatal(err)
+	}
+	if exists(filepath.Join(dir, "failed")) {
+		t.Error("created failed/ for a file that is gone")
+	}
+	if s := w.Stats(); s.Failed != 1 || s.InFlight != 0 || s.Queue != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
