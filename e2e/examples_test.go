@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,4 +89,48 @@ func TestExampleBridgeConfigRuns(t *testing.T) {
 		compareSpans(t, "Jaeger vs convert", expected[id], got[id])
 	}
 	checkStepTraces(t, got, tr, fx.Delta, svc)
+}
+
+// TestExampleJaegerLocal runs examples/jaeger-local.sh against the test's
+// Jaeger (the script's "existing Jaeger" path) and checks the bundled
+// profile is searchable there by service and time, whole.
+func TestExampleJaegerLocal(t *testing.T) {
+	tr := loadTruth(t)
+	svc := uniqueName(t, "e2e-example-jaeger")
+	out := filepath.Join(t.TempDir(), "expected.otlp.jsonl")
+	trace, err := filepath.Glob("../examples/data/*.pt.trace.json.gz")
+	if err != nil || len(trace) != 1 {
+		t.Fatalf("examples/data holds %v, want one trace", trace)
+	}
+	runBridge(t, 3*time.Minute, "convert", "-o", out, "--service-name", svc, "--requests", "../examples/data/vllm.jsonl", trace[0])
+	spans, err := readOTLPJSONLines(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(spans)
+
+	cmd := exec.Command("bash", "examples/jaeger-local.sh")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "BRIDGE_BIN="+bridgeBin, "SERVICE_NAME="+svc,
+		"JAEGER_OTLP_GRPC="+jaegerAPI.otlpGRPC, "JAEGER_QUERY="+jaegerAPI.query)
+	b, err := cmd.CombinedOutput()
+	t.Logf("examples/jaeger-local.sh:\n%s", tail(b, 2000))
+	if err != nil {
+		t.Fatalf("examples/jaeger-local.sh: %v", err)
+	}
+
+	w := tr.window()
+	var got map[string]*Trace
+	poll(t, time.Minute, "example spans searchable in Jaeger", func(ctx context.Context) (bool, string, error) {
+		found, err := jaegerAPI.Find(ctx, svc, "", time.Unix(0, w.StartNS).Add(-time.Minute), time.Unix(0, w.StopNS).Add(time.Minute), 1000)
+		if err != nil {
+			return false, "", err
+		}
+		got = groupTraces(onlyService(found, svc))
+		n := spanCount(got)
+		return n >= want, fmt.Sprintf("%d of %d spans found", n, want), nil
+	})
+	steps, requests := splitRequestTraces(got)
+	st := checkStepTraces(t, steps, tr, 0, svc)
+	checkRequestTraces(t, tr, requests, st, svc, true)
 }

@@ -28,7 +28,12 @@ cd "$ROOT"
 FUZZ_BUDGET=${FUZZ_BUDGET:-180}
 E2E_TIMEOUT=${E2E_TIMEOUT:-20m}
 SKIP_STEPS=" ${SKIP_STEPS:-} "
-export JAEGER_STATE_DIR=${JAEGER_STATE_DIR:-$(mktemp -d -t vllm-otel-bridge-jaeger.XXXXXX)}
+OWN_STATE_DIR=
+if [[ -z "${JAEGER_STATE_DIR:-}" ]]; then
+	JAEGER_STATE_DIR=$(mktemp -d -t vllm-otel-bridge-jaeger.XXXXXX)
+	OWN_STATE_DIR=$JAEGER_STATE_DIR
+fi
+export JAEGER_STATE_DIR
 
 declare -a SUMMARY=()
 FAILED=0
@@ -71,6 +76,10 @@ step() {
 
 cleanup() {
 	bash "$ROOT/scripts/jaeger.sh" stop >/dev/null 2>&1 || true
+	# Keep Jaeger's log when something failed; it is named in the summary.
+	if [[ -n "$OWN_STATE_DIR" && "$FAILED" == 0 ]]; then
+		rm -rf "$OWN_STATE_DIR"
+	fi
 }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
@@ -198,6 +207,7 @@ fi
 
 banner "summary ($((SECONDS - START_ALL))s)"
 printf '%s\n' "${SUMMARY[@]}"
+echo "Jaeger log: $JAEGER_STATE_DIR/jaeger.log"
 echo "steps: $PASSED_STEPS passed, $FAILED_STEPS failed"
 if ((FAILED)); then
 	printf '%sFAILED%s\n' "$RED" "$RESET"
