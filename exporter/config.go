@@ -17,7 +17,9 @@ type Config struct {
 	// MaxInFlight is the number of requests being sent at once. Default 4.
 	MaxInFlight int `yaml:"max_in_flight"`
 	// QueueSize is the number of complete requests waiting for a sender.
-	// When it is full, Export blocks. Default 4. Memory held by the
+	// When it is full, Export blocks. Default 4; 0 (kept as 0 by New, unlike
+	// the other fields) means a request waits only in the producer's hands.
+	// Memory held by the
 	// exporter is about (MaxInFlight + QueueSize + 1) × MaxRequestBytes.
 	QueueSize int `yaml:"queue_size"`
 	// FlushInterval sends a partly filled request once it is this old, so

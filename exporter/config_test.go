@@ -108,3 +108,16 @@ func TestTransportOptionsValidate(t *testing.T) {
 		t.Fatal("a missing CA file was accepted")
 	}
 }
+
+func TestNewFallsBackOnInvalidConfig(t *testing.T) {
+	bad := DefaultConfig()
+	bad.QueueSize = -5
+	e := New(&DiscardClient{}, bad, nil)
+	if got := e.Config(); got != DefaultConfig() {
+		t.Fatalf("invalid config kept: %+v", got)
+	}
+	partial := Config{MaxRequestBytes: 8 << 10}
+	if got := New(&DiscardClient{}, partial, nil).Config(); got.MaxRequestBytes != 8<<10 || got.MaxInFlight != 4 || got.FlushInterval != time.Second {
+		t.Fatalf("zero fields not defaulted: %+v", got)
+	}
+}

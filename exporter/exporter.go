@@ -97,9 +97,11 @@ type Exporter struct {
 	stats     stats
 }
 
-// New returns an Exporter sending through client. cfg must be valid (see
-// Config.Validate); zero fields take their defaults. A nil logger discards
-// logs. Call Start before exporting and Shutdown at the end.
+// New returns an Exporter sending through client. Zero fields of cfg
+// (except QueueSize) take their defaults; if cfg is still invalid (see Config.Validate, which
+// callers should run first to report the bad key) New logs a warning and
+// uses DefaultConfig. A nil logger discards logs. Call Start before
+// exporting and Shutdown at the end.
 func New(client Client, cfg Config, logger *slog.Logger) *Exporter {
 	def := DefaultConfig()
 	if cfg.MaxRequestBytes == 0 {
@@ -119,6 +121,11 @@ func New(client Client, cfg Config, logger *slog.Logger) *Exporter {
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.Validate(); err != nil {
+		// A bad setting earns a warning and the defaults, not a crash.
+		logger.Warn("invalid exporter configuration; using the defaults", "error", err)
+		cfg = def
 	}
 	e := &Exporter{
 		client:   client,
