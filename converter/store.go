@@ -124,16 +124,43 @@ func (a *arena) get(ref uint64, n uint32) []byte {
 type interner struct {
 	ids  map[string]uint32
 	strs []string
+	// recent is a small direct-mapped cache in front of ids: most names,
+	// categories, pids/tids and arg keys repeat from event to event.
+	recent [internCache]internEntry
+}
+
+const internCache = 1024
+
+type internEntry struct {
+	s  string
+	id uint32
+}
+
+// slot picks a cache slot from the length and a few bytes of b.
+func slot(b []byte) int {
+	n := len(b)
+	if n == 0 {
+		return 0
+	}
+	h := uint(n)*31 ^ uint(b[0])<<2 ^ uint(b[n-1])<<5 ^ uint(b[n/2])<<8
+	return int(h % internCache)
 }
 
 func newInterner() *interner {
-	in := &interner{ids: make(map[string]uint32, 1024)}
-	in.id(nil) // id 0 is ""
+	in := &interner{ids: map[string]uint32{"": 0}, strs: []string{""}} // id 0 is ""
 	return in
 }
 
 func (in *interner) id(b []byte) uint32 {
+	e := &in.recent[slot(b)]
+	if e.s == string(b) && (e.id != 0 || len(b) == 0) {
+		return e.id
+	}
 	if id, ok := in.ids[string(b)]; ok {
+		e.s, e.id = in.strs[id], id
+		if e.s != string(b) { // sanitised string: cache under the raw key is impossible
+			e.s, e.id = "", 0
+		}
 		return id
 	}
 	s := string(b)
