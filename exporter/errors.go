@@ -60,9 +60,9 @@ func (e *RetryableError) Error() string { return "retryable: " + e.Err.Error() }
 // Unwrap returns the wrapped error.
 func (e *RetryableError) Unwrap() error { return e.Err }
 
-// PartialSuccess describes spans the backend accepted the request but
+// partialSuccess describes spans of an accepted request that the backend
 // rejected (OTLP partial success). It is counted and logged, not an error.
-type PartialSuccess struct {
+type partialSuccess struct {
 	Rejected int64
 	Message  string
 }
@@ -84,8 +84,8 @@ func walkLeaves(err error, fn func(error)) {
 
 // splitPartial separates OTLP partial-success reports (which the OTel
 // clients return joined to a nil or real error) from real errors.
-func splitPartial(err error) (PartialSuccess, error) {
-	var ps PartialSuccess
+func splitPartial(err error) (partialSuccess, error) {
+	var ps partialSuccess
 	var rest []error
 	walkLeaves(err, func(e error) {
 		if n, msg, ok := asOTelPartialSuccess(e); ok {
@@ -125,7 +125,7 @@ func asOTelPartialSuccess(err error) (int64, string, bool) {
 
 // otelHTTPRetryable recognises otlptracehttp's unexported retryableError
 // (429, 502, 503, 504 and temporary network errors) and reads its
-// Retry-After delay. Pinned by TestHTTPRetryAfter.
+// Retry-After delay. Pinned by TestThrottleHints.
 func otelHTTPRetryable(err error) (time.Duration, bool) {
 	found, throttle := false, time.Duration(0)
 	walkLeaves(err, func(e error) {
