@@ -204,8 +204,11 @@ func (e *Exporter) enter(ctx context.Context, t *Tracker) error {
 // Export encodes b's spans into outgoing requests and returns once they are
 // encoded (b's memory may be reused then), blocking while MaxInFlight
 // requests are being sent and QueueSize more are waiting. The spans are
-// acknowledged through t (which may be nil). On error, spans of b may have
-// been queued already; t is failed with the error.
+// acknowledged through t (which may be nil). An error before any span was
+// taken (ErrNotStarted, ErrShutdown, ErrTrackerClosed, ctx ending while
+// waiting for the encoder) leaves t as it was; an error part-way (ctx
+// ending while waiting for room) may leave some of b's spans queued and
+// fails t with the error, so Wait reports it.
 func (e *Exporter) Export(ctx context.Context, b *span.Batch, t *Tracker) error {
 	if err := e.enter(ctx, t); err != nil {
 		return err
