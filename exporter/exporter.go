@@ -178,17 +178,20 @@ func (e *Exporter) acquire(ctx context.Context) error {
 func (e *Exporter) release() { <-e.lock }
 
 func (e *Exporter) enter(ctx context.Context, t *Tracker) error {
-	if !e.started.Load() {
-		return ErrNotStarted
-	}
 	if t != nil && t.e != e {
 		return errors.New("exporter: tracker belongs to another exporter")
 	}
+	if !e.started.Load() {
+		t.fail(ErrNotStarted)
+		return ErrNotStarted
+	}
 	if err := e.acquire(ctx); err != nil {
+		t.fail(err)
 		return err
 	}
 	if e.closed {
 		e.release()
+		t.fail(ErrShutdown)
 		return ErrShutdown
 	}
 	if t != nil && t.isClosed() {
@@ -204,11 +207,11 @@ func (e *Exporter) enter(ctx context.Context, t *Tracker) error {
 // Export encodes b's spans into outgoing requests and returns once they are
 // encoded (b's memory may be reused then), blocking while MaxInFlight
 // requests are being sent and QueueSize more are waiting. The spans are
-// acknowledged through t (which may be nil). An error before any span was
-// taken (ErrNotStarted, ErrShutdown, ErrTrackerClosed, ctx ending while
-// waiting for the encoder) leaves t as it was; an error part-way (ctx
-// ending while waiting for room) may leave some of b's spans queued and
-// fails t with the error, so Wait reports it.
+// acknowledged through t (which may be nil). Any error (ErrNotStarted,
+// ErrShutdown, ctx ending) also fails t, so t.Wait never reports success
+// for a unit whose spans were not all taken; the exceptions are
+// ErrTrackerClosed and a tracker of another Exporter, which leave t alone.
+// After an error part-way, some of b's spans may have been queued.
 func (e *Exporter) Export(ctx context.Context, b *span.Batch, t *Tracker) error {
 	if err := e.enter(ctx, t); err != nil {
 		return err

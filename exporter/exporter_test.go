@@ -710,3 +710,29 @@ func TestSinksList(t *testing.T) {
 		t.Fatalf("protocol from getenv not used: %T", cl)
 	}
 }
+
+// TestExportErrorFailsTracker: a refused Export makes Wait report failure
+// even though the tracker's other spans were delivered.
+func TestExportErrorFailsTracker(t *testing.T) {
+	col := startCollector(t, otlptest.Options{})
+	e := New(clientFor(t, "grpc", col), fastConfig(), testLogger(t))
+	tr := e.NewTracker()
+	if err := e.Export(ctxT(t), kernelBatch(testResource, 0, 1), tr); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Export before Start = %v", err)
+	}
+	if err := e.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Export(ctxT(t), kernelBatch(testResource, 1, 1), tr); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Wait(ctxT(t)); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Wait = %v, want the refused Export's error", err)
+	}
+	if err := e.Shutdown(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if col.Stats().Spans != 1 {
+		t.Fatalf("collector got %d spans", col.Stats().Spans)
+	}
+}
