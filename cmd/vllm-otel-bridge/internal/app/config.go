@@ -48,6 +48,15 @@ type ProfilerConfig struct {
 	OnFailure  string   `yaml:"on_failure"`
 	FailedDir  string   `yaml:"failed_dir"`
 	DiskBudget ByteSize `yaml:"disk_budget"`
+	// Notify uses inotify; false = rescans only (NFS).
+	Notify bool `yaml:"notify"`
+	// A file that keeps reading as truncated is failed after this many
+	// reads AND this long without change (0 disables a condition).
+	MaxTruncatedAttempts int           `yaml:"max_truncated_attempts"`
+	MaxTruncatedAge      time.Duration `yaml:"max_truncated_age"`
+	// StateRetention keeps a state record this long after its file was
+	// last seen.
+	StateRetention time.Duration `yaml:"state_retention"`
 }
 
 // ConvertConfig shapes the spans made from each trace.
@@ -144,6 +153,11 @@ func DefaultConfig() Config {
 			RescanInterval: 10 * time.Second,
 			AfterExport:    "keep",
 			OnFailure:      "move",
+			Notify:         true,
+
+			MaxTruncatedAttempts: 3,
+			MaxTruncatedAge:      10 * time.Minute,
+			StateRetention:       72 * time.Hour,
 		},
 		StateFile: "vllm-otel-bridge-state.json",
 		Convert:   ConvertConfig{MaxSpansPerTrace: 10000},

@@ -154,6 +154,10 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	wcfg.OnFailure = cfg.Profiler.OnFailure
 	wcfg.FailedDir = cfg.Profiler.FailedDir
 	wcfg.DiskBudgetBytes = int64(cfg.Profiler.DiskBudget)
+	wcfg.Notify = cfg.Profiler.Notify
+	wcfg.MaxTruncatedAttempts = cfg.Profiler.MaxTruncatedAttempts
+	wcfg.MaxTruncatedAge = cfg.Profiler.MaxTruncatedAge
+	wcfg.StateRetention = cfg.Profiler.StateRetention
 	w, err := watcher.New(wcfg, logger.With("component", "watcher"))
 	if err != nil {
 		_ = exp.Shutdown(context.Background())
@@ -366,6 +370,9 @@ func (d *daemon) settle(log *slog.Logger, f watcher.File, err error, stage strin
 		}
 	default:
 		if errors.Is(err, converter.ErrTruncated) {
+			// The watcher counts truncated reads and fails a file that
+			// stays cut for max_truncated_attempts and max_truncated_age.
+			err = fmt.Errorf("%w: %w", watcher.ErrTruncated, err)
 			log.Info("trace file is not complete yet; will retry", "err", err)
 		} else {
 			log.Warn("trace file will be retried", "stage", stage, "err", err)
