@@ -322,3 +322,34 @@ func dropDaemonHostName(t *testing.T, expected, got map[string]*Trace) {
 		}
 	}
 }
+
+// tolerateRequestStretch accepts the one timing-dependent difference between
+// the daemon and convert: convert, holding every step, stretches a bridge-made
+// llm_request span to cover its step children; the daemon may have exported
+// the request (ending at its log time) before a later trace file added steps
+// that end after it. Only that case is normalised, and logged.
+func tolerateRequestStretch(t *testing.T, expected, got map[string]*Trace) {
+	t.Helper()
+	for id, e := range expected {
+		g := got[id]
+		roots := e.Roots()
+		if g == nil || len(roots) != 1 || roots[0].Name != "llm_request" {
+			continue
+		}
+		w := roots[0]
+		gr := g.Spans[w.SpanID]
+		if gr == nil || gr.End == w.End {
+			continue
+		}
+		var maxChild int64
+		for _, s := range e.Spans {
+			if s.Parent == w.SpanID && s.End > maxChild {
+				maxChild = s.End
+			}
+		}
+		if w.End == maxChild && gr.End < w.End && gr.Start == w.Start {
+			t.Logf("request trace %s: llm_request ends at %d in the daemon's output, stretched to its last step (%d) by convert", id, gr.End, w.End)
+			gr.End = w.End
+		}
+	}
+}

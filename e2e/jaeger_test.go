@@ -149,3 +149,34 @@ func poll(t *testing.T, timeout time.Duration, what string, f func(ctx context.C
 		}
 	}
 }
+
+// firstSpansAfter measures how long after start Jaeger first lists an
+// operation of service (cheap: /api/v3/operations), polling every 50 ms in
+// the background. The returned func waits for the result (or timeout).
+func (j *jaeger) firstSpansAfter(start time.Time, service string, timeout time.Duration) func() (time.Duration, bool) {
+	done := make(chan time.Duration, 1)
+	go func() {
+		deadline := start.Add(timeout)
+		u := "http://" + j.query + "/api/v3/operations?" + url.Values{"service": {service}}.Encode()
+		for time.Now().Before(deadline) {
+			resp, err := j.hc.Get(u)
+			if err == nil {
+				var out struct {
+					Operations []json.RawMessage `json:"operations"`
+				}
+				ok := resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&out) == nil && len(out.Operations) > 0
+				resp.Body.Close()
+				if ok {
+					done <- time.Since(start)
+					return
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		done <- -1
+	}()
+	return func() (time.Duration, bool) {
+		d := <-done
+		return d, d >= 0
+	}
+}

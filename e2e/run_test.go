@@ -52,10 +52,16 @@ func TestRunDaemonWithJSONLog(t *testing.T) {
 	appendLines(t, logPath, fx.JSONLog, 20, 20*time.Millisecond)
 	appendSlowly(t, filepath.Join(prof, fx.TraceName), fx.TraceGZ, 8, 150*time.Millisecond)
 	complete := time.Now()
+	first := jaegerAPI.firstSpansAfter(complete, svc, 2*time.Minute)
 
 	got := waitForTraces(t, expected, svc, 2*time.Minute)
-	t.Logf("LATENCY file complete -> all %d traces queryable in Jaeger: %v (default settle time)", len(expected), time.Since(complete).Round(time.Millisecond))
+	all := time.Since(complete)
+	if d, ok := first(); ok {
+		t.Logf("LATENCY file complete -> first spans queryable in Jaeger: %v; all %d traces verified complete: %v (default settle time 2s; the second includes the test's own polling of %d spans)",
+			d.Round(time.Millisecond), len(expected), all.Round(time.Millisecond), spanCount(expected))
+	}
 	dropDaemonHostName(t, expected, got)
+	tolerateRequestStretch(t, expected, got)
 	for _, id := range traceIDs(expected) {
 		compareSpans(t, "Jaeger vs convert", expected[id], got[id])
 	}
@@ -91,6 +97,7 @@ func TestRunReceiverForwardsVLLMSpans(t *testing.T) {
 	postOTLPJSON(t, "http://"+recv+"/v1/traces", early)
 	appendSlowly(t, filepath.Join(prof, fx.TraceName), fx.TraceGZ, 8, 150*time.Millisecond)
 	complete := time.Now()
+	first := jaegerAPI.firstSpansAfter(complete, svc, 2*time.Minute)
 	postOTLPJSON(t, "http://"+recv+"/v1/traces", late)
 
 	// vLLM's spans arrive unchanged: same ids, names, times, attributes,
@@ -125,7 +132,11 @@ func TestRunReceiverForwardsVLLMSpans(t *testing.T) {
 
 	// The bridge's own spans: step traces, and step spans in vLLM's traces.
 	mine := waitForTraces(t, expected, svc, 2*time.Minute)
-	t.Logf("LATENCY file complete -> all %d bridge traces queryable in Jaeger: %v (settle time 500ms)", len(expected), time.Since(complete).Round(time.Millisecond))
+	all := time.Since(complete)
+	if d, ok := first(); ok {
+		t.Logf("LATENCY file complete -> first bridge spans queryable in Jaeger: %v; all %d traces verified complete: %v (settle time 500ms; the second includes the test's own polling)",
+			d.Round(time.Millisecond), len(expected), all.Round(time.Millisecond))
+	}
 	dropDaemonHostName(t, expected, mine)
 	for _, id := range traceIDs(expected) {
 		compareSpans(t, "Jaeger vs convert", expected[id], mine[id])
