@@ -166,3 +166,52 @@ func BenchmarkGunzipSynthetic(b *testing.B) {
 		}
 	}
 }
+
+// parseOnly reads data the way Convert does (read-ahead goroutine, NaN
+// filter, parser) and stops before structure resolution.
+func parseOnly(tb testing.TB, data []byte) *parser {
+	ra := startReadAhead(bytes.NewReader(data))
+	defer ra.close()
+	var st Stats
+	p := newParser(context.Background(), ra, &st)
+	if err := p.run(); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkParse is the reader alone: read-ahead, NaN filter and the
+// event parser filling the record store, on the plain fixture.
+func BenchmarkParse(b *testing.B) {
+	plain := plainJSON(b, readFile(b, h100Fixture))
+	b.SetBytes(int64(len(plain)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		parseOnly(b, plain)
+	}
+}
+
+// BenchmarkBuild is the span builder alone: structure resolution, the cap
+// and span building for every trace of the parsed fixture, with a no-op
+// emit (bytes/s are of the fixture's JSON for comparison with Parse).
+func BenchmarkBuild(b *testing.B) {
+	plain := plainJSON(b, readFile(b, h100Fixture))
+	p := parseOnly(b, plain)
+	ids := span.NewIDSource(plain[:seedPrefix])
+	b.SetBytes(int64(len(plain)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var spans int64
+	for i := 0; i < b.N; i++ {
+		var st Stats
+		bl := newBuilder(p, DefaultOptions(), ids, &st)
+		bl.findSteps()
+		bl.resolve()
+		if err := bl.emitAll(context.Background(), func(*span.Batch) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+		spans = st.SpansEmitted
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*spans), "ns/span")
+}
