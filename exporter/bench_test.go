@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"flag"
 	"testing"
 	"time"
 
@@ -51,8 +52,14 @@ func BenchmarkExportDiscard(b *testing.B) {
 	runExport(b, e, batches, n)
 }
 
+var (
+	benchGRPC = flag.String("bench.grpc", "", "BenchmarkExport1M: send to this OTLP/gRPC host:port (a real Jaeger) instead of the in-process collector")
+	benchHTTP = flag.String("bench.http", "", "BenchmarkExport1M: send to this OTLP/HTTP host:port instead of the in-process collector")
+)
+
 // BenchmarkExport1M sends 1,000,000 spans to the in-process collector on
-// loopback (which decodes every request), per protocol. Run with
+// loopback (in discard mode: it counts without decoding), per protocol, or
+// to the endpoints given by -bench.grpc / -bench.http. Run with
 // -benchtime 1x; the wall time of one op is the figure to compare with the
 // 5 s target (to a real Jaeger).
 func BenchmarkExport1M(b *testing.B) {
@@ -65,12 +72,19 @@ func BenchmarkExport1M(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer col.Close()
+			grpcEP, httpEP, external := col.GRPCEndpoint(), col.HTTPEndpoint(), false
+			if *benchGRPC != "" && p == "grpc" {
+				grpcEP, external = *benchGRPC, true
+			}
+			if *benchHTTP != "" && p != "grpc" {
+				httpEP, external = *benchHTTP, true
+			}
 			var cl Client
 			switch p {
 			case "grpc":
-				cl, err = NewGRPCClient(TransportOptions{Endpoint: col.GRPCEndpoint(), Insecure: boolp(true)})
+				cl, err = NewGRPCClient(TransportOptions{Endpoint: grpcEP, Insecure: boolp(true)})
 			default:
-				cl, err = NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: col.HTTPURL()}})
+				cl, err = NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: httpEP, Insecure: boolp(true)}})
 			}
 			if err != nil {
 				b.Fatal(err)
@@ -86,6 +100,12 @@ func BenchmarkExport1M(b *testing.B) {
 			}()
 			b.ReportAllocs()
 			runExport(b, e, batches, n)
+			if s := e.Stats(); s.SpansExported != int64(n)*int64(b.N) || s.Errors != 0 {
+				b.Fatalf("exporter stats %+v", s)
+			}
+			if external {
+				return
+			}
 			if got := col.Stats().Spans; got < n {
 				b.Fatalf("collector got %d spans", got)
 			}
