@@ -468,6 +468,7 @@ func (d *daemon) registerMetrics() {
 	t.counter("export_errors_total", "Export requests that failed for good (their file is retried from disk).", es(func(s exporter.Stats) float64 { return float64(s.Errors) }))
 	t.counter("export_spans_failed_total", "Spans in export requests that failed for good.", es(func(s exporter.Stats) float64 { return float64(s.SpansFailed) }))
 	t.counter("export_rejected_spans_total", "Spans the backend rejected in partial successes.", es(func(s exporter.Stats) float64 { return float64(s.RejectedSpans) }))
+	t.counter("export_oversize_spans_total", "Spans larger than max_request_bytes, sent alone.", es(func(s exporter.Stats) float64 { return float64(s.OversizeSpans) }))
 	t.gauge("export_in_flight", "Export requests being sent.", es(func(s exporter.Stats) float64 { return float64(s.InFlight) }))
 	t.gauge("export_queued", "Complete export requests waiting for a sender.", es(func(s exporter.Stats) float64 { return float64(s.Queued) }))
 	cs := func(f func(converterTotals) int64) func() float64 {
