@@ -242,5 +242,3 @@ func TestConvertBadInput(t *testing.T) {
 		})
 	}
 }
-
-
