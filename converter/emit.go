@@ -203,6 +203,13 @@ func (b *builder) spanID(i int32) span.SpanID { return b.ids.SpanID(uint64(b.rec
 // emitAll emits every trace: steps in order, then the profile trace.
 func (b *builder) emitAll(ctx context.Context, emit func(*span.Batch) error) error {
 	b.batch = span.Batch{Resource: b.resource, Scope: b.opts.Scope}
+	// Size the per-batch slabs once for a full batch (about a dozen
+	// attributes per span), so they do not grow by doubling while the first
+	// big trace is built.
+	if n := min(b.opts.BatchSize, b.p.recs.len()) + 1; n > 64 {
+		b.batch.Spans = make([]span.Span, 0, n)
+		b.attrs = make([]span.Attr, 0, n*12)
+	}
 	b.st.Steps = len(b.s.steps)
 	b.st.Traces = len(b.s.steps) + 1
 	for t := int32(0); t <= b.s.profile; t++ {
