@@ -19,7 +19,8 @@
 # FIXTURE (default the repo's H100 trace), OUT (default bench/out, git-ignored;
 # generated files are kept for the next run, delete it to regenerate),
 # JSON_OUT=0 to leave out the OTLP/JSON file rows (slow on big inputs),
-# JSON_RUNS (default RUNS) to run those rows fewer times.
+# JSON_RUNS (default RUNS) to run those rows fewer times, JSON_MAX_MB
+# (default 600) to run them only on inputs up to that size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ SIZES=${SIZES:-"100MB 500MB 2GB"}
 RUNS=${RUNS:-3}
 JSON_OUT=${JSON_OUT:-1}
 JSON_RUNS=${JSON_RUNS:-$RUNS}
+JSON_MAX_MB=${JSON_MAX_MB:-600}
 FIXTURE=${FIXTURE:-converter/testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz}
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
@@ -61,15 +63,17 @@ for size in $SIZES; do
 	[ -s "$plain" ] || "$OUT/gentrace" -in "$FIXTURE" -size "$size" -o "$plain"
 	[ -s "$gz" ] || "$OUT/gentrace" -in "$FIXTURE" -size "$size" -o "$gz"
 	bytes=$(stat -c %s "$plain")
+	json=$JSON_OUT
+	[ "$bytes" -le $((JSON_MAX_MB * 1000000)) ] || json=0
 	for r in $(seq 1 "$RUNS"); do
 		measure "$size.gz.base" sh -c "gzip -dc '$gz' >/dev/null"
 		measure "$size.gz.discard" "$OUT/discard" "$gz"
-		if [ "$JSON_OUT" = 1 ] && [ "$r" -le "$JSON_RUNS" ]; then
+		if [ "$json" = 1 ] && [ "$r" -le "$JSON_RUNS" ]; then
 			measure "$size.gz.json" "$OUT/vob" convert --summary=false -o /dev/null "$gz"
 		fi
 		measure "$size.plain.base" wc -l "$plain"
 		measure "$size.plain.discard" "$OUT/discard" "$plain"
-		if [ "$JSON_OUT" = 1 ] && [ "$r" -le "$JSON_RUNS" ]; then
+		if [ "$json" = 1 ] && [ "$r" -le "$JSON_RUNS" ]; then
 			measure "$size.plain.json" "$OUT/vob" convert --summary=false -o /dev/null "$plain"
 		fi
 	done
