@@ -316,3 +316,22 @@ const mib = 1 << 20
 // otlptestOptions: a collector accepting requests up to 256 MiB, so the
 // limit under test is the daemon's, not the collector's.
 func otlptestOptions() otlptest.Options { return otlptest.Options{MaxRecvBytes: 256 * mib} }
+
+// nobody is the credential of tests that need permission bits to matter
+// (tests run as root, whom they do not stop).
+var nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
+
+// sharedDir is a fresh directory with mode perm whose parents user nobody
+// can traverse (t.TempDir's parents are private to root).
+func sharedDir(t *testing.T, perm os.FileMode) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "reliability-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(d) })
+	if err := os.Chmod(d, perm); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

@@ -1,0 +1,235 @@
+package reliability
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+// variantTrace is the small real trace with i leading spaces: valid, a
+// different file content, and (the ids are seeded by the first 64 KiB of
+// JSON) different span ids. It returns the gzip bytes and the span ids.
+func variantTrace(t *testing.T, i int) ([]byte, map[string]bool) {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(readFile(t, smallTrace)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := append(bytes.Repeat([]byte{' '}, i), plain...)
+	ids := map[string]bool{}
+	if _, err := converter.Convert(context.Background(), bytes.NewReader(doc), converter.DefaultOptions(), func(b *span.Batch) error {
+		for k := range b.Spans {
+			ids[b.Spans[k].SpanID.String()] = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	_, _ = zw.Write(doc)
+	_ = zw.Close()
+	return gz.Bytes(), ids
+}
+
+// stateRecords reads the daemon's state file: path → status.
+func stateRecords(t *testing.T, state string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(state)
+	if err != nil {
+		return nil
+	}
+	var doc struct {
+		Records []struct {
+			Path   string `json:"path"`
+			Status string `json:"status"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("state file %s: %v", state, err)
+	}
+	out := map[string]string{}
+	for _, r := range doc.Records {
+		out[filepath.Base(r.Path)] = r.Status
+	}
+	return out
+}
+
+// TestKill9DuringExport kills the daemon with SIGKILL at a random point of
+// an export (after a random number of acknowledged requests, plus a random
+// part of the next one) again and again, restarting it each time on the same
+// state file; a final run finishes. Every span must arrive at least once,
+// with exactly the ids of a direct conversion, and a run after the file was
+// recorded must send nothing more.
+func TestKill9DuringExport(t *testing.T) {
+	kills := 20
+	if longTests() {
+		kills = 100
+	}
+	want := expectedSpanIDs(t, smallTrace)
+	c := startCollector(t, otlptest.Options{})
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
+	name := filepath.Base(smallTrace)
+	placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))
+	// The smallest requests (64 KiB, ~80 for this file), one at a time,
+	// each answered after 10 ms: a kill after 1-40 requests lands inside
+	// the export.
+	args := daemonArgs(dir, state, c, "--max-request-bytes", "64KiB", "--max-in-flight", "1", "--settle-time", "50ms", "--rescan-interval", "100ms")
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	c.SetDelay(10 * time.Millisecond)
+	start := time.Now()
+	midExport := 0
+	for k := 0; k < kills; k++ {
+		before := c.Stats().Requests
+		n := 1 + rng.IntN(40)
+		d := startChild(t, args, nil)
+		waitFor(t, "the export to reach the kill point", 30*time.Second, func() bool { return c.Stats().Requests >= before+n })
+		time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
+		d.kill()
+		if stateRecords(t, state)[name] == "" {
+			midExport++
+		}
+	}
+	killTime := time.Since(start)
+	perRun := c.Stats().Requests
+	c.SetDelay(0)
+	d := startChild(t, args, nil)
+	waitFor(t, "the file to be recorded as exported", 60*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+	got, total := receivedSpanIDs(c)
+	checkAllDelivered(t, want, got)
+	d.stop(t)
+
+	// Once recorded, a restart sends nothing.
+	d = startChild(t, args, nil)
+	time.Sleep(time.Second)
+	d.stop(t)
+	if _, n := receivedSpanIDs(c); n != total {
+		t.Fatalf("a restart after the export sent %d more spans", n-total)
+	}
+	t.Logf("seed %d: %d kill -9 (%d mid-export, state not yet written) in %.1fs, %d requests before the final run; %d spans received for %d distinct ids, all %d expected ids present, none foreign",
+		seed, kills, midExport, killTime.Seconds(), perRun, total, len(got), len(want))
+	if midExport < kills*3/4 {
+		t.Errorf("only %d of %d kills landed before the file was recorded: the export is too fast for this test", midExport, kills)
+	}
+}
+
+// TestBackendFlapping takes the collector down and up every second (every
+// 2-5 s for a minute with BRIDGE_LONG_TESTS=1) while three files are
+// exported slowly: every span of every file arrives and every file is
+// recorded as exported.
+func TestBackendFlapping(t *testing.T) {
+	period, flaps := 500*time.Millisecond, 10
+	if longTests() {
+		period, flaps = 3*time.Second, 20
+	}
+	c := startCollector(t, otlptest.Options{})
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
+	want := map[string]bool{}
+	var names []string
+	for i := 0; i < 3; i++ {
+		b, ids := variantTrace(t, i)
+		for id := range ids {
+			want[id] = true
+		}
+		name := traceName(i, true)
+		names = append(names, name)
+		placeFile(t, filepath.Join(dir, name), b)
+	}
+	c.SetDelay(10 * time.Millisecond)
+	d := startChild(t, daemonArgs(dir, state, c, "--max-request-bytes", "64KiB", "--max-in-flight", "2", "--retry-max-elapsed", "0"), nil)
+	start := time.Now()
+	for i := 0; i < flaps; i++ {
+		time.Sleep(period)
+		c.Down()
+		time.Sleep(period / 2)
+		if err := c.Up(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flapTime := time.Since(start)
+	waitFor(t, "every file to be recorded as exported", 60*time.Second, func() bool {
+		recs := stateRecords(t, state)
+		for _, n := range names {
+			if recs[n] != "exported" {
+				return false
+			}
+		}
+		return true
+	})
+	got, total := receivedSpanIDs(c)
+	checkAllDelivered(t, want, got)
+	if !d.alive() {
+		t.Fatal("daemon exited")
+	}
+	d.stop(t)
+	st := c.Stats()
+	t.Logf("%d outages over %.1fs; %d files, %d distinct span ids expected and received (%d spans in %d accepted requests, re-sent: %d)",
+		flaps, flapTime.Seconds(), len(names), len(want), total, st.Requests, total-len(want))
+}
+
+// TestStateDirNotWritable runs the daemon as user nobody with its state
+// file in a directory only root may write (tests run as root, whom
+// permission bits do not stop, so the daemon drops to nobody): the file is
+// exported, the daemon says it cannot save the record and keeps running
+// without claiming it recorded; after a restart with a writable directory
+// the file is sent again with the same ids and recorded.
+func TestStateDirNotWritable(t *testing.T) {
+	c := startCollector(t, otlptest.Options{})
+	dir := sharedDir(t, 0o777)
+	stateDir := sharedDir(t, 0o755) // root's, not writable by nobody
+	state := filepath.Join(stateDir, "state.json")
+	want := expectedSpanIDs(t, smallTrace)
+	name := filepath.Base(smallTrace)
+	d := startChild(t, daemonArgs(dir, state, c), nobody)
+	placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))
+	waitFor(t, "the spans", 30*time.Second, func() bool { got, _ := receivedSpanIDs(c); return len(got) == len(want) })
+	waitFor(t, "a log line about the state file", 10*time.Second, func() bool { return strings.Contains(d.out.String(), "permission denied") })
+	time.Sleep(500 * time.Millisecond)
+	if !d.alive() {
+		t.Fatal("daemon died when the state file could not be saved")
+	}
+	if recs := stateRecords(t, state); len(recs) != 0 {
+		t.Fatalf("state file written in a read-only directory: %v", recs)
+	}
+	t.Logf("state save failure reported: %s", firstLine(d.out.String(), "permission denied"))
+
+	// The daemon stops, the directory becomes writable, and a restart
+	// sends the file again (same ids) and records it.
+	d.stop(t)
+	_, before := receivedSpanIDs(c)
+	if err := os.Chmod(stateDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	d = startChild(t, daemonArgs(dir, state, c), nobody)
+	waitFor(t, "the state file to be written after a restart", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+	d.stop(t)
+	got, total := receivedSpanIDs(c)
+	checkAllDelivered(t, want, got)
+	t.Logf("restart re-sent %d spans with the same %d ids and recorded the file", total-before, len(want))
+}
+
+func firstLine(out, sub string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, sub) {
+			return tail(l, 400)
+		}
+	}
+	return ""
+}
