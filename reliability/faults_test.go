@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +233,59 @@ func firstLine(out, sub string) string {
 		}
 	}
 	return ""
+}
+
+// TestDiskBudget runs the daemon with a disk budget smaller than two trace
+// files while the backend goes down: only exported files are ever deleted
+// (oldest first), files not exported yet stay even above the budget (the
+// overrun is logged), and every span of every file is delivered.
+func TestDiskBudget(t *testing.T) {
+	c := startCollector(t, otlptest.Options{})
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
+	files := make([][]byte, 3)
+	want := map[string]bool{}
+	for i := range files {
+		var ids map[string]bool
+		files[i], ids = variantTrace(t, i)
+		for id := range ids {
+			want[id] = true
+		}
+	}
+	budget := len(files[0]) + len(files[0])/4 // one file fits, two do not
+	d := startChild(t, daemonArgs(dir, state, c, "--disk-budget", strconv.Itoa(budget)), nil)
+	exists := func(i int) bool { _, err := os.Stat(filepath.Join(dir, traceName(i, true))); return err == nil }
+
+	placeFile(t, filepath.Join(dir, traceName(0, true)), files[0])
+	waitFor(t, "file 0 exported", 30*time.Second, func() bool { return stateRecords(t, state)[traceName(0, true)] == "exported" })
+	if !exists(0) {
+		t.Fatal("file 0 deleted although the directory is within the budget")
+	}
+
+	c.Down()
+	placeFile(t, filepath.Join(dir, traceName(1, true)), files[1])
+	waitFor(t, "the exported file 0 deleted to make room", 30*time.Second, func() bool { return !exists(0) })
+	placeFile(t, filepath.Join(dir, traceName(2, true)), files[2])
+	waitFor(t, "the overrun logged", 30*time.Second, func() bool {
+		return strings.Contains(d.out.String(), "disk budget exceeded by files not exported yet")
+	})
+	time.Sleep(time.Second)
+	if !exists(1) || !exists(2) {
+		t.Fatal("a file not exported yet was deleted to keep the disk budget")
+	}
+	if err := c.Up(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "files 1 and 2 exported", 60*time.Second, func() bool {
+		r := stateRecords(t, state)
+		return r[traceName(1, true)] == "exported" && r[traceName(2, true)] == "exported"
+	})
+	waitFor(t, "the oldest exported file deleted again", 30*time.Second, func() bool { return !exists(1) })
+	if !exists(2) {
+		t.Fatal("the newest file was deleted although one file fits the budget")
+	}
+	got, _ := receivedSpanIDs(c)
+	checkAllDelivered(t, want, got)
+	d.stop(t)
+	t.Logf("budget %d B, files of %d B: 2 exported files deleted by the budget, 2 unexported files kept above it with the overrun logged, %d span ids delivered",
+		budget, len(files[0]), len(want))
 }
