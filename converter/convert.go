@@ -38,12 +38,16 @@ func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 	st.Seed = ids.Seed()
 
 	p := newParser(ctx, br, &st)
+	p.args.spill = opts.Spill
 	err := p.run()
 	st.JSONBytes = ra.total
 	st.Compressed = ra.compressed
 	p.finishStats()
 	if err != nil {
 		return st, err
+	}
+	if p.args.err != nil {
+		return st, &Error{Offset: -1, Reason: "writing args to Options.Spill", Err: p.args.err}
 	}
 	if err := ctx.Err(); err != nil {
 		return st, err
@@ -84,6 +88,7 @@ func (p *parser) finishStats() {
 	st.Records = int64(p.recs.len())
 	st.RecordBytes = recordSize
 	st.ArgBytes = p.args.size
+	st.SpillBytes = p.args.spillEnd
 }
 
 // emitError wraps an error returned by the caller's emit function.

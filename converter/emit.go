@@ -227,6 +227,9 @@ func (b *builder) flush(emit func(*span.Batch) error) error {
 	if len(b.batch.Spans) == 0 {
 		return nil
 	}
+	if err := b.p.args.err; err != nil {
+		return &Error{Offset: -1, Reason: "reading args from Options.Spill", Err: err}
+	}
 	b.st.Batches++
 	b.st.SpansEmitted += int64(len(b.batch.Spans))
 	if err := emit(&b.batch); err != nil {

@@ -86,10 +86,19 @@ func (s *recordStore) at(i int32) *record {
 
 func (s *recordStore) len() int { return s.n }
 
-// arena stores encoded args in fixed-size chunks.
+// arena stores encoded args in chunks of at least arenaChunk bytes. With a
+// spill set, every chunk but the one being filled lives in the spill file
+// and is read back through a small cache (see spill.go).
 type arena struct {
 	chunks [][]byte
 	size   int64
+
+	spill    Spill
+	spilled  []spilledChunk // per chunk, when spill is set
+	spillEnd int64          // bytes written to the spill
+	cache    [spillCache]cachedChunk
+	tick     uint64
+	err      error // first spill error; get returns nil after it
 }
 
 const arenaChunk = 1 << 20
@@ -100,6 +109,9 @@ func (a *arena) add(b []byte) uint64 {
 	}
 	last := len(a.chunks) - 1
 	if last < 0 || cap(a.chunks[last])-len(a.chunks[last]) < len(b) {
+		if last >= 0 && a.spill != nil {
+			a.spillChunk(last)
+		}
 		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(b))))
 		last++
 	}
@@ -114,6 +126,11 @@ func (a *arena) get(ref uint64, n uint32) []byte {
 		return nil
 	}
 	c := a.chunks[ref>>32]
+	if c == nil { // spilled
+		if c = a.load(int(ref >> 32)); c == nil {
+			return nil
+		}
+	}
 	off := uint32(ref)
 	return c[off : off+n]
 }
