@@ -7,7 +7,10 @@
 //
 // Usage:
 //
-//	discard [-cpuprofile FILE] [-memprofile FILE] TRACE...
+//	discard [-spill] [-cpuprofile FILE] [-memprofile FILE] TRACE...
+//
+// With -spill, the converter's args arena goes to a temporary file
+// (converter.Options.Spill), removed at the end.
 //
 // For each file it prints one line: events, spans, requests, encoded MB,
 // wall seconds and MB/s of JSON. It never writes anything but the
@@ -41,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
+	spill := fs.Bool("spill", false, "spill the args arena to a temporary file (converter.Options.Spill)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer exp.Shutdown(context.Background())
 	for _, path := range fs.Args() {
-		if err := convertOne(ctx, path, exp, client, stdout); err != nil {
+		if err := convertOne(ctx, path, *spill, exp, client, stdout); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
@@ -83,16 +87,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func convertOne(ctx context.Context, path string, exp *exporter.Exporter, client *exporter.DiscardClient, stdout io.Writer) error {
+func convertOne(ctx context.Context, path string, spill bool, exp *exporter.Exporter, client *exporter.DiscardClient, stdout io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	opts := converter.DefaultOptions()
+	if spill {
+		sf, err := os.CreateTemp("", "discard-spill-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(sf.Name())
+		defer sf.Close()
+		opts.Spill = sf
+	}
 	start := time.Now()
 	r0, _, b0 := client.Counts()
 	tr := exp.NewTracker()
-	opts := converter.DefaultOptions()
 	opts.Resource = []span.Attr{span.String("service.name", "vllm"), span.String("vllm.trace.file", path)}
 	st, err := converter.Convert(ctx, f, opts, func(b *span.Batch) error { return exp.Export(ctx, b, tr) })
 	if err != nil {
@@ -104,7 +117,7 @@ func convertOne(ctx context.Context, path string, exp *exporter.Exporter, client
 	}
 	wall := time.Since(start)
 	r1, _, b1 := client.Counts()
-	fmt.Fprintf(stdout, "%s: %d events, %d spans, %d requests, %.1f MB encoded, %.3f s, %.0f MB/s of JSON\n",
-		path, st.Events, st.SpansEmitted, r1-r0, float64(b1-b0)/1e6, wall.Seconds(), float64(st.JSONBytes)/1e6/wall.Seconds())
+	fmt.Fprintf(stdout, "%s: %d events, %d spans, %d requests, %.1f MB encoded, %.1f MB args spilled, %.3f s, %.0f MB/s of JSON\n",
+		path, st.Events, st.SpansEmitted, r1-r0, float64(b1-b0)/1e6, float64(st.SpillBytes)/1e6, wall.Seconds(), float64(st.JSONBytes)/1e6/wall.Seconds())
 	return nil
 }
