@@ -91,7 +91,7 @@ func newParser(ctx context.Context, r io.Reader, st *Stats) *parser {
 
 // text returns the unquoted bytes of a JSON string value, or the raw bytes
 // of any other value. The result is valid until the next call.
-func (p *parser) text(v jsontext.Value) []byte {
+func (p *parser) text(v []byte) []byte {
 	if len(v) < 2 || v[0] != '"' {
 		return v
 	}
@@ -220,6 +220,25 @@ func (p *parser) run() error {
 	return nil
 }
 
+// eventBatch carries raw event objects, already framed and validated by
+// the decoder, from the framing stage to the extraction stage.
+type eventBatch struct {
+	buf  []byte
+	ends []int32  // end offset in buf of each event
+	ords []uint32 // ordinal in traceEvents of each event
+}
+
+const (
+	eventBatchBytes = 128 << 10
+	eventBatchDepth = 4
+)
+
+// events reads the traceEvents array in two stages that run in parallel:
+// this goroutine frames and validates each element with the decoder (so
+// every syntax error and truncation is found and reported exactly here)
+// and copies event objects into batches; an extraction goroutine picks the
+// fields out of the validated bytes and stores the records, in order.
+// events returns only after the extraction goroutine has finished.
 func (p *parser) events() error {
 	if k := p.dec.PeekKind(); k != '[' {
 		if k == 0 {
@@ -230,6 +249,30 @@ func (p *parser) events() error {
 	if _, err := p.dec.ReadToken(); err != nil {
 		return p.wrap(err)
 	}
+	work := make(chan *eventBatch, eventBatchDepth)
+	free := make(chan *eventBatch, eventBatchDepth+2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for eb := range work {
+			start := int32(0)
+			for k, end := range eb.ends {
+				p.extract(eb.buf[start:end], eb.ords[k])
+				start = end
+			}
+			select {
+			case free <- eb:
+			default:
+			}
+		}
+	}()
+	var skipped int64
+	defer func() {
+		close(work)
+		<-done
+		p.stats.Skipped += skipped
+	}()
+	cur := &eventBatch{buf: make([]byte, 0, eventBatchBytes)}
 	for {
 		k := p.dec.PeekKind()
 		switch k {
@@ -238,18 +281,34 @@ func (p *parser) events() error {
 			if err != nil {
 				return p.wrap(err)
 			}
+			if len(cur.ends) > 0 {
+				work <- cur
+			}
 			return nil
 		case 0:
 			return p.readErr()
 		case '{':
-			if err := p.event(uint32(p.nEvents)); err != nil {
-				return err
+			raw, err := p.dec.ReadValue()
+			if err != nil {
+				return p.wrap(err)
 			}
+			if len(cur.buf)+len(raw) > eventBatchBytes && len(cur.ends) > 0 {
+				work <- cur
+				select {
+				case cur = <-free:
+					cur.buf, cur.ends, cur.ords = cur.buf[:0], cur.ends[:0], cur.ords[:0]
+				default:
+					cur = &eventBatch{buf: make([]byte, 0, eventBatchBytes)}
+				}
+			}
+			cur.buf = append(cur.buf, raw...)
+			cur.ends = append(cur.ends, int32(len(cur.buf)))
+			cur.ords = append(cur.ords, uint32(p.nEvents))
 		default:
 			if err := p.dec.SkipValue(); err != nil {
 				return p.wrap(err)
 			}
-			p.stats.Skipped++
+			skipped++
 		}
 		p.nEvents++
 		if p.nEvents&4095 == 0 {
@@ -272,23 +331,17 @@ type evState struct {
 	argName             uint32 // args.name (M events)
 }
 
-func (p *parser) event(ordinal uint32) error {
-	if _, err := p.dec.ReadToken(); err != nil {
-		return p.wrap(err)
-	}
+// extract picks the fields of one event object (validated JSON) and
+// stores its record. It runs on the extraction goroutine and touches only
+// state no other goroutine uses while traceEvents is being read.
+func (p *parser) extract(raw []byte, ordinal uint32) {
 	ev := evState{}
 	p.scratch = p.scratch[:0]
+	it := newMemberIter(raw)
 	for {
-		k := p.dec.PeekKind()
-		if k == '}' {
+		kv, v, ok := it.next()
+		if !ok {
 			break
-		}
-		if k == 0 {
-			return p.readErr()
-		}
-		kv, err := p.dec.ReadValue()
-		if err != nil {
-			return p.wrap(err)
 		}
 		key := p.text(kv)
 		var field byte
@@ -310,22 +363,12 @@ func (p *parser) event(ordinal uint32) error {
 		case "id":
 			field = 'i'
 		case "args":
-			if err := p.parseArgs(&ev); err != nil {
-				return err
-			}
+			p.parseArgs(&ev, v)
 			continue
 		default:
-			if err := p.dec.SkipValue(); err != nil {
-				return p.wrap(err)
-			}
 			continue
 		}
-		v, err := p.dec.ReadValue()
-		if err != nil {
-			return p.wrap(err)
-		}
-		vk := v.Kind()
-		if vk == '{' || vk == '[' {
+		if vk := v[0]; vk == '{' || vk == '[' {
 			continue // wrong type: ignore the field
 		}
 		t := p.text(v)
@@ -353,44 +396,23 @@ func (p *parser) event(ordinal uint32) error {
 			ev.id = p.in.id(t)
 		}
 	}
-	if _, err := p.dec.ReadToken(); err != nil {
-		return p.wrap(err)
-	}
 	p.store(&ev, ordinal)
-	return nil
 }
 
-func (p *parser) parseArgs(ev *evState) error {
-	if k := p.dec.PeekKind(); k != '{' {
-		if k == 0 {
-			return p.readErr()
-		}
-		if err := p.dec.SkipValue(); err != nil {
-			return p.wrap(err)
-		}
-		return nil
+// parseArgs encodes the members of an args object (validated JSON) into
+// p.scratch; an args value that is not an object is ignored.
+func (p *parser) parseArgs(ev *evState, obj []byte) {
+	if obj[0] != '{' {
+		return
 	}
-	if _, err := p.dec.ReadToken(); err != nil {
-		return p.wrap(err)
-	}
+	it := newMemberIter(obj)
 	for {
-		k := p.dec.PeekKind()
-		if k == '}' {
-			break
-		}
-		if k == 0 {
-			return p.readErr()
-		}
-		kv, err := p.dec.ReadValue()
-		if err != nil {
-			return p.wrap(err)
+		kv, v, ok := it.next()
+		if !ok {
+			return
 		}
 		key := p.in.id(p.text(kv))
-		v, err := p.dec.ReadValue()
-		if err != nil {
-			return p.wrap(err)
-		}
-		switch v.Kind() {
+		switch v[0] {
 		case '"':
 			t := p.text(v)
 			if isNaNWord(t) || string(t) == "N/A" {
@@ -403,7 +425,20 @@ func (p *parser) parseArgs(ev *evState) error {
 					ev.argName = id
 				}
 			}
-		case '0':
+		case 't', 'f':
+			p.scratch = appendArgBool(p.scratch, key, v[0] == 't')
+		case 'n':
+			// null: nothing to keep
+		case '[':
+			if ints, ok := parseIntArray(v, p.ints[:0]); ok {
+				p.ints = ints
+				p.scratch = appendArgInts(p.scratch, key, ints)
+			} else {
+				p.scratch = appendArgID(p.scratch, key, argRaw, p.in.id(v))
+			}
+		case '{':
+			p.scratch = appendArgID(p.scratch, key, argRaw, p.in.id(v))
+		default: // a number
 			if n, ok := parseInt(v); ok {
 				p.scratch = appendArgInt(p.scratch, key, n)
 				switch key {
@@ -421,25 +456,8 @@ func (p *parser) parseArgs(ev *evState) error {
 			} else {
 				p.scratch = appendArgText(p.scratch, key, argFloat, v)
 			}
-		case 't', 'f':
-			p.scratch = appendArgBool(p.scratch, key, v.Kind() == 't')
-		case 'n':
-			// null: nothing to keep
-		case '[':
-			if ints, ok := parseIntArray(v, p.ints[:0]); ok {
-				p.ints = ints
-				p.scratch = appendArgInts(p.scratch, key, ints)
-			} else {
-				p.scratch = appendArgID(p.scratch, key, argRaw, p.in.id(v))
-			}
-		default:
-			p.scratch = appendArgID(p.scratch, key, argRaw, p.in.id(v))
 		}
 	}
-	if _, err := p.dec.ReadToken(); err != nil {
-		return p.wrap(err)
-	}
-	return nil
 }
 
 // Kineto's own category and event names.
