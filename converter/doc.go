@@ -3,17 +3,21 @@
 // deterministic IDs: one trace per vLLM engine step plus one per-file
 // "profile" trace.
 //
-// Convert streams the input with a jsontext token walk into a compact,
-// append-only record store (interned names, int64 nanosecond times, args
-// in a byte arena), verifies that the input is complete (JSON closed, gzip
-// CRC trailer checked at io.EOF), then resolves structure (steps, CPU
+// Convert streams the input (inflate, then the jsontext decoder framing and
+// validating each event, then field extraction, each on its own goroutine)
+// into a compact, append-only record store (interned names, int64
+// nanosecond times, args in a byte arena that Options.Spill can move to a
+// caller-provided scratch file), verifies that the input is complete (JSON
+// closed, gzip CRC trailer checked at io.EOF), then resolves structure (steps, CPU
 // nesting by time per thread, GPU work under its launch by CUDA
 // correlation id, Python frames folded into ops, memory events as span
 // events, fwdbwd flows as links), applies the per-trace span cap and emits
 // batches trace by trace.
 //
-// The package never does I/O other than reading the io.Reader it is given,
-// never knows file paths, checkpoints or transports, never holds the raw
+// The package never does I/O other than reading the io.Reader it is given
+// (and, when the caller sets Options.Spill, writing and reading back that
+// scratch storage), never knows file paths, checkpoints or transports,
+// never holds the raw
 // file in memory, never emits a span before the whole input was verified,
 // and never panics on any input: every failure is an *Error wrapping one of
 // ErrTruncated (retry later), ErrMalformed or ErrNotKineto (move aside).
