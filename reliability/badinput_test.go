@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -234,6 +236,22 @@ func TestConvertBadInput(t *testing.T) {
 			if !c.big {
 				fn()
 				checkConvertErr(t, c, err)
+				return
+			}
+			if !longTests() {
+				// Under -race an in-process 100 MB conversion takes half a
+				// minute: measure the real binary's peak RSS instead.
+				path := filepath.Join(t.TempDir(), traceName(1, false))
+				writeCase(t, c, path)
+				conv := startChild(t, []string{"convert", "-o", os.DevNull, path}, nil)
+				<-conv.done
+				if conv.waited != nil {
+					t.Fatalf("convert: %v\n%s", conv.waited, tail(conv.out.String(), 2000))
+				}
+				t.Logf("%s: `convert` exit 0, peak RSS %.0f MiB", c.name, float64(conv.peakKB)/1024)
+				if conv.peakKB > 1536*1024 {
+					t.Errorf("peak RSS %d KiB over 1.5 GiB", conv.peakKB)
+				}
 				return
 			}
 			peak := heapPeak(fn)

@@ -49,7 +49,10 @@ func traceName(r int, gz bool) string {
 // failed/, its name and reason logged) or, where the converter tolerates
 // it, exported; the daemon keeps running, stays within a bounded RSS, and
 // still exports the good file afterwards.
-func TestDaemonBadInput(t *testing.T) { testDaemonBadInput(t, false) }
+func TestDaemonBadInput(t *testing.T) {
+	t.Parallel()
+	testDaemonBadInput(t, false)
+}
 
 // TestDaemonHugeInput drops the 100 MB event and the 10 MB name. Both
 // convert, but each gives one span larger than any backend accepts (4 MiB

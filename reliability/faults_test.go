@@ -192,6 +192,7 @@ func TestBackendFlapping(t *testing.T) {
 // without claiming it recorded; after a restart with a writable directory
 // the file is sent again with the same ids and recorded.
 func TestStateDirNotWritable(t *testing.T) {
+	t.Parallel()
 	c := startCollector(t, otlptest.Options{})
 	dir := sharedDir(t, 0o777)
 	stateDir := sharedDir(t, 0o755) // root's, not writable by nobody
@@ -240,6 +241,7 @@ func firstLine(out, sub string) string {
 // (oldest first), files not exported yet stay even above the budget (the
 // overrun is logged), and every span of every file is delivered.
 func TestDiskBudget(t *testing.T) {
+	t.Parallel()
 	c := startCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	files := make([][]byte, 3)

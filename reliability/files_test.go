@@ -124,6 +124,7 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 // directory into it: ignored by default (logged), exported with
 // --follow-symlinks.
 func TestDaemonSymlinkOutside(t *testing.T) {
+	t.Parallel()
 	for _, follow := range []bool{false, true} {
 		t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) {
 			c := startCollector(t, otlptest.Options{})
@@ -172,6 +173,7 @@ func TestDaemonSymlinkOutside(t *testing.T) {
 // file is reported as unreadable and left alone, the daemon goes on, and
 // the file is exported once it becomes readable.
 func TestDaemonUnreadableFile(t *testing.T) {
+	t.Parallel()
 	c := startCollector(t, otlptest.Options{})
 	dir := sharedDir(t, 0o777)
 	stateDir := sharedDir(t, 0o777)

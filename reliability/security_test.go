@@ -73,6 +73,7 @@ func listeningAddrs(t *testing.T, pid int) []string {
 // telemetry address and the receivers on port-only addresses given as
 // 127.0.0.1: every listening socket of the child is on loopback.
 func TestListenersLoopbackByDefault(t *testing.T) {
+	t.Parallel()
 	c := startCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	args := daemonArgs(dir, state, c)
@@ -196,6 +197,7 @@ func exportArgs(dir, state string, c *otlptest.Collector, ep string, extra ...st
 // server, nothing arrives, the file stays unrecorded and the reason is
 // logged.
 func TestExportTLSAndMTLS(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	want := expectedSpanIDs(t, smallTrace)
 	name := filepath.Base(smallTrace)
@@ -268,6 +270,7 @@ func TestExportTLSAndMTLS(t *testing.T) {
 // Bearer SECRET at debug log level over gRPC and HTTP: the collector sees
 // the header, the daemon's output never contains the secret.
 func TestHeadersReachBackendNeverLogged(t *testing.T) {
+	t.Parallel()
 	const secret = "s3cr3t-T0KEN-5d41402abc4b2a76"
 	for _, protocol := range []string{"grpc", "http"} {
 		t.Run(protocol, func(t *testing.T) {
@@ -365,6 +368,7 @@ func leaks(out string, texts, tokens []string) []string {
 // daemon (--vllm-log, collector): no secret appears in what is exported,
 // nor in the daemon's debug logs, unless --allow-prompt-text is set.
 func TestPromptPrivacy(t *testing.T) {
+	t.Parallel()
 	log, texts, tokens := privateLog(t)
 	tmp := t.TempDir()
 	logPath := filepath.Join(tmp, "vllm.log")
@@ -427,6 +431,7 @@ func TestPromptPrivacy(t *testing.T) {
 // reason (and the daemon goes on), and --max-requests bounds the request
 // timeline (requests_known never above it while a 60-request log is read).
 func TestResourceLimits(t *testing.T) {
+	t.Parallel()
 	t.Run("max-file-size", func(t *testing.T) {
 		c := startCollector(t, otlptest.Options{})
 		dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
