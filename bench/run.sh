@@ -7,9 +7,10 @@
 # offset), then runs, interleaved, RUNS times each:
 #   gz:    gzip -dc FILE >/dev/null                        (baseline)
 #          discard FILE      (Convert + exporter protobuf encode, no I/O)
+#          discard -spill FILE (same, args arena spilled to a temp file)
 #          vllm-otel-bridge convert --summary=false -o /dev/null FILE (OTLP/JSON)
 #   plain: wc -l FILE                                      (baseline: a plain byte scan)
-#          discard FILE
+#          discard FILE, discard -spill FILE
 #          vllm-otel-bridge convert --summary=false -o /dev/null FILE
 # and prints one markdown table of medians: wall time, ratio to the
 # baseline of the same input in the same run, MB/s of JSON, peak RSS
@@ -68,11 +69,13 @@ for size in $SIZES; do
 	for r in $(seq 1 "$RUNS"); do
 		measure "$size.gz.base" sh -c "gzip -dc '$gz' >/dev/null"
 		measure "$size.gz.discard" "$OUT/discard" "$gz"
+		measure "$size.gz.spill" "$OUT/discard" -spill "$gz"
 		if [ "$json" = 1 ] && [ "$r" -le "$JSON_RUNS" ]; then
 			measure "$size.gz.json" "$OUT/vob" convert --summary=false -o /dev/null "$gz"
 		fi
 		measure "$size.plain.base" wc -l "$plain"
 		measure "$size.plain.discard" "$OUT/discard" "$plain"
+		measure "$size.plain.spill" "$OUT/discard" -spill "$plain"
 		if [ "$json" = 1 ] && [ "$r" -le "$JSON_RUNS" ]; then
 			measure "$size.plain.json" "$OUT/vob" convert --summary=false -o /dev/null "$plain"
 		fi
@@ -88,7 +91,7 @@ for row in "${rows[@]}"; do
 	bytes=${row#*:}
 	for form in gz plain; do
 		base=$(median "$OUT/m.$size.$form.base" 1)
-		for what in base discard json; do
+		for what in base discard spill json; do
 			f="$OUT/m.$size.$form.$what"
 			[ -s "$f" ] || continue
 			wall=$(median "$f" 1)
@@ -98,6 +101,7 @@ for row in "${rows[@]}"; do
 			gz/base) label='`gzip -dc FILE >/dev/null`' ;;
 			plain/base) label='`wc -l FILE` (byte scan)' ;;
 			*/discard) label='`bench/discard` (Convert + protobuf encode, no I/O)' ;;
+			*/spill) label='`bench/discard -spill` (same, args spilled to a temp file)' ;;
 			*/json) label='`vllm-otel-bridge convert -o /dev/null` (OTLP/JSON)' ;;
 			esac
 			awk -v inp="$size $form" -v b="$bytes" -v w="$wall" -v base="$base" -v rss="$rss" -v l="$label" -v n="$n" 'BEGIN{
