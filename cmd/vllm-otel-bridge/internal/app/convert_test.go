@@ -72,6 +72,28 @@ func TestConvertWritesOTLPJSONAndSummary(t *testing.T) {
 	}
 }
 
+func TestConvertWithSpillDirGivesTheSameSpans(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	spill := filepath.Join(dir, "spill")
+	if err := os.Mkdir(spill, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"convert", "--summary=false", "-o", a, smallTrace}, {"convert", "--summary=false", "--spill-dir", spill, "-o", b, smallTrace}} {
+		if code, _, stderr := runMain(args...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, stderr)
+		}
+	}
+	ba, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if len(ba) == 0 || !bytes.Equal(ba, bb) {
+		t.Fatalf("output differs with --spill-dir (%d vs %d bytes)", len(ba), len(bb))
+	}
+	if left, _ := os.ReadDir(spill); len(left) != 0 {
+		t.Fatalf("spill files left behind: %v", left)
+	}
+}
+
 func TestConvertToStdoutKeepsSummaryOffStdout(t *testing.T) {
 	code, stdout, stderr := runMain("convert", "-o", "-", smallTrace)
 	if code != 0 {

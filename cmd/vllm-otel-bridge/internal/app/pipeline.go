@@ -150,13 +150,25 @@ func exportTimeNs(path string) int64 {
 }
 
 // convertFile converts one trace file and hands its spans to exp under
-// tracker t. It does not wait for the acknowledgement.
-func convertFile(ctx context.Context, path string, opts converter.Options, exp *exporter.Exporter, t *exporter.Tracker) (converter.Stats, error) {
+// tracker t. It does not wait for the acknowledgement. With spillDir set,
+// the converter's event args go to a temporary file there, removed after.
+func convertFile(ctx context.Context, path, spillDir string, opts converter.Options, exp *exporter.Exporter, t *exporter.Tracker) (converter.Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return converter.Stats{}, err
 	}
 	defer f.Close()
+	if spillDir != "" {
+		sp, err := os.CreateTemp(spillDir, "vllm-otel-bridge-spill-*")
+		if err != nil {
+			return converter.Stats{}, fmt.Errorf("spill_dir: %w", err)
+		}
+		defer func() {
+			sp.Close()
+			os.Remove(sp.Name())
+		}()
+		opts.Spill = sp
+	}
 	if opts.ExportTimeNs == 0 {
 		opts.ExportTimeNs = exportTimeNs(path)
 	}

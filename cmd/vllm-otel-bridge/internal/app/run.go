@@ -230,8 +230,6 @@ func (d *daemon) run(ctx context.Context) error {
 			_ = d.exp.Shutdown(context.Background())
 			return fmt.Errorf("receiver: %w", err)
 		}
-		a := d.rcv.Addrs()
-		d.logger.Info("OTLP receiver listening", "grpc", a.GRPC, "http", a.HTTP)
 	}
 	for _, path := range d.cfg.Requests.Logs {
 		wg.Add(1)
@@ -323,7 +321,7 @@ func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
 		opts.ExportTimeNs = f.Name.ExportTime.UnixNano()
 	}
 	t := d.exp.NewTracker()
-	st, err := convertFile(ctx, f.Path, opts, d.exp, t)
+	st, err := convertFile(ctx, f.Path, d.cfg.Convert.SpillDir, opts, d.exp, t)
 	if err != nil {
 		t.Close()
 		d.settle(log, f, err, "conversion")
