@@ -517,22 +517,7 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 		span.String("vllm.step.name", b.p.in.str(r.name)),
 	)
 	a := st.ann
-	for _, c := range [...]struct {
-		k string
-		v int
-	}{
-		{"vllm.step.context_requests", a.ContextRequests},
-		{"vllm.step.context_tokens", a.ContextTokens},
-		{"vllm.step.generation_requests", a.GenerationRequests},
-		{"vllm.step.generation_tokens", a.GenerationTokens},
-		{"vllm.step.new_requests", a.NewRequests},
-		{"vllm.step.cached_requests", a.CachedRequests},
-		{"pytorch.profiler_step", a.ProfilerStep},
-	} {
-		if c.v != enginestep.Unknown {
-			b.attrs = append(b.attrs, span.Int(c.k, int64(c.v)))
-		}
-	}
+	b.attrs = a.AppendAttrs(b.attrs)
 	b.attrs = append(b.attrs,
 		span.Int("vllm.step.kernel_count", int64(s.kernelCount[t])),
 		span.Int("vllm.step.gpu_busy_ns", busy),

@@ -54,6 +54,29 @@ func (a Annotation) Requests() int {
 	return Unknown
 }
 
+// AppendAttrs appends the counts the annotation carries as span attributes
+// (vllm.step.context_requests, …, pytorch.profiler_step); unknown counts
+// are left out.
+func (a Annotation) AppendAttrs(dst []span.Attr) []span.Attr {
+	for _, c := range [...]struct {
+		k string
+		v int
+	}{
+		{"vllm.step.context_requests", a.ContextRequests},
+		{"vllm.step.context_tokens", a.ContextTokens},
+		{"vllm.step.generation_requests", a.GenerationRequests},
+		{"vllm.step.generation_tokens", a.GenerationTokens},
+		{"vllm.step.new_requests", a.NewRequests},
+		{"vllm.step.cached_requests", a.CachedRequests},
+		{"pytorch.profiler_step", a.ProfilerStep},
+	} {
+		if c.v != Unknown {
+			dst = append(dst, span.Int(c.k, int64(c.v)))
+		}
+	}
+	return dst
+}
+
 // ParseAnnotation recognises a step annotation name. It returns false for
 // any other name. It allocates nothing.
 func ParseAnnotation(name string) (Annotation, bool) {

@@ -1,6 +1,9 @@
 package enginestep
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestParseAnnotation(t *testing.T) {
 	tests := []struct {
@@ -54,4 +57,30 @@ func FuzzParseAnnotation(f *testing.F) {
 			t.Fatalf("accepted %q without a kind", s)
 		}
 	})
+}
+
+func TestAppendAttrsKeepsOnlyKnownCounts(t *testing.T) {
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"execute_context_2(812)_generation_7(7)", []string{"vllm.step.context_requests=2", "vllm.step.context_tokens=812", "vllm.step.generation_requests=7", "vllm.step.generation_tokens=7"}},
+		{"execute_new_2_cached_5", []string{"vllm.step.new_requests=2", "vllm.step.cached_requests=5"}},
+		{"ProfilerStep#12", []string{"pytorch.profiler_step=12"}},
+	}
+	for _, tc := range tests {
+		a, ok := ParseAnnotation(tc.name)
+		if !ok {
+			t.Fatalf("%s not parsed", tc.name)
+		}
+		got := a.AppendAttrs(nil)
+		if len(got) != len(tc.want) {
+			t.Fatalf("%s: %d attrs, want %d", tc.name, len(got), len(tc.want))
+		}
+		for i, at := range got {
+			if s := fmt.Sprintf("%s=%d", at.Key, at.Value.Num); s != tc.want[i] {
+				t.Errorf("%s: attr %d = %s, want %s", tc.name, i, s, tc.want[i])
+			}
+		}
+	}
 }

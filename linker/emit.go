@@ -1,7 +1,6 @@
 package linker
 
 import (
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -55,27 +54,11 @@ func (l *Linker) stepSpan(r *Request, tr span.TraceID, parent span.SpanID, s *st
 	if name == "" {
 		name = "vllm.step"
 	}
-	a := s.Annotation
-	attrs := []span.Attr{
+	attrs := s.Annotation.AppendAttrs([]span.Attr{
 		span.String("gen_ai.request.id", r.ID),
 		span.String("vllm.request.phase", ph.String()),
 		span.Int("vllm.step.index", int64(s.Index)),
-	}
-	for _, c := range []struct {
-		k string
-		v int
-	}{
-		{"vllm.step.context_requests", a.ContextRequests},
-		{"vllm.step.context_tokens", a.ContextTokens},
-		{"vllm.step.generation_requests", a.GenerationRequests},
-		{"vllm.step.generation_tokens", a.GenerationTokens},
-		{"vllm.step.new_requests", a.NewRequests},
-		{"vllm.step.cached_requests", a.CachedRequests},
-	} {
-		if c.v != enginestep.Unknown {
-			attrs = append(attrs, span.Int(c.k, int64(c.v)))
-		}
-	}
+	})
 	sp := span.Span{TraceID: tr, SpanID: l.childID(r.ID, tr, &s.Step), Parent: parent, Name: name,
 		Kind: span.KindInternal, Start: s.Start, End: s.End, Attrs: attrs}
 	if !s.TraceID.IsZero() && !s.RootSpanID.IsZero() {
