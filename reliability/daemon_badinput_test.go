@@ -58,7 +58,10 @@ func TestDaemonBadInput(t *testing.T) {
 // convert, but each gives one span larger than any backend accepts (4 MiB
 // gRPC limit of Jaeger and Tempo): the daemon reports it, keeps the file
 // unrecorded for a later retry, stays within a bounded RSS and goes on.
-func TestDaemonHugeInput(t *testing.T) { testDaemonBadInput(t, true) }
+func TestDaemonHugeInput(t *testing.T) {
+	t.Parallel()
+	testDaemonBadInput(t, true)
+}
 
 func testDaemonBadInput(t *testing.T, big bool) {
 	want := expectedSpanIDs(t, smallTrace)

@@ -131,12 +131,12 @@ func TestKill9DuringExport(t *testing.T) {
 	}
 }
 
-// TestBackendFlapping takes the collector down and up every second (every
-// 2-5 s for a minute with BRIDGE_LONG_TESTS=1) while three files are
+// TestBackendFlapping takes the collector down for 250 ms every 750 ms for
+// ~5 s (down 1.5 s every 4.5 s for 90 s with BRIDGE_LONG_TESTS=1) while three files are
 // exported slowly: every span of every file arrives and every file is
 // recorded as exported.
 func TestBackendFlapping(t *testing.T) {
-	period, flaps := 500*time.Millisecond, 10
+	period, flaps := 500*time.Millisecond, 7
 	if longTests() {
 		period, flaps = 3*time.Second, 20
 	}

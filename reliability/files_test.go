@@ -70,6 +70,7 @@ func readOffset(pid int, path string) int64 {
 // deleted one is exported completely or not at all, and a good file dropped
 // afterwards is exported.
 func TestDaemonFileChangedWhileRead(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"truncate", "delete"} {
 		t.Run(mode, func(t *testing.T) {
 			c := startCollector(t, otlptest.Options{})

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ type child struct {
 	out    *syncBuffer
 	done   chan struct{}
 	waited error
-	peakKB int64 // VmHWM from rusage, set once the process was reaped
+	peakKB atomic.Int64 // highest VmHWM read from /proc while it ran
 }
 
 // startChild runs the binary with args; cleanup kills it if still running.
@@ -96,11 +97,18 @@ func startChild(t *testing.T, args []string, cred *syscall.Credential) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", args, err)
 	}
+	// rusage's Maxrss is useless here: Linux carries the parent's high
+	// water mark over fork and exec. VmHWM belongs to the new image.
+	go func() {
+		for c.alive() {
+			if kb := c.vmHWM(); kb > c.peakKB.Load() {
+				c.peakKB.Store(kb)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
 	go func() {
 		c.waited = cmd.Wait()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			c.peakKB = ru.Maxrss
-		}
 		close(c.done)
 	}()
 	t.Cleanup(func() {
