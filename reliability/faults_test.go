@@ -195,7 +195,7 @@ func TestStateDirNotWritable(t *testing.T) {
 	t.Parallel()
 	c := startCollector(t, otlptest.Options{})
 	dir := sharedDir(t, 0o777)
-	stateDir := sharedDir(t, 0o755) // root's, not writable by nobody
+	stateDir := sharedDir(t, 0o555) // writable by nobody but root
 	state := filepath.Join(stateDir, "state.json")
 	want := expectedSpanIDs(t, smallTrace)
 	name := filepath.Base(smallTrace)

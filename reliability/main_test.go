@@ -89,7 +89,9 @@ func startChild(t *testing.T, args []string, cred *syscall.Credential) *child {
 	t.Helper()
 	cmd := exec.Command(bridgeBin, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
-	if cred != nil {
+	// A non-root user is already bound by permission bits and may not
+	// change its uid; root drops to cred so that they apply.
+	if cred != nil && os.Geteuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
 	c := &child{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
