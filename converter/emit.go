@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -229,6 +230,9 @@ func (b *builder) flush(emit func(*span.Batch) error) error {
 	}
 	if err := b.p.args.err; err != nil {
 		return &Error{Offset: -1, Reason: "reading args from Options.Spill", Err: err}
+	}
+	if limit := b.opts.MaxStringBytes; limit > 0 {
+		b.st.StringsTruncated += truncateStrings(b.batch.Spans, limit)
 	}
 	b.st.Batches++
 	b.st.SpansEmitted += int64(len(b.batch.Spans))
@@ -555,4 +559,59 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 	}
 	root.Attrs = b.attrsFrom(start)
 	return root, nil
+}
+
+// truncateStrings cuts every span name and string value longer than limit
+// bytes to at most limit bytes, at a UTF-8 boundary, and returns how many
+// it cut. One pathological string (a 10 MB name, a 100 MB arg) would
+// otherwise make a span larger than any OTLP receiver accepts, and its file
+// could never be delivered.
+func truncateStrings(spans []span.Span, limit int) int64 {
+	var n int64
+	cut := func(s *string) {
+		if len(*s) > limit {
+			*s = truncateUTF8(*s, limit)
+			n++
+		}
+	}
+	attrs := func(as []span.Attr) {
+		for i := range as {
+			v := &as[i].Value
+			switch v.Type {
+			case span.TypeString:
+				cut(&v.Str)
+			case span.TypeStringSlice:
+				for j := range v.Strs {
+					cut(&v.Strs[j])
+				}
+			}
+		}
+	}
+	for i := range spans {
+		sp := &spans[i]
+		cut(&sp.Name)
+		cut(&sp.StatusMessage)
+		attrs(sp.Attrs)
+		for j := range sp.Events {
+			cut(&sp.Events[j].Name)
+			attrs(sp.Events[j].Attrs)
+		}
+		for j := range sp.Links {
+			attrs(sp.Links[j].Attrs)
+		}
+	}
+	return n
+}
+
+// truncateUTF8 returns the longest prefix of s of at most limit bytes that
+// does not split a UTF-8 sequence.
+func truncateUTF8(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	i := limit
+	for i > 0 && i > limit-4 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
 }

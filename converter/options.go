@@ -38,6 +38,11 @@ type Options struct {
 	ExportTimeNs int64
 	// BatchSize is the most spans per emitted batch; 0 means 4096.
 	BatchSize int
+	// MaxStringBytes cuts span names and string attribute values longer
+	// than this many bytes (at a UTF-8 boundary), counting each cut in
+	// Stats.StringsTruncated, so that one pathological string cannot make
+	// a span no OTLP receiver accepts. 0 = no limit; DefaultOptions: 64 KiB.
+	MaxStringBytes int
 	// Spill, when set, takes the encoded args of kept events (about 40 B
 	// an event on H100 traces, a fifth of the converter's peak memory) out
 	// of the heap: each full 1 MiB chunk is written to it once and read
@@ -49,11 +54,13 @@ type Options struct {
 }
 
 // DefaultOptions returns MaxSpansPerTrace 10000, MaxLinksPerSpan 128,
+// MaxStringBytes 64 KiB,
 // Scope{Name: "vllm-otel-bridge/converter"}.
 func DefaultOptions() Options {
 	return Options{
 		MaxSpansPerTrace: 10000,
 		MaxLinksPerSpan:  128,
+		MaxStringBytes:   64 << 10,
 		Scope:            span.Scope{Name: "vllm-otel-bridge/converter"},
 	}
 }
@@ -119,6 +126,9 @@ type Stats struct {
 	Records     int64
 	RecordBytes int
 	ArgBytes    int64
+	// StringsTruncated counts names and string values cut to
+	// Options.MaxStringBytes.
+	StringsTruncated int64
 	// SpillBytes is how much of the args arena went to Options.Spill.
 	SpillBytes int64
 	// Seed is the IDSource seed (hash of the first 64 KiB of JSON).
