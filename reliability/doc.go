@@ -20,7 +20,7 @@
 //     with 429 / RESOURCE_EXHAUSTED, in bounded memory;
 //   - security: loopback-only listeners by default, TLS and mTLS export,
 //     secret headers delivered but never logged, no prompt text, output
-//     text or token id exported unless --allow-prompt-text is set, and the
+//     text or token id ever exported, and the
 //     resource limits --max-file-size and --max-requests hold.
 //
 // Long versions (a minute of flapping, more kills) run with

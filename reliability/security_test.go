@@ -377,7 +377,7 @@ func leaks(out string, texts, tokens []string) []string {
 // TestPromptPrivacy converts the real trace with a vLLM log full of prompt
 // text, outputs and token ids, through `convert` (OTLP/JSON file) and the
 // daemon (--vllm-log, collector): no secret appears in what is exported,
-// nor in the daemon's debug logs, unless --allow-prompt-text is set.
+// nor in the daemon's debug logs. There is no switch to export them.
 func TestPromptPrivacy(t *testing.T) {
 	t.Parallel()
 	log, texts, tokens := privateLog(t)
@@ -435,11 +435,8 @@ func TestPromptPrivacy(t *testing.T) {
 		t.Fatalf("the daemon's debug log contains %d secrets, e.g. %q", len(l), l[0])
 	}
 
-	// Opted in: the switch is what keeps them out.
-	spansAllowed, _ := convert("--allow-prompt-text")
-	allowed := leaks(spansAllowed, texts, tokens)
-	t.Logf("%d prompts/outputs and %d token ids in the log; %d request attributes exported; none leaked by convert, by the daemon (%d requests, %d spans) or in debug logs; with --allow-prompt-text %d of them appear",
-		len(texts), len(tokens), linked, c.Stats().Requests, c.Stats().Spans, len(allowed))
+	t.Logf("%d prompts/outputs and %d token ids in the log; %d request attributes exported; none leaked by convert, by the daemon (%d requests, %d spans) or in debug logs",
+		len(texts), len(tokens), linked, c.Stats().Requests, c.Stats().Spans)
 }
 
 // TestResourceLimits: --max-file-size fails a larger file with a logged

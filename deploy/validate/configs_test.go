@@ -99,11 +99,8 @@ func TestExampleBridgeConfig(t *testing.T) {
 	if got := dig(cfg, "convert", "max_spans_per_trace"); got != float64(10000) {
 		t.Errorf("convert.max_spans_per_trace %v, want the default 10000", got)
 	}
-	if got := str(dig(cfg, "requests", "start_at")); got != "end" {
-		t.Errorf("requests.start_at %q, want end", got)
-	}
-	if got := dig(cfg, "requests", "allow_prompt_text"); got != false {
-		t.Errorf("requests.allow_prompt_text %v: prompts must stay on the host by default", got)
+	if got := str(dig(cfg, "requests", "start_at")); got != "beginning" {
+		t.Errorf("requests.start_at %q, want the default beginning", got)
 	}
 }
 

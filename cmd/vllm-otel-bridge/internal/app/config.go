@@ -85,9 +85,6 @@ type RequestsConfig struct {
 	Retention time.Duration `yaml:"retention"`
 	// MaxRequests bounds the request data kept in memory.
 	MaxRequests int `yaml:"max_requests"`
-	// AllowPromptText exports prompt text. Off by default: prompts, outputs
-	// and token ids never leave the host unless this is set.
-	AllowPromptText bool `yaml:"allow_prompt_text"`
 }
 
 // ReceiverConfig is the OTLP receiver for vLLM's own llm_request spans.

@@ -31,7 +31,6 @@ type convertOptions struct {
 	requestsFormat string
 	timeZone       string
 	summary        bool
-	allowPrompt    bool
 }
 
 func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -53,7 +52,6 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&co.requestsFormat, "requests-format", "auto", "auto, text, json or otlp")
 	fs.StringVar(&co.timeZone, "timezone", "Local", "time zone of text-log timestamps (IANA name, UTC or Local)")
 	fs.BoolVar(&co.summary, "summary", true, "print a summary of each file")
-	fs.BoolVar(&co.allowPrompt, "allow-prompt-text", false, "export prompt text from the logs (off: prompts never leave the host)")
 	fs.StringVar(&cfg.Log.Level, "log-level", "warn", "debug, info, warn or error")
 	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "text or json")
 	if err := parseWithEnv(fs, args, getenv); err != nil {
@@ -101,7 +99,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if len(co.requests) > 0 {
 		tl := linker.NewTimeline(linker.TimelineOptions{})
 		for _, path := range co.requests {
-			res, err := loadRequests(path, format, loc, co.allowPrompt, tl)
+			res, err := loadRequests(path, format, loc, tl)
 			if err != nil {
 				_ = exp.Shutdown(context.Background())
 				return err
@@ -178,7 +176,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-func loadRequests(path string, format vllmlog.Format, loc *time.Location, allowPrompt bool, tl *linker.Timeline) (linker.LoadResult, error) {
+func loadRequests(path string, format vllmlog.Format, loc *time.Location, tl *linker.Timeline) (linker.LoadResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return linker.LoadResult{}, fmt.Errorf("requests: %w", err)
@@ -189,8 +187,7 @@ func loadRequests(path string, format vllmlog.Format, loc *time.Location, allowP
 		ref = fi.ModTime()
 	}
 	lo := linker.LoadOptions{Format: format}
-	lo.Text = vllmlog.TextOptions{Location: loc, Reference: ref, AllowPromptText: allowPrompt}
-	lo.JSON.AllowPromptText = allowPrompt
+	lo.Text = vllmlog.TextOptions{Location: loc, Reference: ref}
 	lo.JSON.Location = loc
 	res, err := linker.Load(f, path, lo, tl)
 	if err != nil {
@@ -203,6 +200,9 @@ func printSummary(w io.Writer, path string, st converter.Stats, took time.Durati
 	mbps := float64(st.JSONBytes) / 1e6 / took.Seconds()
 	fmt.Fprintf(w, "%s: %d events → %d spans in %d traces (%d steps + profile), %d kernels, era %s, %.1f MB of JSON in %s (%.0f MB/s)\n",
 		path, st.Events, st.SpansEmitted, st.Traces, st.Steps, st.ByCategory["kernel"], st.Era, float64(st.JSONBytes)/1e6, took.Round(time.Millisecond), mbps)
+	if st.StringsTruncated > 0 {
+		fmt.Fprintf(w, "  %d span names or string values longer than 64 KiB were cut\n", st.StringsTruncated)
+	}
 	if st.SpansDropped > 0 {
 		fmt.Fprintf(w, "  %d spans left out by the cap of spans per trace (summarised on their parents)\n", st.SpansDropped)
 	}

@@ -45,7 +45,6 @@ func bindRunFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Requests.HoldTimeout, "hold-timeout", c.Requests.HoldTimeout, "how long a finished trace waits for request data (config: requests.hold_timeout)")
 	fs.DurationVar(&c.Requests.Retention, "request-retention", c.Requests.Retention, "how long request data is kept for linking (config: requests.retention)")
 	fs.IntVar(&c.Requests.MaxRequests, "max-requests", c.Requests.MaxRequests, "bound on requests kept in memory (config: requests.max_requests)")
-	fs.BoolVar(&c.Requests.AllowPromptText, "allow-prompt-text", c.Requests.AllowPromptText, "export prompt text (off: prompts never leave the host) (config: requests.allow_prompt_text)")
 	fs.StringVar(&c.Receiver.GRPC, "receiver-grpc", c.Receiver.GRPC, "OTLP/gRPC receiver address for vLLM's spans, e.g. 127.0.0.1:4317; empty = off (config: receiver.grpc)")
 	fs.StringVar(&c.Receiver.HTTP, "receiver-http", c.Receiver.HTTP, "OTLP/HTTP receiver address, e.g. 127.0.0.1:4318; empty = off (config: receiver.http)")
 	fs.StringVar(&c.Receiver.TLS.CertFile, "receiver-tls-cert", c.Receiver.TLS.CertFile, "receiver TLS certificate (config: receiver.tls.cert_file)")

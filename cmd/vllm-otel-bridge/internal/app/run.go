@@ -124,7 +124,7 @@ type daemon struct {
 
 // converterTotals sums what the converter reported over all files.
 type converterTotals struct {
-	files, spans, steps, dropped, orphanGPU, jsonBytes int64
+	files, spans, steps, dropped, orphanGPU, jsonBytes, truncated int64
 }
 
 func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(string) string, logger *slog.Logger) (*daemon, error) {
@@ -335,10 +335,15 @@ func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
 	if err := d.lk.Flush(false); err != nil {
 		log.Warn("request spans", "err", err)
 	}
-	if err := d.w.Done(f); err != nil {
-		// The spans are delivered but not recorded: a restart sends this
-		// file again, with the same ids (an overwrite, not a duplicate).
-		log.Error("exported but could not record it in the state file", "err", err)
+	if err := d.markDone(outer, f); err != nil {
+		// The spans are delivered but not recorded. The file goes back to
+		// the queue: it is sent again later with the same ids (an
+		// overwrite, not a duplicate) and recorded once the state file
+		// can be written.
+		log.Error("exported but could not record it in the state file; will send it again and retry", "err", err)
+		if e := d.w.Retry(f, err); e != nil {
+			log.Error("could not schedule a retry", "err", e)
+		}
 		return
 	}
 	lag := time.Since(f.ModTime)
@@ -351,10 +356,30 @@ func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
 	d.converted.dropped += st.SpansDropped
 	d.converted.orphanGPU += st.OrphanGPU
 	d.converted.jsonBytes += st.JSONBytes
+	d.converted.truncated += st.StringsTruncated
 	d.mu.Unlock()
 	log.Info("exported trace file", "spans", st.SpansEmitted, "traces", st.Traces, "steps", st.Steps,
-		"spans_dropped_by_cap", st.SpansDropped, "era", st.Era, "json_mb", float64(st.JSONBytes)/1e6,
+		"spans_dropped_by_cap", st.SpansDropped, "strings_truncated", st.StringsTruncated, "era", st.Era, "json_mb", float64(st.JSONBytes)/1e6,
 		"convert_s", convTook.Seconds(), "acked_s", time.Since(start).Seconds(), "lag_s", lag.Seconds())
+}
+
+// markDone records f as exported, retrying a failed state save briefly
+// (a full disk or a directory being fixed) before giving up.
+func (d *daemon) markDone(ctx context.Context, f watcher.File) error {
+	var err error
+	for i, wait := range []time.Duration{0, 200 * time.Millisecond, time.Second, 3 * time.Second} {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(wait):
+			}
+		}
+		if err = d.w.Done(f); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // settle decides what a failed file becomes: retried later (truncated,
@@ -409,8 +434,8 @@ func (d *daemon) followLog(ctx context.Context, path string) {
 		format, _ = vllmlog.ParseFormat(d.cfg.Requests.Format)
 	}
 	lo := linker.LoadOptions{Format: format}
-	lo.Text = vllmlog.TextOptions{Location: d.loc, AllowPromptText: d.cfg.Requests.AllowPromptText}
-	lo.JSON = vllmlog.JSONOptions{Location: d.loc, AllowPromptText: d.cfg.Requests.AllowPromptText}
+	lo.Text = vllmlog.TextOptions{Location: d.loc}
+	lo.JSON = vllmlog.JSONOptions{Location: d.loc}
 	topts := tail.Options{Start: tail.FromBeginning}
 	if d.cfg.Requests.StartAt == "end" {
 		topts.Start = tail.FromEnd
@@ -480,6 +505,7 @@ func (d *daemon) registerMetrics() {
 	t.counter("converted_steps_total", "Engine steps found in trace files.", cs(func(c converterTotals) int64 { return c.steps }))
 	t.counter("converted_json_bytes_total", "Uncompressed trace JSON read.", cs(func(c converterTotals) int64 { return c.jsonBytes }))
 	t.counter("spans_dropped_by_cap_total", "Spans left out by max_spans_per_trace (summarised on their parents).", cs(func(c converterTotals) int64 { return c.dropped }))
+	t.counter("strings_truncated_total", "Span names and string values cut to 64 KiB.", cs(func(c converterTotals) int64 { return c.truncated }))
 	t.counter("gpu_activities_without_launch_total", "GPU activities whose launch was not in the file.", cs(func(c converterTotals) int64 { return c.orphanGPU }))
 	ls := func(f func(linker.Stats) int) func() float64 {
 		return func() float64 { return float64(f(d.lk.Stats())) }
