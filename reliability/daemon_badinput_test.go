@@ -154,7 +154,7 @@ func testDaemonBadInput(t *testing.T, big bool) {
 	// A good file dropped afterwards is still exported, completely.
 	placeFile(t, filepath.Join(dir, filepath.Base(smallTrace)), readFile(t, smallTrace))
 	waitFor(t, "the good file's spans", 60*time.Second, func() bool {
-		got, _ := receivedSpanIDs(c)
+		got, _ := c.SpanIDs()
 		for id := range want {
 			if got[id] == 0 {
 				return false

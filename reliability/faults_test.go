@@ -113,7 +113,7 @@ func TestKill9DuringExport(t *testing.T) {
 	c.SetDelay(0)
 	d := startChild(t, args, nil)
 	waitFor(t, "the file to be recorded as exported", 60*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
-	got, total := receivedSpanIDs(c)
+	got, total := c.SpanIDs()
 	checkAllDelivered(t, want, got)
 	d.stop(t)
 
@@ -121,7 +121,7 @@ func TestKill9DuringExport(t *testing.T) {
 	d = startChild(t, args, nil)
 	time.Sleep(time.Second)
 	d.stop(t)
-	if _, n := receivedSpanIDs(c); n != total {
+	if _, n := c.SpanIDs(); n != total {
 		t.Fatalf("a restart after the export sent %d more spans", n-total)
 	}
 	t.Logf("seed %d: %d kill -9 (%d mid-export, state not yet written) in %.1fs, %d requests before the final run; %d spans received for %d distinct ids, all %d expected ids present, none foreign",
@@ -174,7 +174,7 @@ func TestBackendFlapping(t *testing.T) {
 		}
 		return true
 	})
-	got, total := receivedSpanIDs(c)
+	got, total := c.SpanIDs()
 	checkAllDelivered(t, want, got)
 	if !d.alive() {
 		t.Fatal("daemon exited")
@@ -201,7 +201,7 @@ func TestStateDirNotWritable(t *testing.T) {
 	name := filepath.Base(smallTrace)
 	d := startChild(t, daemonArgs(dir, state, c), nobody)
 	placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))
-	waitFor(t, "the spans", 30*time.Second, func() bool { got, _ := receivedSpanIDs(c); return len(got) == len(want) })
+	waitFor(t, "the spans", 30*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
 	waitFor(t, "a log line about the state file", 10*time.Second, func() bool { return strings.Contains(d.out.String(), "permission denied") })
 	time.Sleep(500 * time.Millisecond)
 	if !d.alive() {
@@ -215,14 +215,14 @@ func TestStateDirNotWritable(t *testing.T) {
 	// The daemon stops, the directory becomes writable, and a restart
 	// sends the file again (same ids) and records it.
 	d.stop(t)
-	_, before := receivedSpanIDs(c)
+	_, before := c.SpanIDs()
 	if err := os.Chmod(stateDir, 0o777); err != nil {
 		t.Fatal(err)
 	}
 	d = startChild(t, daemonArgs(dir, state, c), nobody)
 	waitFor(t, "the state file to be written after a restart", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
 	d.stop(t)
-	got, total := receivedSpanIDs(c)
+	got, total := c.SpanIDs()
 	checkAllDelivered(t, want, got)
 	t.Logf("restart re-sent %d spans with the same %d ids and recorded the file", total-before, len(want))
 }
@@ -285,7 +285,7 @@ func TestDiskBudget(t *testing.T) {
 	if !exists(2) {
 		t.Fatal("the newest file was deleted although one file fits the budget")
 	}
-	got, _ := receivedSpanIDs(c)
+	got, _ := c.SpanIDs()
 	checkAllDelivered(t, want, got)
 	d.stop(t)
 	t.Logf("budget %d B, files of %d B: 2 exported files deleted by the budget, 2 unexported files kept above it with the overrun logged, %d span ids delivered",

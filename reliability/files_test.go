@@ -109,7 +109,7 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 			waitFor(t, "the good file exported", 30*time.Second, func() bool {
 				return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported"
 			})
-			got, _ := receivedSpanIDs(c)
+			got, _ := c.SpanIDs()
 			for id := range want {
 				if got[id] == 0 {
 					t.Fatalf("span %s of the good file lost", id)
@@ -145,7 +145,7 @@ func TestDaemonSymlinkOutside(t *testing.T) {
 			d := startChild(t, daemonArgs(dir, state, c, extra...), nil)
 			if follow {
 				want := expectedSpanIDs(t, smallTrace)
-				waitFor(t, "the linked file exported", 30*time.Second, func() bool { got, _ := receivedSpanIDs(c); return len(got) == len(want) })
+				waitFor(t, "the linked file exported", 30*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
 				d.stop(t)
 				return
 			}
@@ -203,7 +203,7 @@ func TestDaemonUnreadableFile(t *testing.T) {
 	}
 	want := expectedSpanIDs(t, smallTrace)
 	waitFor(t, "the file exported once readable", 60*time.Second, func() bool {
-		got, _ := receivedSpanIDs(c)
+		got, _ := c.SpanIDs()
 		return len(got) >= len(want)
 	})
 	d.stop(t)

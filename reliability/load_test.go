@@ -170,7 +170,7 @@ func TestDaemonReceiverLoad(t *testing.T) {
 	mu.Unlock()
 	c.SetDelay(0)
 	waitFor(t, "every acknowledged span at the collector", 60*time.Second, func() bool {
-		got, _ := receivedSpanIDs(c)
+		got, _ := c.SpanIDs()
 		for id := range acked {
 			if got[id] == 0 {
 				return false
@@ -180,7 +180,7 @@ func TestDaemonReceiverLoad(t *testing.T) {
 	})
 	hwm := d.vmHWM()
 	d.stop(t)
-	_, total := receivedSpanIDs(c)
+	_, total := c.SpanIDs()
 	t.Logf("%s, %d senders (HTTP and gRPC): %d requests acknowledged (%d spans), %d refused with 429/RESOURCE_EXHAUSTED, 0 other errors; %d spans at the collector, every acknowledged one included; daemon VmHWM %.0f MiB",
 		dur, senders, okReqs.Load(), nAcked, refused.Load(), total, float64(hwm)/1024)
 	if refused.Load() == 0 {

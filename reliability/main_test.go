@@ -3,7 +3,6 @@ package reliability
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -224,22 +223,6 @@ func expectedSpanIDs(t *testing.T, path string) map[string]bool {
 		t.Fatal(err)
 	}
 	return ids
-}
-
-// receivedSpanIDs counts every span id the collector accepted.
-func receivedSpanIDs(c *otlptest.Collector) (ids map[string]int, total int) {
-	ids = map[string]int{}
-	for _, req := range c.Requests() {
-		for _, rs := range req.ResourceSpans {
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					ids[hex.EncodeToString(s.SpanId)]++
-					total++
-				}
-			}
-		}
-	}
-	return ids, total
 }
 
 // checkAllDelivered fails unless every wanted id arrived and no other id did.

@@ -242,7 +242,7 @@ func TestExportTLSAndMTLS(t *testing.T) {
 			placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))
 			if tc.delivered {
 				waitFor(t, "the file exported", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
-				got, _ := receivedSpanIDs(c)
+				got, _ := c.SpanIDs()
 				checkAllDelivered(t, want, got)
 				d.stop(t)
 				return

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -233,6 +234,24 @@ func (c *Collector) Requests() []*coltracepb.ExportTraceServiceRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]*coltracepb.ExportTraceServiceRequest(nil), c.requests...)
+}
+
+// SpanIDs counts how often each span id (lowercase hex) arrived in the
+// accepted requests, and returns the total number of spans (none with
+// Options.Discard).
+func (c *Collector) SpanIDs() (ids map[string]int, total int) {
+	ids = map[string]int{}
+	for _, req := range c.Requests() {
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					ids[hex.EncodeToString(s.SpanId)]++
+					total++
+				}
+			}
+		}
+	}
+	return ids, total
 }
 
 // Stats returns a snapshot of the counters.

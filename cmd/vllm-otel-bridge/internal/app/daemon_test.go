@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/hex"
 	"io"
 	"os"
 	"os/exec"
@@ -55,22 +54,6 @@ func expectedSpanIDs(t *testing.T, path string) map[string]bool {
 		t.Fatal(err)
 	}
 	return ids
-}
-
-// receivedSpanIDs counts every span id the collector accepted.
-func receivedSpanIDs(c *otlptest.Collector) (ids map[string]int, total int) {
-	ids = map[string]int{}
-	for _, req := range c.Requests() {
-		for _, rs := range req.ResourceSpans {
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					ids[hex.EncodeToString(s.SpanId)]++
-					total++
-				}
-			}
-		}
-	}
-	return ids, total
 }
 
 func startCollector(t *testing.T) *otlptest.Collector {
@@ -200,9 +183,9 @@ func TestRunExportsGrowingGzipOnceAndRestartSendsNothing(t *testing.T) {
 			t.Errorf("%d spans exported before the file was complete", n)
 		}
 	})
-	waitFor(t, "every span", 60*time.Second, func() bool { _, n := receivedSpanIDs(c); return n >= len(want) })
+	waitFor(t, "every span", 60*time.Second, func() bool { _, n := c.SpanIDs(); return n >= len(want) })
 	time.Sleep(1500 * time.Millisecond) // several rescans: nothing more may come
-	got, total := receivedSpanIDs(c)
+	got, total := c.SpanIDs()
 	if total != len(want) || len(got) != len(want) {
 		t.Fatalf("got %d spans (%d distinct), want exactly %d once", total, len(got), len(want))
 	}
@@ -216,7 +199,7 @@ func TestRunExportsGrowingGzipOnceAndRestartSendsNothing(t *testing.T) {
 	// A restart with the same state file sends nothing new.
 	startDaemon(t, daemonArgs(dir, state, c))
 	time.Sleep(2 * time.Second)
-	if _, n := receivedSpanIDs(c); n != total {
+	if _, n := c.SpanIDs(); n != total {
 		t.Fatalf("restart sent %d more spans", n-total)
 	}
 }
@@ -238,10 +221,10 @@ func TestRunEndpointDownThenUpLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "every span after the backend came back", 60*time.Second, func() bool {
-		got, _ := receivedSpanIDs(c)
+		got, _ := c.SpanIDs()
 		return len(got) == len(want)
 	})
-	got, _ := receivedSpanIDs(c)
+	got, _ := c.SpanIDs()
 	for id := range want {
 		if got[id] == 0 {
 			t.Fatalf("span %s lost", id)
@@ -276,7 +259,7 @@ func TestRunCorruptFilesFailAlone(t *testing.T) {
 			t.Logf("daemon output:\n%s", d.out.String())
 		}
 	})
-	waitFor(t, "the good file's spans", 60*time.Second, func() bool { got, _ := receivedSpanIDs(c); return len(got) == len(want) })
+	waitFor(t, "the good file's spans", 60*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
 	waitFor(t, "the bad files in failed/", 10*time.Second, func() bool {
 		for name := range bad {
 			if _, err := os.Stat(filepath.Join(dir, "failed", name)); err != nil {
@@ -316,7 +299,7 @@ func TestRunKill9MidExportDeliversEverything(t *testing.T) {
 		}
 		_ = cmd.Wait()
 		kills++
-		got, _ := receivedSpanIDs(c)
+		got, _ := c.SpanIDs()
 		if len(got) == len(want) {
 			break
 		}
@@ -324,8 +307,8 @@ func TestRunKill9MidExportDeliversEverything(t *testing.T) {
 	c.SetDelay(0)
 	cmd := childDaemon(t, args)
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	waitFor(t, "every span after restart", 90*time.Second, func() bool { got, _ := receivedSpanIDs(c); return len(got) >= len(want) })
-	got, total := receivedSpanIDs(c)
+	waitFor(t, "every span after restart", 90*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) >= len(want) })
+	got, total := c.SpanIDs()
 	for id := range want {
 		if got[id] == 0 {
 			t.Fatalf("span %s lost after kill -9", id)

@@ -291,13 +291,11 @@ func (d *daemon) processLoop(ctx context.Context, watchErr <-chan error) error {
 			}
 			return fmt.Errorf("watcher: %w", err)
 		}
-		// A file in flight is finished (or checkpointed by not marking it
-		// done) within ShutdownTimeout after the signal.
+		// The file in flight may finish within ShutdownTimeout after the
+		// signal; past that its work is cancelled and it stays unrecorded,
+		// to be sent again (same ids) after a restart.
 		workCtx, cancel := context.WithCancel(context.Background())
-		stop := context.AfterFunc(ctx, func() {
-			t := time.AfterFunc(d.cfg.ShutdownTimeout, cancel)
-			_ = t
-		})
+		stop := context.AfterFunc(ctx, func() { time.AfterFunc(d.cfg.ShutdownTimeout, cancel) })
 		d.processFile(workCtx, ctx, f)
 		stop()
 		cancel()
