@@ -122,7 +122,8 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		opts.Linker = lk
 	}
 
-	var failed []error
+	// failed counts failures; each was already printed on its own line.
+	failed := 0
 	for _, path := range files {
 		start := time.Now()
 		t := exp.NewTracker()
@@ -135,7 +136,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			t.Close()
 		}
 		if err != nil {
-			failed = append(failed, fmt.Errorf("%s: %w", path, err))
+			failed++
 			fmt.Fprintf(stderr, "vllm-otel-bridge: %s: %v\n", path, err)
 			continue
 		}
@@ -145,11 +146,11 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if lk != nil {
 		if err := lk.Flush(true); err != nil {
-			failed = append(failed, err)
+			failed++
 			fmt.Fprintf(stderr, "vllm-otel-bridge: request spans: %v\n", err)
 		}
 		if err := reqTracker.Wait(ctx); err != nil {
-			failed = append(failed, err)
+			failed++
 			fmt.Fprintf(stderr, "vllm-otel-bridge: request spans: %v\n", err)
 		}
 		if co.summary {
@@ -163,15 +164,15 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := exp.Shutdown(shutCtx); err != nil {
-		failed = append(failed, err)
+		failed++
 		fmt.Fprintf(stderr, "vllm-otel-bridge: output: %v\n", err)
 	}
 	es := exp.Stats()
 	if co.summary {
 		fmt.Fprintf(report, "exported %d spans in %d requests (%.1f MB) to %s\n", es.SpansExported, es.RequestsExported, float64(es.BytesExported)/1e6, where)
 	}
-	if len(failed) > 0 {
-		return reportedError{failed: len(failed), total: len(files)}
+	if failed > 0 {
+		return reportedError{failed: failed, total: len(files)}
 	}
 	return nil
 }
