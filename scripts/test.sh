@@ -132,9 +132,9 @@ fuzz_targets() {
 		done | sort -u
 }
 
-# fuzz_count NAME: the execution budget of one fuzz target, about 8 s of
-# fuzzing on the 2-core CI machine (measured; the rates differ 5000x
-# between targets: FuzzConvert runs whole traces, FuzzParse one file name).
+# fuzz_count NAME: the execution budget of one fuzz target, about 5-10 s
+# of fuzzing on the 2-core CI machine (measured; rates differ 200x between
+# targets: FuzzConvert converts whole traces, FuzzParse parses a file name).
 #
 # Budgets are counts ("-fuzztime Nx"), never durations: with a duration,
 # go1.26's fuzz coordinator can report a bare "context deadline exceeded"
@@ -143,17 +143,16 @@ fuzz_targets() {
 # to race; on a loaded machine it just takes longer.
 fuzz_count() {
 	case $1 in
-	FuzzConvert) echo 60 ;;
-	FuzzUnmarshal) echo 100 ;;
-	FuzzDecodeProto) echo 1000 ;;
-	FuzzCheckFile) echo 4000 ;;
-	FuzzSplitRequest) echo 8000 ;;
-	FuzzMemberIter) echo 20000 ;;
+	FuzzConvert | FuzzUnmarshal) echo 2000 ;;
+	FuzzCheckFile) echo 8000 ;;
+	FuzzDecodeProto) echo 20000 ;;
 	FuzzDecodeJSON) echo 30000 ;;
-	FuzzDecode) echo 30000 ;;
-	FuzzDecodeOTLPJSON) echo 100000 ;;
-	FuzzParseLogLine) echo 150000 ;;
-	FuzzParseAnnotation | FuzzParse) echo 300000 ;;
+	FuzzSplitRequest) echo 40000 ;;
+	FuzzDecode) echo 80000 ;;
+	FuzzMemberIter) echo 100000 ;;
+	FuzzDecodeOTLPJSON | FuzzParseLogLine) echo 250000 ;;
+	FuzzParse) echo 300000 ;;
+	FuzzParseAnnotation) echo 400000 ;;
 	*) echo 10000 ;;
 	esac
 }
