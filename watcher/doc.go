@@ -7,7 +7,8 @@
 // when it is complete: a plain .json (which Kineto renames into place) once
 // its size and mtime have settled, a .json.gz (which PyTorch grows in
 // place) once its size and mtime have settled and its gzip stream decodes
-// to a clean end. The daemon then calls exactly one of Done (exported:
+// to a clean end (or, with Config.SkipGzipVerify, once settled: the
+// consumer verifies the stream and reports a cut one through Retry). The daemon then calls exactly one of Done (exported:
 // recorded in the state file, then kept, deleted or moved per AfterExport),
 // Retry (transient: offered again after a backoff) or Failed (permanent:
 // recorded, moved aside per OnFailure, never offered again unless its

@@ -839,3 +839,54 @@ func TestFailedAfterFileVanished(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// With SkipGzipVerify a settled .gz is offered without being inflated; the
+// consumer's truncated verdict (Retry) brings it back once it is whole, and
+// a stream that stays cut is given up on as without the option.
+func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.SkipGzipVerify = true
+	cfg.MaxTruncatedAttempts = 3
+	cfg.MaxTruncatedAge = time.Hour // the file is young: never given up here
+	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	data := gz(t, traceJSON("consumer verifies", 500))
+	write(t, p, data[:len(data)/2])
+	w := start(t, cfg)
+	f := w.mustNext(t) // offered although cut: the watcher did not inflate it
+	if f.Size != int64(len(data)/2) {
+		t.Fatalf("offered %d bytes, want %d", f.Size, len(data)/2)
+	}
+	if err := w.Retry(f, fmt.Errorf("converter: %w", ErrTruncated)); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Stats(); s.Retried != 1 {
+		t.Fatalf("Retried = %d after a truncated Retry, want 1", s.Retried)
+	}
+	write(t, p, data)
+	got := w.mustNext(t)
+	if got.Size != int64(len(data)) {
+		t.Fatalf("offered %d bytes, want %d", got.Size, len(data))
+	}
+	if err := w.Done(got); err != nil {
+		t.Fatal(err)
+	}
+	w.expectNone(t, 250*time.Millisecond)
+	if exists(filepath.Join(dir, "failed")) {
+		t.Fatal("a file that became whole was failed")
+	}
+}
+
+func TestSkipGzipVerifyStillFailsGarbage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.SkipGzipVerify = true
+	p := filepath.Join(dir, traceName(0, 1795789272000000002, true))
+	write(t, p, []byte("this is not gzip at all, only named like a trace"))
+	start(t, cfg)
+	// The fingerprint reads the gzip header, so garbage is still failed by
+	// the watcher itself without reaching the consumer.
+	eventually(t, "garbage moved to failed/", func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
+}
