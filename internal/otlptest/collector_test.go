@@ -99,8 +99,20 @@ func TestCollector(t *testing.T) {
 		if code, _ := postHTTP(t, c, request(1)); code != 200 {
 			t.Fatalf("after Up: HTTP %d", code)
 		}
-		if _, err := cl.Export(ctx, request(1), grpc.WaitForReady(true)); err != nil {
-			t.Fatalf("after Up: %v", err)
+		// The client may still hold the transport the server closed in Down
+		// and learn that only from this call (Unavailable, "error reading
+		// from server: EOF"), as any OTLP exporter does, which retries
+		// Unavailable: so does this test, for a bounded time.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := cl.Export(ctx, request(1), grpc.WaitForReady(true))
+			if err == nil {
+				break
+			}
+			if status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
+				t.Fatalf("after Up: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
