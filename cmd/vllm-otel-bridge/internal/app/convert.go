@@ -129,7 +129,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		t := exp.NewTracker()
 		o := opts
 		o.Resource = fileResource(path, cfg.ServiceName, cfg.ResourceAttributes, "")
-		st, err := convertFile(ctx, path, cfg.Convert.SpillDir, o, exp, t)
+		st, err := convertFile(ctx, path, -1, cfg.Convert.SpillDir, o, exp, t)
 		if err == nil {
 			err = t.Wait(ctx)
 		} else {

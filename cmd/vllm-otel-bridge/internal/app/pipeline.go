@@ -152,12 +152,22 @@ func exportTimeNs(path string) int64 {
 // convertFile converts one trace file and hands its spans to exp under
 // tracker t. It does not wait for the acknowledgement. With spillDir set,
 // the converter's event args go to a temporary file there, removed after.
-func convertFile(ctx context.Context, path, spillDir string, opts converter.Options, exp *exporter.Exporter, t *exporter.Tracker) (converter.Stats, error) {
+//
+// size >= 0 converts exactly the first size bytes: the daemon passes the
+// size the watcher settled on and identified the file by, so a .gz that
+// grew again meanwhile reads as truncated (and is retried) instead of
+// being exported whole under the identity of its shorter self, which a
+// restart would not recognise. size < 0 reads to the end.
+func convertFile(ctx context.Context, path string, size int64, spillDir string, opts converter.Options, exp *exporter.Exporter, t *exporter.Tracker) (converter.Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return converter.Stats{}, err
 	}
 	defer f.Close()
+	var r io.Reader = f
+	if size >= 0 {
+		r = io.NewSectionReader(f, 0, size)
+	}
 	if spillDir != "" {
 		sp, err := os.CreateTemp(spillDir, "vllm-otel-bridge-spill-*")
 		if err != nil {
@@ -172,7 +182,7 @@ func convertFile(ctx context.Context, path, spillDir string, opts converter.Opti
 	if opts.ExportTimeNs == 0 {
 		opts.ExportTimeNs = exportTimeNs(path)
 	}
-	return converter.Convert(ctx, f, opts, func(b *span.Batch) error {
+	return converter.Convert(ctx, r, opts, func(b *span.Batch) error {
 		return exp.Export(ctx, b, t)
 	})
 }

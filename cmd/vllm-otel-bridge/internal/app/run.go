@@ -324,7 +324,7 @@ func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
 		opts.ExportTimeNs = f.Name.ExportTime.UnixNano()
 	}
 	t := d.exp.NewTracker()
-	st, err := convertFile(ctx, f.Path, d.cfg.Convert.SpillDir, opts, d.exp, t)
+	st, err := convertFile(ctx, f.Path, f.Size, d.cfg.Convert.SpillDir, opts, d.exp, t)
 	if err != nil {
 		t.Close()
 		d.settle(log, f, err, "conversion")
