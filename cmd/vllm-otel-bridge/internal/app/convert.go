@@ -87,7 +87,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		report = stderr
 	}
 
-	exp, where, err := startExporter(ctx, cfg.Output, stdout, getenv, logger)
+	exp, where, err := startExporter(ctx, cfg.Output, true, stdout, getenv, logger)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
@@ -71,7 +72,13 @@ func exporterConfig(o OutputConfig) exporter.Config {
 
 // startExporter builds and starts the exporter the output settings ask for.
 // An output file "-" writes to stdout.
-func startExporter(ctx context.Context, o OutputConfig, stdout io.Writer, getenv func(string) string, logger *slog.Logger) (*exporter.Exporter, string, error) {
+//
+// oneShot is for convert: every span is handed over at once and Shutdown
+// flushes the rest, so requests are cut by size only, never by age; then
+// the same input gives the same requests byte for byte however fast the
+// machine is (the daemon keeps the age flush for trickles of forwarded
+// spans).
+func startExporter(ctx context.Context, o OutputConfig, oneShot bool, stdout io.Writer, getenv func(string) string, logger *slog.Logger) (*exporter.Exporter, string, error) {
 	var client exporter.Client
 	if o.File == "-" {
 		client = exporter.NewWriterClient(stdout)
@@ -83,6 +90,9 @@ func startExporter(ctx context.Context, o OutputConfig, stdout io.Writer, getenv
 		client = c
 	}
 	cfg := exporterConfig(o)
+	if oneShot {
+		cfg.FlushInterval = 24 * time.Hour
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, "", fmt.Errorf("output: %w", err)
 	}

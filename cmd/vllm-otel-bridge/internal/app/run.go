@@ -135,7 +135,7 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	d.hostName, _ = os.Hostname()
 	d.loc, _ = loadLocation(cfg.Requests.TimeZone)
 
-	exp, where, err := startExporter(ctx, cfg.Output, stdout, getenv, logger)
+	exp, where, err := startExporter(ctx, cfg.Output, false, stdout, getenv, logger)
 	if err != nil {
 		return nil, err
 	}
