@@ -176,7 +176,7 @@ func convertFile(ctx context.Context, path string, size int64, spillDir string, 
 	defer f.Close()
 	var r io.Reader = f
 	if size >= 0 {
-		r = io.NewSectionReader(f, 0, size)
+		r = io.LimitReader(f, size)
 	}
 	if spillDir != "" {
 		sp, err := os.CreateTemp(spillDir, "vllm-otel-bridge-spill-*")
