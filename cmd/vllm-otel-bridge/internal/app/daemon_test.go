@@ -230,7 +230,7 @@ func TestRunEndpointDownThenUpLosesNothing(t *testing.T) {
 			t.Fatalf("span %s lost", id)
 		}
 	}
-	waitFor(t, "the state file to record the export", 10*time.Second, func() bool {
+	waitFor(t, "the state file to record the export", 30*time.Second, func() bool {
 		b, _ := os.ReadFile(state)
 		return bytes.Contains(b, []byte(`"exported"`))
 	})
@@ -260,7 +260,7 @@ func TestRunCorruptFilesFailAlone(t *testing.T) {
 		}
 	})
 	waitFor(t, "the good file's spans", 60*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
-	waitFor(t, "the bad files in failed/", 10*time.Second, func() bool {
+	waitFor(t, "the bad files in failed/", 30*time.Second, func() bool {
 		for name := range bad {
 			if _, err := os.Stat(filepath.Join(dir, "failed", name)); err != nil {
 				return false
