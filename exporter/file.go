@@ -78,13 +78,19 @@ func (c *FileClient) UploadTraces(_ context.Context, rs []*tracepb.ResourceSpans
 	return c.write()
 }
 
-// UploadRequest decodes an encoded request and writes it as one line.
-func (c *FileClient) UploadRequest(ctx context.Context, body []byte) error {
-	rs, err := unmarshalRequest(body)
+// UploadRequest writes an encoded request as one line, transcoding the
+// protobuf bytes straight to OTLP/JSON (otlpjson.AppendProtoRequest): no
+// tracepb structs are built, and the line buffer is reused.
+func (c *FileClient) UploadRequest(_ context.Context, body []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	buf, err := otlpjson.AppendProtoRequest(c.buf[:0], body)
+	c.buf = buf
 	if err != nil {
-		return err
+		return fmt.Errorf("exporter: decoding encoded request: %w", err)
 	}
-	return c.UploadTraces(ctx, rs)
+	c.buf = append(c.buf, '\n')
+	return c.write()
 }
 
 func (c *FileClient) write() error {
