@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unicode/utf8"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -495,4 +496,43 @@ func BenchmarkUnmarshalAppendRequest(b *testing.B) {
 		buf = AppendRequest(buf[:0], req.ResourceSpans)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/span")
+}
+
+// TestAppendWireString: the wire path's string writer escapes exactly as
+// appendString does and refuses what utf8.Valid refuses, at every
+// position of the 8-byte scan.
+func TestAppendWireString(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte("abcXYZ019 ~\x7f\"\\/\n\r\t\x00\x1f\x20\xc3\xa9\xe2\x9c\x93\xf0\x9f\x98\x80\xed\xa0\x80\xff\xc0")
+	for range 20000 {
+		p := make([]byte, rng.IntN(40))
+		for i := range p {
+			if rng.IntN(4) == 0 {
+				p[i] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				p[i] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		got, ok := appendWireString([]byte("x"), p)
+		if ok != utf8.Valid(p) {
+			t.Fatalf("%q: ok = %v", p, ok)
+		}
+		if ok && string(got) != string(appendString([]byte("x"), string(p))) {
+			t.Fatalf("%q: got %s want %s", p, got, appendString(nil, string(p)))
+		}
+	}
+}
+
+func FuzzAppendWireString(f *testing.F) {
+	f.Add([]byte("plain ascii text, long enough"))
+	f.Add([]byte("\"quote\\ \x01\xff é"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		got, ok := appendWireString(nil, p)
+		if ok != utf8.Valid(p) {
+			t.Fatalf("%q: ok = %v", p, ok)
+		}
+		if ok && string(got) != string(appendString(nil, string(p))) {
+			t.Fatalf("%q: got %s", p, got)
+		}
+	})
 }
