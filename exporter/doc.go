@@ -13,7 +13,8 @@
 // Transport is separate from policy, as in the OpenTelemetry Go SDK's
 // otlptrace package. A Client (Start, Stop, UploadTraces) moves one
 // request; NewGRPCClient and NewHTTPClient wrap otlptracegrpc and
-// otlptracehttp, NewFileClient/NewWriterClient write OTLP/JSON lines, and
+// otlptracehttp, NewFileClient/NewWriterClient write OTLP/JSON lines (or,
+// to a "*.pb" file, length-delimited protobuf), and
 // DiscardClient counts. The Exporter (New) is the policy: it encodes spans
 // into OTLP requests cut by encoded size (Config.MaxRequestBytes, default
 // 3 MiB, under the 4 MiB gRPC receive limit of Jaeger and Tempo), sends up
