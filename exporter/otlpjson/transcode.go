@@ -603,6 +603,23 @@ func appendStatusWire(dst, b []byte) ([]byte, bool) {
 
 // KeyValue: key = 1, value = 2, key_strindex = 3.
 func appendKeyValueWire(dst, b []byte, depth int) ([]byte, bool) {
+	// The common case without the general loop: a non-empty key, then a
+	// value, each shorter than 128 bytes, and nothing else.
+	if len(b) >= 4 && b[0] == 1<<3|2 && b[1] > 0 && b[1] < 0x80 {
+		k := 2 + int(b[1])
+		if k+2 <= len(b) && b[k] == 2<<3|2 && b[k+1] < 0x80 && k+2+int(b[k+1]) == len(b) {
+			dst = append(dst, `{"key":`...)
+			dst, ok := appendWireString(dst, b[2:k])
+			if !ok {
+				return dst, false
+			}
+			dst = append(dst, `,"value":`...)
+			if dst, ok = appendAnyValueWire(dst, b[k+2:], depth); !ok {
+				return dst, false
+			}
+			return append(dst, '}'), true
+		}
+	}
 	o := openObj(dst)
 	for len(b) > 0 {
 		num, typ, v, p, n := next(b)
