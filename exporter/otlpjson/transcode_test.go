@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -251,12 +252,17 @@ func TestAppendProtoRequestFallback(t *testing.T) {
 		"group":              span(f(20, protowire.StartGroupType, nil), f(20, protowire.EndGroupType, nil)),
 		"field-zero":         span(varintF(0, 1)),
 		"empty-messages":     span(kv("", nil), bytesF(11, nil), bytesF(13, nil), bytesF(15, nil)),
+		"long-key":           span(kv(strings.Repeat("k", 200), bytesF(1, []byte("v")))),
+		"long-value":         span(kv("k", bytesF(1, bytes.Repeat([]byte("v\""), 100)))),
+		"kv-value-first":     span(bytesF(9, append(bytesF(2, varintF(3, 1)), bytesF(1, []byte("k"))...))),
+		"kv-bad-utf8-value":  span(kv("k", bytesF(1, []byte("\xff")))),
 	}
 	// These stay on the wire path; the rest take the fallback.
 	wire := map[string]bool{
 		"canonical": true, "flags-first": true, "flags-middle": true, "flags-last": true, "flags-only": true,
 		"flags-zero": true, "zero-scalars": true, "kind-overflow": true, "code-negative": true, "strindex": true,
 		"int-min": true, "bool-big": true, "double-nan-payload": true, "utf8-ok": true, "empty-messages": true,
+		"long-key": true, "long-value": true,
 	}
 	for name, body := range tests {
 		t.Run(name, func(t *testing.T) {
