@@ -656,6 +656,19 @@ func appendAnyValueWire(dst, b []byte, depth int) ([]byte, bool) {
 	if len(b) == 0 {
 		return append(dst, '}'), true
 	}
+	// Small integers and booleans (one-byte varints) without next.
+	if len(b) == 2 && b[1] < 0x80 {
+		switch b[0] {
+		case 3<<3 | 0:
+			dst = append(dst, `"intValue":"`...)
+			dst = strconv.AppendUint(dst, uint64(b[1]), 10)
+			return append(dst, '"', '}'), true
+		case 2<<3 | 0:
+			dst = append(dst, `"boolValue":`...)
+			dst = strconv.AppendBool(dst, b[1] != 0)
+			return append(dst, '}'), true
+		}
+	}
 	num, typ, v, p, n := next(b)
 	if n != len(b) {
 		return dst, false
