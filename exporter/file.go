@@ -39,7 +39,11 @@ type FileClient struct {
 var (
 	_ Client          = (*FileClient)(nil)
 	_ RequestUploader = (*FileClient)(nil)
+	_ serialClient    = (*FileClient)(nil)
 )
+
+// serial tells the Exporter to use one sender (see serialClient).
+func (*FileClient) serial() {}
 
 // NewFileClient appends to path, creating it (0644) if needed. A path
 // ending in ".pb" gets length-delimited protobuf, any other OTLP/JSON lines.

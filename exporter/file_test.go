@@ -97,8 +97,11 @@ func TestFileClientFormats(t *testing.T) {
 		}
 		cfg := fastConfig()
 		cfg.MaxRequestBytes = 32 << 10
-		cfg.MaxInFlight = 1 // one writer, so both files hold the requests in the same order
+		cfg.MaxInFlight = 4 // the file client gets one sender anyway: both files hold the requests in the same order
 		e := New(cl, cfg, testLogger(t))
+		if got := e.Config().MaxInFlight; got != 1 {
+			t.Fatalf("file client runs with %d senders", got)
+		}
 		if err := e.Start(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
@@ -142,6 +145,17 @@ func TestFileClientFormats(t *testing.T) {
 	for i := range js {
 		if !proto.Equal(js[i], pb[i]) {
 			t.Fatalf("request %d differs:\n json %v\n pb   %v", i, js[i], pb[i])
+		}
+	}
+	// One sender: the spans come back in the order they were exported.
+	want := kernelBatch(testResource, 0, 500)
+	i := 0
+	for _, r := range js {
+		for _, s := range r.ResourceSpans[0].ScopeSpans[0].Spans {
+			if i < len(want.Spans) && !bytes.Equal(s.SpanId, want.Spans[i].SpanID[:]) {
+				t.Fatalf("span %d out of order", i)
+			}
+			i++
 		}
 	}
 	if last := pb[len(pb)-1]; !proto.Equal(last, &coltracepb.ExportTraceServiceRequest{ResourceSpans: forwarded()}) {
