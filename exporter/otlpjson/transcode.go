@@ -33,10 +33,11 @@ import (
 // ran.
 func AppendProtoRequest(dst, body []byte) ([]byte, error) {
 	start := len(dst)
-	if out, ok := appendRequestWire(dst, body); ok {
+	out, ok := appendRequestWire(dst, body)
+	if ok {
 		return out, nil
 	}
-	dst = dst[:start]
+	dst = out[:start] // the same prefix, and whatever room the wire path grew
 	var req coltracepb.ExportTraceServiceRequest
 	if err := proto.Unmarshal(body, &req); err != nil {
 		return dst, fmt.Errorf("otlpjson: decoding protobuf request: %w", err)
