@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"flag"
+	"io"
 	"testing"
 	"time"
 
@@ -110,6 +111,37 @@ func BenchmarkExport1M(b *testing.B) {
 				b.Fatalf("collector got %d spans", got)
 			}
 			b.ReportMetric(float64(col.Stats().MaxBytes), "max-request-bytes")
+		})
+	}
+}
+
+// tracesOnly hides a client's RequestUploader, so the Exporter decodes
+// each request to tracepb and calls UploadTraces (the file client's path
+// before it transcoded encoded requests).
+type tracesOnly struct{ Client }
+
+// BenchmarkExportFile: 100,000 kernel spans through the Exporter into the
+// OTLP/JSON file client writing to io.Discard. "transcode" is the file
+// client's path (encoded protobuf → OTLP/JSON directly); "decode" is the
+// path before it (proto.Unmarshal to tracepb, then the tracepb writer).
+func BenchmarkExportFile(b *testing.B) {
+	const n = 100_000
+	batches := benchBatches(n)
+	for _, tc := range []struct {
+		name string
+		cl   func() Client
+	}{
+		{"transcode", func() Client { return NewWriterClient(io.Discard) }},
+		{"decode", func() Client { return tracesOnly{NewWriterClient(io.Discard)} }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := New(tc.cl(), DefaultConfig(), nil)
+			if err := e.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			defer e.Shutdown(context.Background())
+			b.ReportAllocs()
+			runExport(b, e, batches, n)
 		})
 	}
 }

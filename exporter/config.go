@@ -15,6 +15,8 @@ type Config struct {
 	// than this is sent alone, with a warning.
 	MaxRequestBytes int `yaml:"max_request_bytes"`
 	// MaxInFlight is the number of requests being sent at once. Default 4.
+	// The file client always gets 1: its writes are serial, and one sender
+	// writes the requests in the order they were cut.
 	MaxInFlight int `yaml:"max_in_flight"`
 	// QueueSize is the number of complete requests waiting for a sender.
 	// When it is full, Export blocks. Default 4; 0 (kept as 0 by New, unlike

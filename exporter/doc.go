@@ -13,7 +13,8 @@
 // Transport is separate from policy, as in the OpenTelemetry Go SDK's
 // otlptrace package. A Client (Start, Stop, UploadTraces) moves one
 // request; NewGRPCClient and NewHTTPClient wrap otlptracegrpc and
-// otlptracehttp, NewFileClient/NewWriterClient write OTLP/JSON lines, and
+// otlptracehttp, NewFileClient/NewWriterClient write OTLP/JSON lines (or,
+// to a "*.pb" file, length-delimited protobuf), and
 // DiscardClient counts. The Exporter (New) is the policy: it encodes spans
 // into OTLP requests cut by encoded size (Config.MaxRequestBytes, default
 // 3 MiB, under the 4 MiB gRPC receive limit of Jaeger and Tempo), sends up
@@ -33,7 +34,9 @@
 // RequestUploader. The gRPC and HTTP/protobuf clients pass the bytes to the
 // OTel clients inside tracepb.ResourceSpans wrappers that carry them as
 // unknown fields, which proto.Marshal writes verbatim: no tracepb structs
-// are built. HTTP/JSON and the file client decode the bytes to tracepb
+// are built. The file client transcodes the bytes straight to OTLP/JSON
+// (otlpjson.AppendProtoRequest: byte-identical to writing the decoded
+// tracepb, without building it). HTTP/JSON decodes the bytes to tracepb
 // first. A foreign otlptrace.Client gets decoded tracepb. The OTel
 // clients' own retry is turned off (the Exporter retries), and their
 // optional self-observability metrics count 0 spans for wrapped requests.

@@ -97,6 +97,12 @@ type Exporter struct {
 	stats     stats
 }
 
+// serialClient is a Client whose uploads run one at a time anyway (the
+// file client). The Exporter gives it a single sender: more would only hold
+// more request buffers waiting on its lock, and one writes the requests in
+// the order they were cut, so the same spans give the same file.
+type serialClient interface{ serial() }
+
 // New returns an Exporter sending through client. Zero fields of cfg
 // (except QueueSize) take their defaults; if cfg is still invalid (see Config.Validate, which
 // callers should run first to report the bad key) New logs a warning and
@@ -126,6 +132,9 @@ func New(client Client, cfg Config, logger *slog.Logger) *Exporter {
 		// A bad setting earns a warning and the defaults, not a crash.
 		logger.Warn("invalid exporter configuration; using the defaults", "error", err)
 		cfg = def
+	}
+	if _, ok := client.(serialClient); ok {
+		cfg.MaxInFlight = 1
 	}
 	e := &Exporter{
 		client:   client,

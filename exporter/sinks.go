@@ -12,7 +12,7 @@ const (
 	ProtocolGRPC         = "grpc"
 	ProtocolHTTPProtobuf = "http/protobuf"
 	ProtocolHTTPJSON     = "http/json"
-	ProtocolFile         = "file"    // OTLP/JSON lines to SinkConfig.Path ("-" is stdout)
+	ProtocolFile         = "file"    // OTLP/JSON lines to SinkConfig.Path ("-" is stdout); length-delimited protobuf if it ends in ".pb"
 	ProtocolDiscard      = "discard" // count and drop (benchmarks, dry runs)
 )
 
@@ -23,7 +23,8 @@ type SinkConfig struct {
 	// (the OpenTelemetry default).
 	Protocol  string           `yaml:"protocol"`
 	Transport TransportOptions `yaml:",inline"`
-	// Path is the output of the file protocol.
+	// Path is the output of the file protocol: OTLP/JSON lines, or
+	// length-delimited OTLP protobuf if it ends in ".pb".
 	Path string `yaml:"path"`
 }
 

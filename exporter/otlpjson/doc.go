@@ -6,7 +6,10 @@
 // ExportTraceServiceRequest object per line (JSON lines).
 //
 // The writer is hand-written and deterministic (the same input always gives
-// the same bytes, which golden files pin). The reader accepts what the
+// the same bytes, which golden files pin). It writes from tracepb structs,
+// from span.Batch, or (AppendProtoRequest) straight from an encoded
+// protobuf ExportTraceServiceRequest, with the same bytes for the same
+// message and no allocation. The reader accepts what the
 // writer writes and the usual liberties of other writers: 64-bit integers
 // as numbers or strings, enums as integers or names, NaN and infinities as
 // the strings "NaN", "Infinity" and "-Infinity".
