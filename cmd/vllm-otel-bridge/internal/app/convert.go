@@ -43,7 +43,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprint(fs.Output(), convertUsage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.Output.File, "o", "", "write OTLP/JSON lines to this file; - = stdout (same as --output-file)")
+	fs.StringVar(&cfg.Output.File, "o", "", "write OTLP/JSON lines to this file (a name ending in .pb: length-delimited OTLP protobuf); - = stdout (same as --output-file)")
 	bindOutputFlags(fs, &cfg.Output)
 	bindConvertFlags(fs, &cfg.Convert)
 	fs.StringVar(&cfg.ServiceName, "service-name", cfg.ServiceName, "service.name of the exported spans")

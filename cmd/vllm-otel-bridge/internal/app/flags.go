@@ -75,7 +75,7 @@ func bindOutputFlags(fs *flag.FlagSet, o *OutputConfig) {
 	fs.StringVar(&o.TLS.CertFile, "tls-cert", o.TLS.CertFile, "client certificate for mTLS (config: output.tls.cert_file)")
 	fs.StringVar(&o.TLS.KeyFile, "tls-key", o.TLS.KeyFile, "client key for mTLS (config: output.tls.key_file)")
 	fs.DurationVar(&o.Timeout, "export-timeout", o.Timeout, "timeout of one export request; 0 = client default (config: output.timeout)")
-	fs.StringVar(&o.File, "output-file", o.File, "write OTLP/JSON lines to this file instead of an endpoint; - = stdout (config: output.file)")
+	fs.StringVar(&o.File, "output-file", o.File, "write OTLP/JSON lines (a name ending in .pb: length-delimited OTLP protobuf) to this file instead of an endpoint; - = stdout (config: output.file)")
 	fs.Var(&o.MaxRequestBytes, "max-request-bytes", "largest encoded export request (config: output.max_request_bytes)")
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, "concurrent export requests (config: output.max_in_flight)")
 	fs.DurationVar(&o.Retry.InitialInterval, "retry-initial-interval", o.Retry.InitialInterval, "first retry delay (config: output.retry.initial_interval)")
