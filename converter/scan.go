@@ -153,22 +153,19 @@ func (s *scanner) wsSlow() (byte, bool) {
 	for {
 		buf := s.buf[:s.n]
 		i := s.i
-		for i < len(buf) {
-			switch c := buf[i]; c {
-			case ' ':
-				// Indentation: skip runs of spaces eight at a time.
-				if i+8 <= len(buf) {
-					if x := binary.LittleEndian.Uint64(buf[i:]) ^ (lsb * ' '); x != 0 {
-						i += bits.TrailingZeros64(((x&low7)+low7|x)&msb) >> 3
-					} else {
-						i += 8
-					}
-					continue
-				}
-				i++
-			case '\n', '\r', '\t':
-				i++
-			default:
+		// Eight bytes at a time: the first byte that is none of the four
+		// JSON whitespace bytes ends the run (indentation, newlines).
+		for i+8 <= len(buf) {
+			v := binary.LittleEndian.Uint64(buf[i:])
+			if t := nonWS(v); t != 0 {
+				i += bits.TrailingZeros64(t) >> 3
+				s.i = i
+				return buf[i], true
+			}
+			i += 8
+		}
+		for ; i < len(buf); i++ {
+			if c := buf[i]; c != ' ' && c != '\n' && c != '\r' && c != '\t' {
 				s.i = i
 				return c, true
 			}
@@ -178,6 +175,15 @@ func (s *scanner) wsSlow() (byte, bool) {
 			return 0, s.stop()
 		}
 	}
+}
+
+// nonZero has the high bit set in exactly the bytes of x that are not 0.
+func nonZero(x uint64) uint64 { return ((x&low7)+low7 | x) & msb }
+
+// nonWS has the high bit set in exactly the bytes of v that are not JSON
+// whitespace.
+func nonWS(v uint64) uint64 {
+	return nonZero(v^(lsb*' ')) & nonZero(v^(lsb*'\n')) & nonZero(v^(lsb*'\r')) & nonZero(v^(lsb*'\t'))
 }
 
 // wsEOF is ws where the end of the input is no error: eof reports it.
