@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -47,6 +48,15 @@ type parser struct {
 	scratch []byte
 	unq     []byte
 	ints    []int64
+
+	// The store stage: events go to it in batches, in order, while
+	// traceEvents is read (see events).
+	cur      *evBatch
+	work     chan *evBatch
+	free     chan *evBatch
+	stored   chan struct{}
+	skipped  int64 // traceEvents elements that are not objects
+	fracSeen bool  // a ts with a fraction (the store stage owns meta)
 
 	phaseCount  [256]int64
 	catCount    []int64
@@ -330,6 +340,8 @@ func (p *parser) events() bool {
 		return false
 	}
 	s.i++
+	p.startStore()
+	defer p.waitStore()
 	if c, ok = s.ws(); !ok {
 		return false
 	}
@@ -346,7 +358,7 @@ func (p *parser) events() bool {
 			if !s.skip(c, 2) {
 				return false
 			}
-			p.stats.Skipped++
+			p.skipped++
 		}
 		p.nEvents++
 		if p.nEvents&4095 == 0 && p.ctx.Err() != nil {
@@ -380,6 +392,124 @@ type evState struct {
 	corr, ext           int64
 	flags               uint8
 	argName             uint32 // args.name (M events)
+
+	// Set by classify, on the reading goroutine (which owns the
+	// interner), for the store stage.
+	ordinal uint32
+	argEnd  int32 // end of the event's args in its batch
+	class   int16 // catClass of an X event
+	special byte  // specTrace, specIterStart, ...
+}
+
+// What classify finds in an event's category or name.
+const (
+	specNone        byte = iota
+	specTrace            // X event of Kineto's "Trace" category
+	specIterStart        // instant "Iteration Start: ..."
+	specWindowEnd        // instant "Record Window End"
+	specThreadName       // M thread_name
+	specProcessName      // M process_name
+)
+
+// classify looks up, on the reading goroutine, what the store stage needs
+// to know about the event's interned category and name.
+func (p *parser) classify(ev *evState) {
+	switch ev.ph {
+	case 'X':
+		ev.class = p.catClass(ev.cat)
+		if ev.class == catInternal && p.in.str(ev.cat) == "Trace" {
+			ev.special = specTrace
+		}
+	case 'i', 'I':
+		name := p.in.str(ev.name)
+		if strings.HasPrefix(name, "Iteration Start") {
+			ev.special = specIterStart
+		} else if name == "Record Window End" {
+			ev.special = specWindowEnd
+		}
+	case 'M':
+		switch p.in.str(ev.name) {
+		case "thread_name":
+			ev.special = specThreadName
+		case "process_name":
+			ev.special = specProcessName
+		}
+	}
+}
+
+// evBatch carries parsed events and their encoded args from the reading
+// goroutine to the store stage.
+type evBatch struct {
+	evs  []evState
+	args []byte
+}
+
+const (
+	evBatchLen   = 1024
+	evBatchDepth = 4
+)
+
+// startStore starts the store stage: a goroutine that turns events into
+// records (the record store and args arena are written only there while
+// traceEvents is read).
+func (p *parser) startStore() {
+	p.work = make(chan *evBatch, evBatchDepth)
+	p.free = make(chan *evBatch, evBatchDepth+2)
+	p.stored = make(chan struct{})
+	p.cur = &evBatch{evs: make([]evState, 0, evBatchLen)}
+	go func() {
+		defer close(p.stored)
+		for b := range p.work {
+			start := int32(0)
+			for k := range b.evs {
+				ev := &b.evs[k]
+				p.store(ev, b.args[start:ev.argEnd])
+				start = ev.argEnd
+			}
+			select {
+			case p.free <- b:
+			default:
+			}
+		}
+	}()
+}
+
+// queue hands one parsed event (with its args in p.scratch) to the store
+// stage.
+func (p *parser) queue(ev *evState) {
+	ev.ordinal = uint32(p.nEvents)
+	p.classify(ev)
+	b := p.cur
+	b.args = append(b.args, p.scratch...)
+	ev.argEnd = int32(len(b.args))
+	b.evs = append(b.evs, *ev)
+	if len(b.evs) == evBatchLen || len(b.args) >= 1<<20 {
+		p.flush()
+	}
+}
+
+func (p *parser) flush() {
+	if len(p.cur.evs) == 0 {
+		return
+	}
+	p.work <- p.cur
+	select {
+	case p.cur = <-p.free:
+		p.cur.evs, p.cur.args = p.cur.evs[:0], p.cur.args[:0]
+	default:
+		p.cur = &evBatch{evs: make([]evState, 0, evBatchLen)}
+	}
+}
+
+// waitStore hands over the last batch and waits until the store stage
+// has stored everything.
+func (p *parser) waitStore() {
+	p.flush()
+	close(p.work)
+	<-p.stored
+	p.stats.Skipped += p.skipped
+	p.meta.fracSeen = p.meta.fracSeen || p.fracSeen
+	p.skipped, p.fracSeen = 0, false
 }
 
 // eventField names the event keys the parser uses.
@@ -419,7 +549,7 @@ func (p *parser) event() bool {
 	}
 	if c == '}' {
 		s.i++
-		p.store(&ev, uint32(p.nEvents))
+		p.queue(&ev)
 		return true
 	}
 	for {
@@ -461,7 +591,7 @@ func (p *parser) event() bool {
 			case 't':
 				ev.ts, ev.hasTs = parseMicrosToNs(t)
 				if ev.hasTs && bytes.IndexByte(t, '.') >= 0 {
-					p.meta.fracSeen = true
+					p.fracSeen = true
 				}
 			case 'd':
 				ev.dur, ev.hasDur = parseMicrosToNs(t)
@@ -480,7 +610,7 @@ func (p *parser) event() bool {
 			return false
 		}
 	}
-	p.store(&ev, uint32(p.nEvents))
+	p.queue(&ev)
 	return true
 }
 
@@ -633,7 +763,10 @@ func (p *parser) countCat(cat uint32) {
 	p.catCount[cat]++
 }
 
-func (p *parser) store(ev *evState, ordinal uint32) {
+// store turns one event into a record (or counts it). It runs on the store
+// stage and must not use the interner.
+func (p *parser) store(ev *evState, args []byte) {
+	ordinal := ev.ordinal
 	p.phaseCount[ev.ph]++
 	p.countCat(ev.cat)
 	r := record{
@@ -650,10 +783,10 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 		if r.dur < 0 {
 			r.dur = 0
 		}
-		switch c := p.catClass(ev.cat); {
+		switch c := ev.class; {
 		case c == catInternal:
 			p.stats.Internal++
-			if p.in.str(ev.cat) == "Trace" {
+			if ev.special == specTrace {
 				p.window(ev.ts, true)
 				p.window(ev.ts+r.dur, false)
 			}
@@ -679,13 +812,12 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 			p.stats.Skipped++
 			return
 		}
-		name := p.in.str(ev.name)
-		if bytes.HasPrefix([]byte(name), []byte("Iteration Start")) {
+		if ev.special == specIterStart {
 			p.stats.Internal++
 			p.window(ev.ts, true)
 			return
 		}
-		if name == "Record Window End" {
+		if ev.special == specWindowEnd {
 			p.stats.Internal++
 			p.window(ev.ts, false)
 			return
@@ -717,12 +849,12 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 		}
 	case 'M':
 		p.stats.Metadata++
-		switch p.in.str(ev.name) {
-		case "thread_name":
+		switch ev.special {
+		case specThreadName:
 			if ev.argName != 0 {
 				p.threadNames[uint64(ev.pid)<<32|uint64(ev.tid)] = ev.argName
 			}
-		case "process_name":
+		case specProcessName:
 			if ev.argName != 0 {
 				p.procNames[ev.pid] = ev.argName
 			}
@@ -739,9 +871,9 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 			r.dur = 0
 		}
 	}
-	if len(p.scratch) > 0 {
-		r.args = p.args.add(p.scratch)
-		r.argLen = uint32(len(p.scratch))
+	if len(args) > 0 {
+		r.args = p.args.add(args)
+		r.argLen = uint32(len(args))
 	}
 	if !p.meta.hasTs || r.ts < p.meta.minTs {
 		p.meta.minTs = r.ts

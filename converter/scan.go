@@ -178,7 +178,7 @@ func (s *scanner) wsSlow() (byte, bool) {
 }
 
 // nonZero has the high bit set in exactly the bytes of x that are not 0.
-func nonZero(x uint64) uint64 { return ((x&low7)+low7 | x) & msb }
+func nonZero(x uint64) uint64 { return ((x & low7) + low7 | x) & msb }
 
 // nonWS has the high bit set in exactly the bytes of v that are not JSON
 // whitespace.
