@@ -3,6 +3,7 @@ package converter
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 
@@ -150,6 +151,21 @@ func (p *parser) name(c byte) ([]byte, bool) {
 		return nil, false
 	}
 	return t, true
+}
+
+// valueStart returns the first byte of the value after a name (at the
+// cursor), skipping whitespace; the common ": v" and ":v" need no call.
+func (s *scanner) valueStart() (byte, bool) {
+	if i := s.i; i+1 < s.n {
+		if c := s.buf[i]; c > ' ' {
+			return c, true
+		}
+		if c := s.buf[i+1]; s.buf[i] == ' ' && c > ' ' {
+			s.i = i + 1
+			return c, true
+		}
+	}
+	return s.wsSlow()
 }
 
 // rawValue validates the value whose first byte c is at the cursor and
@@ -332,12 +348,7 @@ func (p *parser) events() bool {
 		return false
 	}
 	if c != '[' {
-		k, ok := s.token(c)
-		if !ok {
-			return false
-		}
-		s.err = newError(ErrMalformed, s.off(), "traceEvents is %s, not an array", tokenKindName(k))
-		return false
+		return s.syntax("traceEvents is %s, not an array", kindByFirstByte(c))
 	}
 	s.i++
 	p.startStore()
@@ -380,6 +391,19 @@ func (p *parser) events() bool {
 		s.i--
 		return s.syntax("invalid character %q after an element of traceEvents", c)
 	}
+}
+
+// kindByFirstByte names the kind of value that starts with c.
+func kindByFirstByte(c byte) string {
+	switch {
+	case c == '"', c == '{':
+		return tokenKindName(c)
+	case c == '-', c >= '0' && c <= '9':
+		return "number"
+	case c == 't', c == 'f', c == 'n':
+		return "a literal"
+	}
+	return fmt.Sprintf("%q", c)
 }
 
 // evState collects one event's fields in any key order.
@@ -558,7 +582,7 @@ func (p *parser) event() bool {
 			return false
 		}
 		field := eventField(key)
-		if c, ok = s.ws(); !ok {
+		if c, ok = s.valueStart(); !ok {
 			return false
 		}
 		switch {
@@ -633,7 +657,7 @@ func (p *parser) parseArgs(ev *evState) bool {
 			return false
 		}
 		key := p.in.id(kt)
-		if c, ok = s.ws(); !ok {
+		if c, ok = s.valueStart(); !ok {
 			return false
 		}
 		switch c {

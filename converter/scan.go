@@ -666,9 +666,11 @@ func tokenKindName(k byte) string {
 	return fmt.Sprintf("%c", k)
 }
 
-// token reads the first token of a value (c is its first byte) only to
-// tell what it is, as a streaming decoder would: an opening bracket, or a
-// whole string, number or literal. It returns the token kind.
+// token reads one token as a streaming decoder (jsontext) would, to tell
+// what a top-level value is or to report data after it: an opening
+// bracket, a whole string, or the longest number or literal at the start
+// of a word ("1x" reads 1, "truex" reads true: what follows is another
+// token). c is its first byte. It returns the token kind.
 func (s *scanner) token(c byte) (byte, bool) {
 	switch c {
 	case '{', '[':
@@ -678,6 +680,95 @@ func (s *scanner) token(c byte) (byte, bool) {
 		_, _, ok := s.str()
 		return '"', ok
 	}
-	_, k, ok := s.word()
-	return k, ok
+	start := s.off()
+	w, atEOF, ok := s.wordRun()
+	if !ok {
+		return 0, false
+	}
+	k, n, more := leadToken(w)
+	switch {
+	case k != 0:
+		s.i -= len(w) - n // the rest of the word is the next token
+		if k == '"' {
+			s.sawNaN = true
+		}
+		return k, true
+	case more && atEOF:
+		return 0, s.stop()
+	}
+	if s.err == nil {
+		if len(w) == 0 {
+			s.err = newError(ErrMalformed, start, "invalid character %q at start of value", s.buf[s.i])
+		} else {
+			s.err = newError(ErrMalformed, start, "invalid value %q", clip(w))
+		}
+	}
+	return 0, false
+}
+
+// leadToken returns the kind and length of the token a streaming decoder
+// reads at the start of word w (kind 0: none), and whether w ends where
+// the token needed more bytes.
+func leadToken(w []byte) (kind byte, n int, more bool) {
+	if isNaNWord(w) {
+		return '"', len(w), false // nanFilter quoted the whole word
+	}
+	if len(w) == 0 {
+		return 0, 0, false
+	}
+	switch w[0] {
+	case 't', 'f', 'n':
+		for _, lit := range []string{"true", "false", "null"} {
+			if len(w) >= len(lit) && string(w[:len(lit)]) == lit {
+				return lit[0], len(lit), false
+			}
+			if len(w) < len(lit) && string(w) == lit[:len(w)] {
+				return 0, 0, true
+			}
+		}
+		return 0, 0, false
+	}
+	i := 0
+	if w[0] == '-' {
+		i++
+	}
+	digits := func() {
+		for i < len(w) && w[i] >= '0' && w[i] <= '9' {
+			i++
+		}
+	}
+	switch {
+	case i == len(w):
+		return 0, 0, true
+	case w[i] == '0':
+		i++
+	case w[i] >= '1' && w[i] <= '9':
+		digits()
+	default:
+		return 0, 0, false
+	}
+	if i < len(w) && w[i] == '.' {
+		i++
+		if i == len(w) {
+			return 0, 0, true
+		}
+		if w[i] < '0' || w[i] > '9' {
+			return 0, 0, false
+		}
+		digits()
+	}
+	if i < len(w) && (w[i] == 'e' || w[i] == 'E') {
+		i++
+		if i < len(w) && (w[i] == '+' || w[i] == '-') {
+			i++
+		}
+		if i == len(w) {
+			return 0, 0, true
+		}
+		if w[i] < '0' || w[i] > '9' {
+			return 0, 0, false
+		}
+		digits()
+	}
+	return '0', i, false
 }

@@ -57,7 +57,7 @@ func scanValidate(data []byte, window, chunk int) (raw []byte, err error) {
 			return nil, s.err
 		}
 		raw = bytes.Clone(r)
-	} else if !s.skip(c, 0) {
+	} else if _, ok := s.token(c); !ok { // a top-level scalar, read as jsontext reads it
 		return nil, s.err
 	}
 	c, ok, eof = s.wsEOF()
@@ -148,6 +148,8 @@ var scanCases = []string{
 	`na`, `N`, `-i`, `-in`, `nanny`, `NaNx`, `Infinityy`, `-Infinityx`, `inf1`,
 	`{"a":NaN}`, `{"a":-Infinity,"b":[nan,inf,{"c":-nan}]}`, `{NaN:1}`, `{-inf:[]}`, `{true:1}`, `{null:1}`,
 	`[nan"x"]`, `[nan{}]`, `[NaN:1]`, `{"a":nan"b":1}`, `[1 2]`, `[1,2`, `{"a":{"b":[{}`, `[nan`, `{"a":nan`,
+	`0-`, `1x`, `1-`, `1 -`, `01`, `1.5.3`, `-x`, `truex`, `true1`, `nullnull`, `nullnan`, `nanx`, `-nanx`, `0x`,
+	`{}0-`, `{}01`, `{}1x`, `{}truex`, `{}tr`, `{}-`, `{}-x`, `{}1e`,
 	`{} {}`, `{} x`, `{} "ab`, `{} 1`, `{} nan`, `{} na`, `{} -`, `{} ]`, `[] `, "{}\n\t\r ",
 	"{\"a\":1}\x00", "\x00", "\v{}", "{}\f",
 	strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
@@ -215,6 +217,29 @@ func TestConvertReadSizes(t *testing.T) {
 			if g, w := got.dump()+statsDump(st), want.dump()+statsDump(wantSt); g != w {
 				t.Errorf("%s, reads of up to %d bytes:\n%s", name, chunk, firstDiff(w, g))
 			}
+		}
+	}
+}
+
+// TestConvertTopLevelTokens: what the first token or the data after the
+// top-level object is classified as, as the jsontext decoder read them.
+func TestConvertTopLevelTokens(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want error
+	}{
+		{`1x`, ErrNotKineto}, {`0-`, ErrNotKineto}, {`truex`, ErrNotKineto}, {`nan`, ErrNotKineto},
+		{`[`, ErrNotKineto}, {`"ab"`, ErrNotKineto}, {`"ab`, ErrTruncated}, {`tr`, ErrTruncated}, {`-`, ErrTruncated},
+		{`x`, ErrMalformed}, {`na`, ErrMalformed}, {`}`, ErrMalformed}, {`-x`, ErrMalformed},
+		{`{"traceEvents":"ab`, ErrMalformed}, {`{"traceEvents":x`, ErrMalformed}, {`{"traceEvents":`, ErrTruncated},
+		{`{"traceEvents":[]}0-`, ErrMalformed}, {`{"traceEvents":[]} "ab`, ErrTruncated}, {`{"traceEvents":[]} tr`, ErrTruncated},
+		{`{"traceEvents":[]} nan`, ErrMalformed}, {`{"traceEvents":[]} na`, ErrMalformed}, {`{"traceEvents":[]}  `, nil},
+		{`{"traceEvents":[{"ph":"X","ts":1,"args":{"a":[1,NaN]}}],"x":{"y":-inf}}`, nil},
+		{`{"traceEvents":[{NaN:1}]}`, nil}, {`{"traceEvents":[{"a":nan"b":1}]}`, ErrMalformed},
+	} {
+		_, _, err := convertBytes(t, []byte(tc.in), DefaultOptions())
+		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("%q: err = %v, want %v", tc.in, err, tc.want)
 		}
 	}
 }
