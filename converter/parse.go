@@ -269,7 +269,10 @@ func (p *parser) err() error {
 	if p.s.err != nil {
 		return p.s.err
 	}
-	return p.ctx.Err()
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	return newError(ErrMalformed, p.s.off(), "parser stopped") // not reached
 }
 
 // topMember reads one member of the top-level object; c is the first

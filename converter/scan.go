@@ -82,8 +82,13 @@ func (s *scanner) fill() bool {
 			s.hold -= keep
 		}
 	}
-	if len(s.buf)-s.n < len(s.buf)/4 {
+	switch {
+	case len(s.buf)-s.n < len(s.buf)/4: // a long token fills the window
 		nb := make([]byte, 2*len(s.buf))
+		copy(nb, s.buf[:s.n])
+		s.buf = nb
+	case len(s.buf) > scanWindow && s.n < scanWindow/2: // back to normal after one
+		nb := make([]byte, scanWindow)
 		copy(nb, s.buf[:s.n])
 		s.buf = nb
 	}
