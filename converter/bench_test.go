@@ -167,8 +167,8 @@ func BenchmarkGunzipSynthetic(b *testing.B) {
 	}
 }
 
-// parseOnly reads data the way Convert does (read-ahead goroutine, NaN
-// filter, parser) and stops before structure resolution.
+// parseOnly reads data the way Convert does (read-ahead goroutine, the
+// scanner, the store stage) and stops before structure resolution.
 func parseOnly(tb testing.TB, data []byte) *parser {
 	ra := startReadAhead(bytes.NewReader(data))
 	defer ra.close()
@@ -180,8 +180,9 @@ func parseOnly(tb testing.TB, data []byte) *parser {
 	return p
 }
 
-// BenchmarkParse is the reader alone: read-ahead, NaN filter and the
-// event parser filling the record store, on the plain fixture.
+// BenchmarkParse is the reader alone: read-ahead, the scanner validating
+// and extracting each event, and the store stage filling the record store,
+// on the plain fixture.
 func BenchmarkParse(b *testing.B) {
 	plain := plainJSON(b, readFile(b, h100Fixture))
 	b.SetBytes(int64(len(plain)))

@@ -3,8 +3,9 @@ package converter
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -38,7 +39,7 @@ type fileMeta struct {
 // parser walks the top-level object and stores records.
 type parser struct {
 	ctx   context.Context
-	dec   *jsontext.Decoder
+	s     scanner
 	in    *interner
 	recs  recordStore
 	args  arena
@@ -48,6 +49,15 @@ type parser struct {
 	scratch []byte
 	unq     []byte
 	ints    []int64
+
+	// The store stage: events go to it in batches, in order, while
+	// traceEvents is read (see events).
+	cur      *evBatch
+	work     chan *evBatch
+	free     chan *evBatch
+	stored   chan struct{}
+	skipped  int64 // traceEvents elements that are not objects
+	fracSeen bool  // a ts with a fraction (the store stage owns meta)
 
 	phaseCount  [256]int64
 	catCount    []int64
@@ -66,13 +76,13 @@ type parser struct {
 func newParser(ctx context.Context, r io.Reader, st *Stats) *parser {
 	p := &parser{
 		ctx:         ctx,
-		dec:         jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)),
 		in:          newInterner(),
 		unknownCats: map[uint32]int64{},
 		threadNames: map[uint64]uint32{},
 		procNames:   map[uint32]uint32{},
 		stats:       st,
 	}
+	p.s.init(r)
 	p.meta.scalars = map[string]string{}
 	p.kCorrelation = p.in.idString("correlation")
 	p.kExtID = p.in.idString("External id")
@@ -89,130 +99,164 @@ func newParser(ctx context.Context, r io.Reader, st *Stats) *parser {
 	return p
 }
 
-// text returns the unquoted bytes of a JSON string value, or the raw bytes
-// of any other value. The result is valid until the next call.
-func (p *parser) text(v []byte) []byte {
-	if len(v) < 2 || v[0] != '"' {
-		return v
+// strText returns the text of a raw JSON string (quotes included): its
+// inner bytes, or, when it has escapes, the string decoded as jsontext
+// decodes it (invalid escapes of surrogates become U+FFFD). The result is
+// valid until the next call.
+func (p *parser) strText(raw []byte, esc bool) []byte {
+	if !esc {
+		return raw[1 : len(raw)-1]
 	}
-	inner := v[1 : len(v)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return inner
-	}
-	out, _ := jsontext.AppendUnquote(p.unq[:0], v)
+	out, _ := jsontext.AppendUnquote(p.unq[:0], raw)
 	p.unq = out
 	return out
 }
 
-func (p *parser) offset() int64 { return p.dec.InputOffset() }
-
-// wrap classifies an error from the decoder.
-func (p *parser) wrap(err error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
+// scalar scans the string, number, literal or bare NaN word whose first
+// byte c is at the cursor and returns its text (a string's decoded text,
+// else the token as written) and kind ('"', '0', 't', 'f', 'n').
+func (p *parser) scalar(c byte) ([]byte, byte, bool) {
+	if c == '"' {
+		raw, esc, ok := p.s.str()
+		if !ok {
+			return nil, 0, false
+		}
+		return p.strText(raw, esc), '"', true
 	}
-	if ctxErr := p.ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
-		return err
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return newError(ErrTruncated, p.offset(), "JSON ends before the top-level object is closed")
-	}
-	var se *jsontext.SyntacticError
-	if errors.As(err, &se) {
-		return &Error{Offset: se.ByteOffset, Reason: se.Error(), Err: ErrMalformed}
-	}
-	return &Error{Offset: p.offset(), Reason: err.Error(), Err: ErrMalformed}
+	return p.s.word()
 }
 
-// readErr reads the token that made PeekKind return 0 and wraps its error.
-func (p *parser) readErr() error {
-	_, err := p.dec.ReadToken()
-	if err == nil {
-		return newError(ErrMalformed, p.offset(), "unexpected token")
+// name scans an object member name (c is its first byte) and the colon
+// after it and returns the name's text (valid until the next scan).
+func (p *parser) name(c byte) ([]byte, bool) {
+	var t []byte
+	if c == '"' {
+		raw, esc, ok := p.s.str()
+		if !ok {
+			return nil, false
+		}
+		t = p.strText(raw, esc)
+	} else {
+		w, ok := p.s.nanName()
+		if !ok {
+			return nil, false
+		}
+		t = w
 	}
-	return p.wrap(err)
+	if s := &p.s; s.i < s.n && s.buf[s.i] == ':' { // the usual "key":
+		s.i++
+		return t, true
+	}
+	if !p.s.expect(':', "':' after object name") {
+		return nil, false
+	}
+	return t, true
+}
+
+// valueStart returns the first byte of the value after a name (at the
+// cursor), skipping whitespace; the common ": v" and ":v" need no call.
+func (s *scanner) valueStart() (byte, bool) {
+	if i := s.i; i+1 < s.n {
+		if c := s.buf[i]; c > ' ' {
+			return c, true
+		}
+		if c := s.buf[i+1]; s.buf[i] == ' ' && c > ' ' {
+			s.i = i + 1
+			return c, true
+		}
+	}
+	return s.wsSlow()
+}
+
+// rawValue validates the value whose first byte c is at the cursor and
+// returns its JSON text as nanFilter would have passed it on (bare NaN
+// words quoted) and its kind. The result is valid until the next scan.
+func (p *parser) rawValue(c byte, depth int) ([]byte, byte, bool) {
+	s := &p.s
+	switch c {
+	case '{', '[':
+		raw, ok := s.capture(depth)
+		return raw, c, ok
+	case '"':
+		raw, _, ok := s.str()
+		return raw, '"', ok
+	}
+	w, k, ok := s.word()
+	if ok && k == '"' {
+		s.nanBuf = append(append(append(s.nanBuf[:0], '"'), w...), '"')
+		w = s.nanBuf
+	}
+	return w, k, ok
+}
+
+// afterMember consumes the ',' or the closing '}' after an object member;
+// more reports a ','.
+func (s *scanner) afterMember() (more, ok bool) {
+	c, ok := s.ws()
+	if !ok {
+		return false, false
+	}
+	s.i++
+	switch c {
+	case ',':
+		return true, true
+	case '}':
+		return false, true
+	}
+	s.i--
+	return false, s.syntax("invalid character %q after object member", c)
 }
 
 // run parses the whole input.
 func (p *parser) run() error {
-	tok, err := p.dec.ReadToken()
-	if err != nil {
-		if err == io.EOF {
-			return newError(ErrTruncated, 0, "empty input")
-		}
-		return p.wrap(err)
+	s := &p.s
+	c, ok, eof := s.wsEOF()
+	if eof {
+		return newError(ErrTruncated, 0, "empty input")
 	}
-	if tok.Kind() != '{' {
-		return newError(ErrNotKineto, 0, "top-level JSON value is %v, not an object", tok.Kind())
+	if !ok {
+		return s.err
 	}
-	for {
-		k := p.dec.PeekKind()
-		if k == '}' {
-			break
+	if c != '{' {
+		k, ok := s.token(c)
+		if !ok {
+			return s.err
 		}
-		if k == 0 {
-			return p.readErr()
-		}
-		kv, err := p.dec.ReadValue()
-		if err != nil {
-			return p.wrap(err)
-		}
-		key := p.text(kv)
-		switch string(key) {
-		case "traceEvents":
-			if p.meta.sawEvents {
-				return newError(ErrMalformed, p.offset(), "second traceEvents array")
+		return newError(ErrNotKineto, 0, "top-level JSON value is %s, not an object", tokenKindName(k))
+	}
+	s.i++
+	if c, ok = s.ws(); !ok {
+		return s.err
+	}
+	if c == '}' {
+		s.i++
+	} else {
+		for {
+			if !p.topMember(c) {
+				return p.err()
 			}
-			p.meta.sawEvents = true
-			if err := p.events(); err != nil {
-				return err
+			more, ok := s.afterMember()
+			if !ok {
+				return s.err
 			}
-		case "baseTimeNanoseconds":
-			v, err := p.dec.ReadValue()
-			if err != nil {
-				return p.wrap(err)
+			if !more {
+				break
 			}
-			if n, ok := parseInt(p.text(v)); ok {
-				p.meta.hasBase, p.meta.baseNs = true, n
-				p.meta.baseBeforeEvents = !p.meta.sawEvents
-			}
-		case "deviceProperties", "distributedInfo":
-			name := string(key)
-			v, err := p.dec.ReadValue()
-			if err != nil {
-				return p.wrap(err)
-			}
-			if name == "deviceProperties" {
-				p.meta.deviceProps = bytes.Clone(v)
-			} else {
-				p.meta.distInfo = bytes.Clone(v)
-			}
-		case "schemaVersion", "trace_id", "cuda_runtime_version", "cuda_driver_version", "cupti_version",
-			"host_name", "displayTimeUnit", "traceName", "profile_memory", "with_stack", "record_shapes",
-			"with_modules", "with_flops":
-			name := string(key)
-			v, err := p.dec.ReadValue()
-			if err != nil {
-				return p.wrap(err)
-			}
-			if k := v.Kind(); k == '"' || k == '0' || k == 't' || k == 'f' {
-				p.meta.scalars[name] = string(p.in.str(p.in.id(p.text(v))))
-			}
-		default:
-			if err := p.dec.SkipValue(); err != nil {
-				return p.wrap(err)
+			if c, ok = s.ws(); !ok {
+				return s.err
 			}
 		}
 	}
-	if _, err := p.dec.ReadToken(); err != nil {
-		return p.wrap(err)
-	}
-	if _, err := p.dec.ReadToken(); err != io.EOF {
-		if err == nil {
-			return newError(ErrMalformed, p.offset(), "data after the top-level object")
+	c, ok, eof = s.wsEOF()
+	if !eof {
+		if !ok {
+			return s.err
 		}
-		return p.wrap(err)
+		off := s.off()
+		if _, ok := s.token(c); !ok {
+			return s.err
+		}
+		return newError(ErrMalformed, off, "data after the top-level object")
 	}
 	if !p.meta.sawEvents {
 		return newError(ErrNotKineto, -1, "no traceEvents array")
@@ -220,103 +264,149 @@ func (p *parser) run() error {
 	return nil
 }
 
-// eventBatch carries raw event objects, already framed and validated by
-// the decoder, from the framing stage to the extraction stage.
-type eventBatch struct {
-	buf  []byte
-	ends []int32  // end offset in buf of each event
-	ords []uint32 // ordinal in traceEvents of each event
+// err returns the first error: the scanner's, or a cancelled context.
+func (p *parser) err() error {
+	if p.s.err != nil {
+		return p.s.err
+	}
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	return newError(ErrMalformed, p.s.off(), "parser stopped") // not reached
 }
 
-const (
-	eventBatchBytes = 128 << 10
-	eventBatchDepth = 4
-)
+// topMember reads one member of the top-level object; c is the first
+// byte of its name.
+func (p *parser) topMember(c byte) bool {
+	s := &p.s
+	key, ok := p.name(c)
+	if !ok {
+		return false
+	}
+	if string(key) == "traceEvents" {
+		if p.meta.sawEvents {
+			s.err = newError(ErrMalformed, s.off(), "second traceEvents array")
+			return false
+		}
+		p.meta.sawEvents = true
+		return p.events()
+	}
+	field := string(key) // a copy only for the few keys kept below
+	switch field {
+	case "baseTimeNanoseconds", "deviceProperties", "distributedInfo",
+		"schemaVersion", "trace_id", "cuda_runtime_version", "cuda_driver_version", "cupti_version",
+		"host_name", "displayTimeUnit", "traceName", "profile_memory", "with_stack", "record_shapes",
+		"with_modules", "with_flops":
+	default:
+		c, ok := s.ws()
+		return ok && s.skip(c, 1)
+	}
+	if c, ok = s.ws(); !ok {
+		return false
+	}
+	switch field {
+	case "baseTimeNanoseconds":
+		if c == '{' || c == '[' {
+			return s.skip(c, 1)
+		}
+		t, _, ok := p.scalar(c)
+		if !ok {
+			return false
+		}
+		if n, ok := parseInt(t); ok {
+			p.meta.hasBase, p.meta.baseNs = true, n
+			p.meta.baseBeforeEvents = !p.meta.sawEvents
+		}
+	case "deviceProperties", "distributedInfo":
+		raw, _, ok := p.rawValue(c, 1)
+		if !ok {
+			return false
+		}
+		if field == "deviceProperties" {
+			p.meta.deviceProps = bytes.Clone(raw)
+		} else {
+			p.meta.distInfo = bytes.Clone(raw)
+		}
+	default:
+		if c == '{' || c == '[' {
+			return s.skip(c, 1)
+		}
+		t, k, ok := p.scalar(c)
+		if !ok {
+			return false
+		}
+		if k == '"' || k == '0' || k == 't' || k == 'f' {
+			p.meta.scalars[field] = string(p.in.str(p.in.id(t)))
+		}
+	}
+	return true
+}
 
-// events reads the traceEvents array in two stages that run in parallel:
-// this goroutine frames and validates each element with the decoder (so
-// every syntax error and truncation is found and reported exactly here)
-// and copies event objects into batches; an extraction goroutine picks the
-// fields out of the validated bytes and stores the records, in order.
-// events returns only after the extraction goroutine has finished.
-func (p *parser) events() error {
-	if k := p.dec.PeekKind(); k != '[' {
-		if k == 0 {
-			return p.readErr()
-		}
-		return newError(ErrMalformed, p.offset(), "traceEvents is %v, not an array", k)
+// events reads the traceEvents array: every element is validated, and
+// each event object's fields are picked in the same pass and stored.
+func (p *parser) events() bool {
+	s := &p.s
+	c, ok := s.ws()
+	if !ok {
+		return false
 	}
-	if _, err := p.dec.ReadToken(); err != nil {
-		return p.wrap(err)
+	if c != '[' {
+		return s.syntax("traceEvents is %s, not an array", kindByFirstByte(c))
 	}
-	work := make(chan *eventBatch, eventBatchDepth)
-	free := make(chan *eventBatch, eventBatchDepth+2)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for eb := range work {
-			start := int32(0)
-			for k, end := range eb.ends {
-				p.extract(eb.buf[start:end], eb.ords[k])
-				start = end
-			}
-			select {
-			case free <- eb:
-			default:
-			}
-		}
-	}()
-	var skipped int64
-	defer func() {
-		close(work)
-		<-done
-		p.stats.Skipped += skipped
-	}()
-	cur := &eventBatch{buf: make([]byte, 0, eventBatchBytes)}
+	s.i++
+	p.startStore()
+	defer p.waitStore()
+	if c, ok = s.ws(); !ok {
+		return false
+	}
+	if c == ']' {
+		s.i++
+		return true
+	}
 	for {
-		k := p.dec.PeekKind()
-		switch k {
-		case ']':
-			_, err := p.dec.ReadToken()
-			if err != nil {
-				return p.wrap(err)
+		if c == '{' {
+			if !p.event() {
+				return false
 			}
-			if len(cur.ends) > 0 {
-				work <- cur
+		} else {
+			if !s.skip(c, 2) {
+				return false
 			}
-			return nil
-		case 0:
-			return p.readErr()
-		case '{':
-			raw, err := p.dec.ReadValue()
-			if err != nil {
-				return p.wrap(err)
-			}
-			if len(cur.buf)+len(raw) > eventBatchBytes && len(cur.ends) > 0 {
-				work <- cur
-				select {
-				case cur = <-free:
-					cur.buf, cur.ends, cur.ords = cur.buf[:0], cur.ends[:0], cur.ords[:0]
-				default:
-					cur = &eventBatch{buf: make([]byte, 0, eventBatchBytes)}
-				}
-			}
-			cur.buf = append(cur.buf, raw...)
-			cur.ends = append(cur.ends, int32(len(cur.buf)))
-			cur.ords = append(cur.ords, uint32(p.nEvents))
-		default:
-			if err := p.dec.SkipValue(); err != nil {
-				return p.wrap(err)
-			}
-			skipped++
+			p.skipped++
 		}
 		p.nEvents++
-		if p.nEvents&4095 == 0 {
-			if err := p.ctx.Err(); err != nil {
-				return err
-			}
+		if p.nEvents&4095 == 0 && p.ctx.Err() != nil {
+			return false
 		}
+		if c, ok = s.ws(); !ok {
+			return false
+		}
+		s.i++
+		switch c {
+		case ',':
+			if c, ok = s.ws(); !ok {
+				return false
+			}
+			continue
+		case ']':
+			return true
+		}
+		s.i--
+		return s.syntax("invalid character %q after an element of traceEvents", c)
 	}
+}
+
+// kindByFirstByte names the kind of value that starts with c.
+func kindByFirstByte(c byte) string {
+	switch {
+	case c == '"', c == '{':
+		return tokenKindName(c)
+	case c == '-', c >= '0' && c <= '9':
+		return "number"
+	case c == 't', c == 'f', c == 'n':
+		return "a literal"
+	}
+	return fmt.Sprintf("%q", c)
 }
 
 // evState collects one event's fields in any key order.
@@ -329,133 +419,314 @@ type evState struct {
 	corr, ext           int64
 	flags               uint8
 	argName             uint32 // args.name (M events)
+
+	// Set by classify, on the reading goroutine (which owns the
+	// interner), for the store stage.
+	ordinal uint32
+	argEnd  int32 // end of the event's args in its batch
+	class   int16 // catClass of an X event
+	special byte  // specTrace, specIterStart, ...
 }
 
-// extract picks the fields of one event object (validated JSON) and
-// stores its record. It runs on the extraction goroutine and touches only
-// state no other goroutine uses while traceEvents is being read.
-func (p *parser) extract(raw []byte, ordinal uint32) {
-	ev := evState{}
-	p.scratch = p.scratch[:0]
-	it := newMemberIter(raw)
-	for {
-		kv, v, ok := it.next()
-		if !ok {
-			break
+// What classify finds in an event's category or name.
+const (
+	specNone        byte = iota
+	specTrace            // X event of Kineto's "Trace" category
+	specIterStart        // instant "Iteration Start: ..."
+	specWindowEnd        // instant "Record Window End"
+	specThreadName       // M thread_name
+	specProcessName      // M process_name
+)
+
+// classify looks up, on the reading goroutine, what the store stage needs
+// to know about the event's interned category and name.
+func (p *parser) classify(ev *evState) {
+	switch ev.ph {
+	case 'X':
+		ev.class = p.catClass(ev.cat)
+		if ev.class == catInternal && p.in.str(ev.cat) == "Trace" {
+			ev.special = specTrace
 		}
-		key := p.text(kv)
-		var field byte
-		switch string(key) {
-		case "ph":
-			field = 'p'
-		case "cat":
-			field = 'c'
-		case "name":
-			field = 'n'
-		case "pid":
-			field = 'P'
-		case "tid":
-			field = 'T'
-		case "ts":
-			field = 't'
-		case "dur":
-			field = 'd'
-		case "id":
-			field = 'i'
-		case "args":
-			p.parseArgs(&ev, v)
-			continue
-		default:
-			continue
+	case 'i', 'I':
+		name := p.in.str(ev.name)
+		if strings.HasPrefix(name, "Iteration Start") {
+			ev.special = specIterStart
+		} else if name == "Record Window End" {
+			ev.special = specWindowEnd
 		}
-		if vk := v[0]; vk == '{' || vk == '[' {
-			continue // wrong type: ignore the field
-		}
-		t := p.text(v)
-		switch field {
-		case 'p':
-			if len(t) > 0 {
-				ev.ph = t[0]
-			}
-		case 'c':
-			ev.cat = p.in.id(t)
-		case 'n':
-			ev.name = p.in.id(t)
-		case 'P':
-			ev.pid = p.in.id(t)
-		case 'T':
-			ev.tid = p.in.id(t)
-		case 't':
-			ev.ts, ev.hasTs = parseMicrosToNs(t)
-			if ev.hasTs && bytes.IndexByte(t, '.') >= 0 {
-				p.meta.fracSeen = true
-			}
-		case 'd':
-			ev.dur, ev.hasDur = parseMicrosToNs(t)
-		case 'i':
-			ev.id = p.in.id(t)
+	case 'M':
+		switch p.in.str(ev.name) {
+		case "thread_name":
+			ev.special = specThreadName
+		case "process_name":
+			ev.special = specProcessName
 		}
 	}
-	p.store(&ev, ordinal)
 }
 
-// parseArgs encodes the members of an args object (validated JSON) into
-// p.scratch; an args value that is not an object is ignored.
-func (p *parser) parseArgs(ev *evState, obj []byte) {
-	if obj[0] != '{' {
+// evBatch carries parsed events and their encoded args from the reading
+// goroutine to the store stage.
+type evBatch struct {
+	evs  []evState
+	args []byte
+}
+
+const (
+	evBatchLen   = 1024
+	evBatchDepth = 4
+)
+
+// startStore starts the store stage: a goroutine that turns events into
+// records (the record store and args arena are written only there while
+// traceEvents is read).
+func (p *parser) startStore() {
+	p.work = make(chan *evBatch, evBatchDepth)
+	p.free = make(chan *evBatch, evBatchDepth+2)
+	p.stored = make(chan struct{})
+	p.cur = &evBatch{evs: make([]evState, 0, evBatchLen)}
+	go func() {
+		defer close(p.stored)
+		for b := range p.work {
+			start := int32(0)
+			for k := range b.evs {
+				ev := &b.evs[k]
+				p.store(ev, b.args[start:ev.argEnd])
+				start = ev.argEnd
+			}
+			select {
+			case p.free <- b:
+			default:
+			}
+		}
+	}()
+}
+
+// queue hands one parsed event (with its args in p.scratch) to the store
+// stage.
+func (p *parser) queue(ev *evState) {
+	ev.ordinal = uint32(p.nEvents)
+	p.classify(ev)
+	b := p.cur
+	b.args = append(b.args, p.scratch...)
+	ev.argEnd = int32(len(b.args))
+	b.evs = append(b.evs, *ev)
+	if len(b.evs) == evBatchLen || len(b.args) >= 1<<20 {
+		p.flush()
+	}
+}
+
+func (p *parser) flush() {
+	if len(p.cur.evs) == 0 {
 		return
 	}
-	it := newMemberIter(obj)
+	p.work <- p.cur
+	select {
+	case p.cur = <-p.free:
+		p.cur.evs, p.cur.args = p.cur.evs[:0], p.cur.args[:0]
+	default:
+		p.cur = &evBatch{evs: make([]evState, 0, evBatchLen)}
+	}
+}
+
+// waitStore hands over the last batch and waits until the store stage
+// has stored everything.
+func (p *parser) waitStore() {
+	p.flush()
+	close(p.work)
+	<-p.stored
+	p.stats.Skipped += p.skipped
+	p.meta.fracSeen = p.meta.fracSeen || p.fracSeen
+	p.skipped, p.fracSeen = 0, false
+}
+
+// eventField names the event keys the parser uses.
+func eventField(key []byte) byte {
+	switch string(key) {
+	case "ph":
+		return 'p'
+	case "cat":
+		return 'c'
+	case "name":
+		return 'n'
+	case "pid":
+		return 'P'
+	case "tid":
+		return 'T'
+	case "ts":
+		return 't'
+	case "dur":
+		return 'd'
+	case "id":
+		return 'i'
+	case "args":
+		return 'a'
+	}
+	return 0
+}
+
+// event reads one event object (at the cursor) and stores its record.
+func (p *parser) event() bool {
+	s := &p.s
+	ev := evState{}
+	p.scratch = p.scratch[:0]
+	s.i++
+	c, ok := s.ws()
+	if !ok {
+		return false
+	}
+	if c == '}' {
+		s.i++
+		p.queue(&ev)
+		return true
+	}
 	for {
-		kv, v, ok := it.next()
+		key, ok := p.name(c)
 		if !ok {
-			return
+			return false
 		}
-		key := p.in.id(p.text(kv))
-		switch v[0] {
-		case '"':
-			t := p.text(v)
-			if isNaNWord(t) || string(t) == "N/A" {
-				p.scratch = appendArgID(p.scratch, key, argNonNum, p.in.id(t))
-				p.stats.NonNumeric++
-			} else {
-				id := p.in.id(t)
-				p.scratch = appendArgID(p.scratch, key, argStr, id)
-				if key == p.kName {
-					ev.argName = id
+		field := eventField(key)
+		if c, ok = s.valueStart(); !ok {
+			return false
+		}
+		switch {
+		case field == 'a' && c == '{':
+			if !p.parseArgs(&ev) {
+				return false
+			}
+		case field == 0 || c == '{' || c == '[':
+			if !s.skip(c, 3) { // wrong type for a known field: ignored
+				return false
+			}
+		default:
+			t, _, ok := p.scalar(c)
+			if !ok {
+				return false
+			}
+			switch field {
+			case 'p':
+				if len(t) > 0 {
+					ev.ph = t[0]
+				}
+			case 'c':
+				ev.cat = p.in.id(t)
+			case 'n':
+				ev.name = p.in.id(t)
+			case 'P':
+				ev.pid = p.in.id(t)
+			case 'T':
+				ev.tid = p.in.id(t)
+			case 't':
+				ev.ts, ev.hasTs = parseMicrosToNs(t)
+				if ev.hasTs && bytes.IndexByte(t, '.') >= 0 {
+					p.fracSeen = true
+				}
+			case 'd':
+				ev.dur, ev.hasDur = parseMicrosToNs(t)
+			case 'i':
+				ev.id = p.in.id(t)
+			}
+		}
+		more, ok := s.afterMember()
+		if !ok {
+			return false
+		}
+		if !more {
+			break
+		}
+		if c, ok = s.ws(); !ok {
+			return false
+		}
+	}
+	p.queue(&ev)
+	return true
+}
+
+// parseArgs encodes the members of the args object at the cursor into
+// p.scratch.
+func (p *parser) parseArgs(ev *evState) bool {
+	s := &p.s
+	s.i++
+	c, ok := s.ws()
+	if !ok {
+		return false
+	}
+	if c == '}' {
+		s.i++
+		return true
+	}
+	for {
+		kt, ok := p.name(c)
+		if !ok {
+			return false
+		}
+		key := p.in.id(kt)
+		if c, ok = s.valueStart(); !ok {
+			return false
+		}
+		switch c {
+		case '{', '[':
+			raw, ok := s.capture(4)
+			if !ok {
+				return false
+			}
+			if c == '[' {
+				if ints, ok := parseIntArray(raw, p.ints[:0]); ok {
+					p.ints = ints
+					p.scratch = appendArgInts(p.scratch, key, ints)
+					break
 				}
 			}
-		case 't', 'f':
-			p.scratch = appendArgBool(p.scratch, key, v[0] == 't')
-		case 'n':
-			// null: nothing to keep
-		case '[':
-			if ints, ok := parseIntArray(v, p.ints[:0]); ok {
-				p.ints = ints
-				p.scratch = appendArgInts(p.scratch, key, ints)
-			} else {
-				p.scratch = appendArgID(p.scratch, key, argRaw, p.in.id(v))
+			p.scratch = appendArgID(p.scratch, key, argRaw, p.in.id(raw))
+		default:
+			t, k, ok := p.scalar(c)
+			if !ok {
+				return false
 			}
-		case '{':
-			p.scratch = appendArgID(p.scratch, key, argRaw, p.in.id(v))
-		default: // a number
-			if n, ok := parseInt(v); ok {
-				p.scratch = appendArgInt(p.scratch, key, n)
-				switch key {
-				case p.kCorrelation:
-					ev.corr = n
-					ev.flags |= flagCorr
-				case p.kExtID, p.kExtIDLower:
-					ev.ext = n
-					ev.flags |= flagExt
-				case p.kDevice:
-					ev.flags |= flagDevice
-				case p.kStream:
-					ev.flags |= flagStream
+			switch k {
+			case '"':
+				if isNaNWord(t) || string(t) == "N/A" {
+					p.scratch = appendArgID(p.scratch, key, argNonNum, p.in.id(t))
+					p.stats.NonNumeric++
+				} else {
+					id := p.in.id(t)
+					p.scratch = appendArgID(p.scratch, key, argStr, id)
+					if key == p.kName {
+						ev.argName = id
+					}
 				}
-			} else {
-				p.scratch = appendArgText(p.scratch, key, argFloat, v)
+			case 't', 'f':
+				p.scratch = appendArgBool(p.scratch, key, k == 't')
+			case 'n':
+				// null: nothing to keep
+			default: // a number
+				if n, ok := parseInt(t); ok {
+					p.scratch = appendArgInt(p.scratch, key, n)
+					switch key {
+					case p.kCorrelation:
+						ev.corr = n
+						ev.flags |= flagCorr
+					case p.kExtID, p.kExtIDLower:
+						ev.ext = n
+						ev.flags |= flagExt
+					case p.kDevice:
+						ev.flags |= flagDevice
+					case p.kStream:
+						ev.flags |= flagStream
+					}
+				} else {
+					p.scratch = appendArgText(p.scratch, key, argFloat, t)
+				}
 			}
+		}
+		more, ok := s.afterMember()
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+		if c, ok = s.ws(); !ok {
+			return false
 		}
 	}
 }
@@ -519,7 +790,10 @@ func (p *parser) countCat(cat uint32) {
 	p.catCount[cat]++
 }
 
-func (p *parser) store(ev *evState, ordinal uint32) {
+// store turns one event into a record (or counts it). It runs on the store
+// stage and must not use the interner.
+func (p *parser) store(ev *evState, args []byte) {
+	ordinal := ev.ordinal
 	p.phaseCount[ev.ph]++
 	p.countCat(ev.cat)
 	r := record{
@@ -536,10 +810,10 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 		if r.dur < 0 {
 			r.dur = 0
 		}
-		switch c := p.catClass(ev.cat); {
+		switch c := ev.class; {
 		case c == catInternal:
 			p.stats.Internal++
-			if p.in.str(ev.cat) == "Trace" {
+			if ev.special == specTrace {
 				p.window(ev.ts, true)
 				p.window(ev.ts+r.dur, false)
 			}
@@ -565,13 +839,12 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 			p.stats.Skipped++
 			return
 		}
-		name := p.in.str(ev.name)
-		if bytes.HasPrefix([]byte(name), []byte("Iteration Start")) {
+		if ev.special == specIterStart {
 			p.stats.Internal++
 			p.window(ev.ts, true)
 			return
 		}
-		if name == "Record Window End" {
+		if ev.special == specWindowEnd {
 			p.stats.Internal++
 			p.window(ev.ts, false)
 			return
@@ -603,12 +876,12 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 		}
 	case 'M':
 		p.stats.Metadata++
-		switch p.in.str(ev.name) {
-		case "thread_name":
+		switch ev.special {
+		case specThreadName:
 			if ev.argName != 0 {
 				p.threadNames[uint64(ev.pid)<<32|uint64(ev.tid)] = ev.argName
 			}
-		case "process_name":
+		case specProcessName:
 			if ev.argName != 0 {
 				p.procNames[ev.pid] = ev.argName
 			}
@@ -625,9 +898,9 @@ func (p *parser) store(ev *evState, ordinal uint32) {
 			r.dur = 0
 		}
 	}
-	if len(p.scratch) > 0 {
-		r.args = p.args.add(p.scratch)
-		r.argLen = uint32(len(p.scratch))
+	if len(args) > 0 {
+		r.args = p.args.add(args)
+		r.argLen = uint32(len(args))
 	}
 	if !p.meta.hasTs || r.ts < p.meta.minTs {
 		p.meta.minTs = r.ts

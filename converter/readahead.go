@@ -64,19 +64,38 @@ func (r *readAhead) produce(src io.Reader) {
 		}
 		in = zr
 	}
+	// Only the first chunk goes through nanFilter: the ID seed is the
+	// first 64 KiB of what the parser reads, and it must stay what it was
+	// when the whole input was filtered. The parser reads bare NaN words
+	// as the strings the filter made of them, so filtered and raw bytes
+	// mean the same to it.
 	var f nanFilter
 	raw := make([]byte, readAheadChunk)
+	first := true
 	for {
-		n, err := fill(in, raw)
 		var out []byte
 		select {
 		case out = <-r.free:
 		default:
 			out = make([]byte, 0, readAheadChunk+readAheadChunk/8)
 		}
-		out = f.apply(out[:0], raw[:n])
-		if err != nil {
-			out = f.finish(out)
+		var n int
+		var err error
+		if first {
+			n, err = fill(in, raw)
+			out = f.apply(out[:0], raw[:n])
+			if err != nil {
+				out = f.finish(out)
+			} else {
+				// A word cut by the chunk end passes on unquoted: the
+				// parser reads the rest of it from the raw bytes that
+				// follow.
+				out = append(out, f.pending...)
+			}
+			first = false
+		} else {
+			n, err = fill(in, out[:readAheadChunk])
+			out = out[:n]
 		}
 		if len(out) > 0 {
 			select {
