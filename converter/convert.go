@@ -28,8 +28,7 @@ const profileKey = 1 << 63
 // yields an *Error wrapping ErrTruncated and no spans. An error from emit
 // aborts Convert and is returned wrapped. Stats are valid on error too (as
 // far as they got).
-func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error) (Stats, error) {
-	st := Stats{}
+func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error) (st Stats, err error) {
 	ra := startReadAhead(r)
 	defer ra.close()
 	br := bufio.NewReaderSize(ra, seedPrefix)
@@ -38,23 +37,35 @@ func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 	st.Seed = ids.Seed()
 
 	p := newParser(ctx, br, &st)
-	p.args.spill = opts.Spill
-	err := p.run()
+	sc := newScratch(opts.Spill)
+	p.args.spill, p.args.sc = opts.Spill, sc
+	p.recs.sc = sc
+	defer func() {
+		st.SpillBytes = sc.flushed
+		st.ScratchBytes = sc.written
+	}()
+	err = p.run()
 	st.JSONBytes = ra.total
 	st.Compressed = ra.compressed
 	p.finishStats()
 	if err != nil {
 		return st, err
 	}
-	if p.args.err != nil {
-		return st, &Error{Offset: -1, Reason: "writing args to Options.Spill", Err: p.args.err}
+	if sc.err != nil {
+		return st, &Error{Offset: -1, Reason: "writing to Options.Spill", Err: sc.err}
 	}
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
 	b := newBuilder(p, opts, ids, &st)
+	b.dropRecords = true
 	b.findSteps()
-	b.resolve()
+	if err := b.resolve(); err != nil {
+		return st, err
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
 	if err := b.emitAll(ctx, emit); err != nil {
 		return st, err
 	}
@@ -88,7 +99,6 @@ func (p *parser) finishStats() {
 	st.Records = int64(p.recs.len())
 	st.RecordBytes = recordSize
 	st.ArgBytes = p.args.size
-	st.SpillBytes = p.args.spillEnd
 }
 
 // emitError wraps an error returned by the caller's emit function.

@@ -121,16 +121,28 @@ type Stats struct {
 	// BaseTimeNs is the offset added to every ts.
 	Era, TimeBase string
 	BaseTimeNs    int64
-	// Records is the number of records kept in memory, RecordBytes the
-	// size of one record and ArgBytes the size of the args arena.
+	// Records is the number of records kept (events that become spans or
+	// span events), RecordBytes the size of one record and ArgBytes the
+	// size of the args arena.
 	Records     int64
 	RecordBytes int
 	ArgBytes    int64
 	// StringsTruncated counts names and string values cut to
 	// Options.MaxStringBytes.
 	StringsTruncated int64
-	// SpillBytes is how much of the args arena went to Options.Spill.
+	// SpillBytes is how much went to Options.Spill: full args chunks,
+	// full record chunks and bucket pieces (0 when the input was small
+	// enough for everything to stay in memory).
 	SpillBytes int64
+	// ScratchBytes is how much was written to scratch storage (records
+	// and buckets, to Options.Spill or, without it, to memory); about
+	// 3 × 80 B per kept event, records being written once in file order,
+	// once by window and once by trace.
+	ScratchBytes int64
+	// LargestTrace is the number of records (spans, span events and the
+	// step annotation) of the largest trace: what is held in memory at
+	// once while spans are built.
+	LargestTrace int64
 	// Seed is the IDSource seed (hash of the first 64 KiB of JSON).
 	Seed uint64
 }
