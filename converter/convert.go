@@ -28,7 +28,19 @@ const profileKey = 1 << 63
 // yields an *Error wrapping ErrTruncated and no spans. An error from emit
 // aborts Convert and is returned wrapped. Stats are valid on error too (as
 // far as they got).
-func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error) (st Stats, err error) {
+func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error) (Stats, error) {
+	return convert(ctx, r, opts, emit, tuning{})
+}
+
+// tuning shrinks the record chunks and bucket tails so that tests send
+// small inputs through every scratch path; the zero value is Convert's.
+type tuning struct {
+	recordChunk int // records per chunk; 0 = chunkLen
+	tailCap     int // values per bucket tail; 0 = sized from bucketBudget
+	gather      int // bytes gathered into one Spill write; 0 = scratchPending
+}
+
+func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error, tune tuning) (st Stats, err error) {
 	ra := startReadAhead(r)
 	defer ra.close()
 	br := bufio.NewReaderSize(ra, seedPrefix)
@@ -38,8 +50,10 @@ func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 
 	p := newParser(ctx, br, &st)
 	sc := newScratch(opts.Spill)
+	sc.gather = tune.gather
 	p.args.spill, p.args.sc = opts.Spill, sc
 	p.recs.sc = sc
+	p.recs.chunk = tune.recordChunk
 	defer func() {
 		st.SpillBytes = sc.flushed
 		st.ScratchBytes = sc.written
@@ -59,6 +73,7 @@ func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 	}
 	b := newBuilder(p, opts, ids, &st)
 	b.dropRecords = true
+	b.tailCap = tune.tailCap
 	b.findSteps()
 	if err := b.resolve(); err != nil {
 		return st, err

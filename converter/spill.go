@@ -107,6 +107,7 @@ type scratch struct {
 	end     int64  // next offset
 	flushed int64  // bytes written to spill (== its size)
 	pending []byte // spill: pieces at offsets [flushed, end) not yet written
+	gather  int    // size of pending; 0 = scratchPending
 	mem     map[int64][]byte
 	written int64 // bytes of pieces written (Stats.ScratchBytes)
 	err     error // first spill error; reads fail after it
@@ -127,15 +128,18 @@ func (s *scratch) write(b []byte) int64 {
 		s.mem[off] = append([]byte(nil), b...)
 		return off
 	}
-	if len(s.pending)+len(b) > scratchPending {
+	if s.gather <= 0 {
+		s.gather = scratchPending
+	}
+	if len(s.pending)+len(b) > s.gather {
 		s.flush()
 	}
-	if len(b) >= scratchPending/2 {
+	if len(b) >= s.gather/2 {
 		s.writeAt(b, off)
 		return off
 	}
 	if s.pending == nil {
-		s.pending = make([]byte, 0, scratchPending)
+		s.pending = make([]byte, 0, s.gather)
 	}
 	s.pending = append(s.pending, b...)
 	return off
@@ -218,11 +222,15 @@ type piece struct {
 // bucketBudget is the memory the tails of one bucketSet may take.
 const bucketBudget = 8 << 20
 
-func newBucketSet[T any](sc *scratch, buckets int) *bucketSet[T] {
-	var z T
-	c := bucketBudget / int(unsafe.Sizeof(z)) / max(1, buckets)
+// newBucketSet makes buckets with tails of tailCap values, or when tailCap
+// is 0 of what shares bucketBudget (16 to 8192 values).
+func newBucketSet[T any](sc *scratch, buckets, tailCap int) *bucketSet[T] {
+	if tailCap <= 0 {
+		var z T
+		tailCap = min(max(bucketBudget/int(unsafe.Sizeof(z))/max(1, buckets), 16), 8192)
+	}
 	return &bucketSet[T]{
-		sc: sc, tailCap: min(max(c, 16), 8192),
+		sc: sc, tailCap: tailCap,
 		tails: make([][]T, buckets), pieces: make([][]piece, buckets), n: make([]int, buckets),
 	}
 }

@@ -73,6 +73,7 @@ const (
 // resource's process.pid).
 type recordStore struct {
 	sc     *scratch
+	chunk  int // records per chunk; 0 = chunkLen
 	open   []record
 	sealed []int64 // scratch offset of each full chunk
 	n      int
@@ -96,11 +97,14 @@ type launchRef struct {
 }
 
 func (s *recordStore) add(r record) int32 {
-	if len(s.open) == chunkLen {
+	if s.chunk <= 0 {
+		s.chunk = chunkLen
+	}
+	if len(s.open) == s.chunk {
 		s.seal()
 	}
 	if s.open == nil {
-		s.open = make([]record, 0, chunkLen)
+		s.open = make([]record, 0, s.chunk)
 	}
 	i := int32(s.n)
 	switch r.kind {
@@ -136,7 +140,7 @@ func (s *recordStore) len() int { return s.n }
 func (s *recordStore) scan(drop bool, fn func(i int32, r *record)) bool {
 	i := int32(0)
 	if len(s.sealed) > 0 {
-		buf := make([]record, chunkLen)
+		buf := make([]record, s.chunk)
 		for _, off := range s.sealed {
 			if !s.sc.read(asBytes(buf), off) {
 				return false
