@@ -202,16 +202,25 @@ func asBytes[T any](v []T) []byte {
 }
 
 // bucketSet is a set of append-only buckets of pointer-free values kept in
-// scratch storage: each bucket has a small tail in memory (tailCap values,
-// allocated on first use) that is written to scratch when full, so memory
-// stays bounded whatever the number of values, and a bucket reads back in
-// the order it was written.
+// scratch storage; a bucket reads back in the order it was written. Each
+// bucket being written has a tail of tailCap values in memory, written to
+// scratch as one piece when full. The tails together may hold budget
+// values: beyond that, the tails not written to lately are written out as
+// they are (short pieces) and their memory reused, so memory stays
+// bounded whatever the number of buckets (thousands of traces) and
+// values, while the buckets written to at a time (the current steps) still
+// get full pieces.
 type bucketSet[T any] struct {
 	sc      *scratch
 	tailCap int
+	budget  int // values the tails may hold together
+	held    int // values the allocated tails can hold
 	tails   [][]T
 	pieces  [][]piece
 	n       []int
+	last    []uint64 // per bucket: clock of the last add
+	clock   uint64
+	free    [][]T // tails to reuse
 }
 
 type piece struct {
@@ -219,32 +228,74 @@ type piece struct {
 	n   int32
 }
 
-// bucketBudget is the memory the tails of one bucketSet may take.
-const bucketBudget = 8 << 20
+// bucketBudget is the memory the tails of one bucketSet may take, and
+// bucketTail the memory of one tail.
+const (
+	bucketBudget = 2 << 20
+	bucketTail   = 16 << 10
+)
 
-// newBucketSet makes buckets with tails of tailCap values, or when tailCap
-// is 0 of what shares bucketBudget (16 to 8192 values).
+// newBucketSet makes buckets with tails of tailCap values (0: bucketTail
+// bytes) sharing bucketBudget bytes (at least 3 tails).
 func newBucketSet[T any](sc *scratch, buckets, tailCap int) *bucketSet[T] {
+	var z T
+	size := int(unsafe.Sizeof(z))
 	if tailCap <= 0 {
-		var z T
-		tailCap = min(max(bucketBudget/int(unsafe.Sizeof(z))/max(1, buckets), 16), 8192)
+		tailCap = bucketTail / size
 	}
 	return &bucketSet[T]{
-		sc: sc, tailCap: tailCap,
+		sc: sc, tailCap: tailCap, budget: max(bucketBudget/size, 3*tailCap),
 		tails: make([][]T, buckets), pieces: make([][]piece, buckets), n: make([]int, buckets),
+		last: make([]uint64, buckets),
 	}
 }
 
 func (bs *bucketSet[T]) add(b int, v T) {
 	t := bs.tails[b]
 	if len(t) == bs.tailCap {
-		bs.pieces[b] = append(bs.pieces[b], piece{bs.sc.write(asBytes(t)), int32(len(t))})
-		t = t[:0]
+		bs.spill(b)
+		t = bs.tails[b]
 	} else if t == nil {
-		t = make([]T, 0, bs.tailCap)
+		t = bs.newTail()
 	}
 	bs.tails[b] = append(t, v)
 	bs.n[b]++
+	bs.clock++
+	bs.last[b] = bs.clock
+}
+
+// spill writes bucket b's tail to scratch as a piece and empties it.
+func (bs *bucketSet[T]) spill(b int) {
+	t := bs.tails[b]
+	bs.pieces[b] = append(bs.pieces[b], piece{bs.sc.write(asBytes(t)), int32(len(t))})
+	bs.tails[b] = t[:0]
+}
+
+// newTail returns an empty tail, first writing out the tails not added to
+// during the last half budget of adds (or, if none, all of them) when the
+// budget is spent.
+func (bs *bucketSet[T]) newTail() []T {
+	if bs.held+bs.tailCap > bs.budget {
+		for pass := 0; pass < 2 && len(bs.free) == 0; pass++ {
+			cut := bs.clock - min(bs.clock, uint64(bs.budget/2))
+			for b, t := range bs.tails {
+				if t != nil && (pass == 1 || bs.last[b] <= cut) {
+					if len(t) > 0 {
+						bs.spill(b)
+					}
+					bs.free = append(bs.free, bs.tails[b])
+					bs.tails[b] = nil
+				}
+			}
+		}
+	}
+	if k := len(bs.free); k > 0 {
+		t := bs.free[k-1]
+		bs.free = bs.free[:k-1]
+		return t
+	}
+	bs.held += bs.tailCap
+	return make([]T, 0, bs.tailCap)
 }
 
 // take appends bucket b's values to dst in the order they were added and
@@ -260,6 +311,9 @@ func (bs *bucketSet[T]) take(b int, dst []T) ([]T, bool) {
 		bs.sc.free(p.off)
 	}
 	dst = append(dst, bs.tails[b]...)
+	if t := bs.tails[b]; t != nil {
+		bs.free = append(bs.free, t[:0])
+	}
 	bs.tails[b], bs.pieces[b], bs.n[b] = nil, nil, 0
 	return dst, true
 }

@@ -79,7 +79,8 @@ type recordStore struct {
 	n      int
 
 	annots   []heldRecord
-	launches []launchRef
+	launches [][]launchRef // in chunks of launchChunk: no copy as it grows
+	nLaunch  int
 	first    heldRecord // first user_annotation or cpu_op; idx -1 = none
 	hasFirst bool
 }
@@ -89,6 +90,8 @@ type heldRecord struct {
 	rec record
 	idx int32
 }
+
+const launchChunk = 4096
 
 // launchRef is a runtime/driver call with a CUDA correlation id.
 type launchRef struct {
@@ -112,7 +115,12 @@ func (s *recordStore) add(r record) int32 {
 		s.annots = append(s.annots, heldRecord{r, i})
 	case kindLaunch:
 		if r.flags&flagCorr != 0 {
-			s.launches = append(s.launches, launchRef{r.link, r.ts, r.end(), i})
+			if s.nLaunch%launchChunk == 0 {
+				s.launches = append(s.launches, make([]launchRef, 0, launchChunk))
+			}
+			c := &s.launches[len(s.launches)-1]
+			*c = append(*c, launchRef{r.link, r.ts, r.end(), i})
+			s.nLaunch++
 		}
 	}
 	if !s.hasFirst && (r.kind == kindUserAnnot || r.kind == kindCPUOp) {

@@ -128,10 +128,14 @@ func (b *builder) resolve() error {
 // of each id kept, as a map filled in file order would).
 func (b *builder) tables() {
 	s := &b.s
-	held := b.p.recs.launches
-	s.launches = make([]launchTrace, len(held))
-	for k, l := range held {
-		s.launches[k] = launchTrace{corr: l.corr, idx: l.idx, trace: b.cpuTrace(l.ts, l.end)}
+	s.launches = make([]launchTrace, 0, b.p.recs.nLaunch)
+	for _, c := range b.p.recs.launches {
+		for _, l := range c {
+			s.launches = append(s.launches, launchTrace{corr: l.corr, idx: l.idx, trace: b.cpuTrace(l.ts, l.end)})
+		}
+	}
+	if b.dropRecords {
+		b.p.recs.launches = nil
 	}
 	slices.SortFunc(s.launches, func(x, y launchTrace) int {
 		return cmp.Or(cmp.Compare(x.corr, y.corr), cmp.Compare(x.idx, y.idx))
