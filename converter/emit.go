@@ -29,7 +29,7 @@ type builder struct {
 	// as it reads it (Convert sets it; a builder made again over the same
 	// parser, as the benchmarks do, must not).
 	dropRecords bool
-	tailCap     int // bucket tail size; 0 = default (tests set it)
+	tailCap     int // bucket tail size, budget 3 tails; 0 = defaults (tests set it)
 
 	base     int64
 	resource *span.Resource

@@ -235,16 +235,20 @@ const (
 	bucketTail   = 16 << 10
 )
 
-// newBucketSet makes buckets with tails of tailCap values (0: bucketTail
-// bytes) sharing bucketBudget bytes (at least 3 tails).
-func newBucketSet[T any](sc *scratch, buckets, tailCap int) *bucketSet[T] {
+// newBucketSet makes buckets with tails of tailCap values sharing budget
+// values; 0 means bucketTail and bucketBudget bytes. The budget holds at
+// least 3 tails.
+func newBucketSet[T any](sc *scratch, buckets, tailCap, budget int) *bucketSet[T] {
 	var z T
 	size := int(unsafe.Sizeof(z))
 	if tailCap <= 0 {
 		tailCap = bucketTail / size
 	}
+	if budget <= 0 {
+		budget = bucketBudget / size
+	}
 	return &bucketSet[T]{
-		sc: sc, tailCap: tailCap, budget: max(bucketBudget/size, 3*tailCap),
+		sc: sc, tailCap: tailCap, budget: max(budget, 3*tailCap),
 		tails: make([][]T, buckets), pieces: make([][]piece, buckets), n: make([]int, buckets),
 		last: make([]uint64, buckets),
 	}

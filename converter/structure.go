@@ -106,9 +106,9 @@ func (b *builder) resolve() error {
 	s := &b.s
 	b.tables()
 	nt := len(s.steps) + 1
-	s.win = newBucketSet[entry](b.sc, nt, b.tailCap)
-	s.traces = newBucketSet[entry](b.sc, nt, b.tailCap)
-	s.gpuIv = newBucketSet[span2](b.sc, nt, b.tailCap)
+	s.win = newBucketSet[entry](b.sc, nt, b.tailCap, 3*b.tailCap)
+	s.traces = newBucketSet[entry](b.sc, nt, b.tailCap, 3*b.tailCap)
+	s.gpuIv = newBucketSet[span2](b.sc, nt, b.tailCap, 3*b.tailCap)
 	if err := b.partition(); err != nil {
 		return err
 	}
