@@ -36,20 +36,25 @@ func (b *builder) walk() error {
 	s := &b.s
 	threads := map[uint64]*threadState{}
 	var ents []entry
+	var order []int32 // ents sorted, as indices (entries are 80 B)
 	for w := range len(s.steps) + 1 {
 		var ok bool
 		if ents, ok = s.win.take(w, ents[:0]); !ok {
 			return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.err}
 		}
-		slices.SortFunc(ents, func(x, y entry) int {
-			a, c := &x.rec, &y.rec
+		order = order[:0]
+		for i := range ents {
+			order = append(order, int32(i))
+		}
+		slices.SortFunc(order, func(x, y int32) int {
+			a, c := &ents[x].rec, &ents[y].rec
 			return cmp.Or(cmp.Compare(a.pid, c.pid), cmp.Compare(a.tid, c.tid), cmp.Compare(a.ts, c.ts),
 				cmp.Compare(c.dur, a.dur), cmp.Compare(a.ordinal, c.ordinal))
 		})
-		for lo := 0; lo < len(ents); {
+		for lo := 0; lo < len(order); {
 			hi := lo + 1
-			first := &ents[lo].rec
-			for hi < len(ents) && ents[hi].rec.pid == first.pid && ents[hi].rec.tid == first.tid {
+			first := &ents[order[lo]].rec
+			for hi < len(order) && ents[order[hi]].rec.pid == first.pid && ents[order[hi]].rec.tid == first.tid {
 				hi++
 			}
 			key := uint64(first.pid)<<32 | uint64(first.tid)
@@ -58,17 +63,18 @@ func (b *builder) walk() error {
 				th = &threadState{}
 				threads[key] = th
 			}
-			b.walkThread(th, ents[lo:hi])
+			b.walkThread(th, ents, order[lo:hi])
 			lo = hi
 		}
 	}
 	return nil
 }
 
-func (b *builder) walkThread(th *threadState, ents []entry) {
+// walkThread continues one thread's walk over ents[order[...]].
+func (b *builder) walkThread(th *threadState, ents []entry, order []int32) {
 	s := &b.s
 	stack, py := th.stack, th.py
-	for k := range ents {
+	for _, k := range order {
 		e := &ents[k]
 		r := &e.rec
 		for len(stack) > 0 && stack[len(stack)-1].end <= r.ts {

@@ -19,6 +19,7 @@ type traceView struct {
 	maxEnd      int64
 
 	gpuIv, cpuIv []interval // scratch for the interval unions
+	keys         []uint64   // scratch for the sort into file order
 }
 
 // rec returns the record of local entry i.
@@ -41,7 +42,7 @@ func (b *builder) load(t int32) error {
 	if v.ents, ok = s.traces.take(int(t), v.ents[:0]); !ok {
 		return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.err}
 	}
-	slices.SortFunc(v.ents, func(x, y entry) int { return cmp.Compare(x.idx, y.idx) })
+	v.sortByIndex()
 	b.st.LargestTrace = max(b.st.LargestTrace, int64(len(v.ents)))
 	v.members, v.events, v.step = v.members[:0], v.events[:0], -1
 	v.kernelCount = 0
@@ -73,6 +74,36 @@ func (b *builder) load(t int32) error {
 	}
 	v.collect()
 	return nil
+}
+
+// sortByIndex puts the entries into file order without moving an 80 B
+// entry more than once: it sorts (record index, position) keys, then
+// applies the permutation in place, cycle by cycle.
+func (v *traceView) sortByIndex() {
+	const done = 1 << 31
+	keys := v.keys[:0]
+	for i := range v.ents {
+		keys = append(keys, uint64(uint32(v.ents[i].idx))<<32|uint64(i))
+	}
+	slices.Sort(keys)
+	for start := range keys {
+		if keys[start]&done != 0 {
+			continue
+		}
+		tmp := v.ents[start]
+		k := start
+		for {
+			keys[k] |= done
+			j := int(uint32(keys[k]) &^ done)
+			if j == start {
+				v.ents[k] = tmp
+				break
+			}
+			v.ents[k] = v.ents[j]
+			k = j
+		}
+	}
+	v.keys = keys
 }
 
 // collect computes the trace's GPU busy time (union of kernel, memcpy and
