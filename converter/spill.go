@@ -315,9 +315,6 @@ func (bs *bucketSet[T]) take(b int, dst []T) ([]T, bool) {
 		bs.sc.free(p.off)
 	}
 	dst = append(dst, bs.tails[b]...)
-	if t := bs.tails[b]; t != nil {
-		bs.free = append(bs.free, t[:0])
-	}
 	bs.tails[b], bs.pieces[b], bs.n[b] = nil, nil, 0
 	return dst, true
 }

@@ -112,12 +112,15 @@ func (b *builder) resolve() error {
 	if err := b.partition(); err != nil {
 		return err
 	}
+	s.launches, s.annots = nil, nil // GPU work is routed
 	if err := b.walk(); err != nil {
 		return err
 	}
+	s.win = nil
 	if err := b.busyUnion(); err != nil {
 		return err
 	}
+	s.gpuIv = nil
 	if b.sc.err != nil {
 		return &Error{Offset: -1, Reason: "writing to Options.Spill", Err: b.sc.err}
 	}
