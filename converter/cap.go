@@ -17,7 +17,7 @@ type dropInfo struct {
 // ancestor. Memory events of a dropped span move to the same ancestor.
 type capper struct {
 	b       *builder
-	kept    []bool             // per record, valid for the current trace
+	kept    []bool             // per entry of the loaded trace
 	dropped map[int32]dropInfo // by kept ancestor record (-1 = root)
 	active  bool
 	order   []int32
@@ -26,7 +26,7 @@ type capper struct {
 	chain   []int32
 }
 
-// apply decides which members of trace t are kept and returns them in file
+// apply decides which members of the loaded trace are kept and returns them in file
 // order. When no cap applies it returns members unchanged.
 func (c *capper) apply(members []int32) []int32 {
 	c.active = false
@@ -35,9 +35,11 @@ func (c *capper) apply(members []int32) []int32 {
 	if limit <= 0 || len(members)+1 <= limit {
 		return members
 	}
-	if c.kept == nil {
-		c.kept = make([]bool, c.b.p.recs.len())
-		c.near = make([]int32, c.b.p.recs.len())
+	if n := len(c.b.v.ents); len(c.kept) < n {
+		c.kept = make([]bool, n)
+		c.near = make([]int32, n)
+	}
+	if c.dropped == nil {
 		c.dropped = map[int32]dropInfo{}
 	}
 	c.active = true
@@ -56,7 +58,7 @@ func (c *capper) apply(members []int32) []int32 {
 			kept = append(kept, i)
 			continue
 		}
-		anc := c.nearest(c.b.s.parentOf[i])
+		anc := c.nearest(c.b.v.ents[i].parent)
 		d := c.dropped[anc]
 		d.count++
 		d.dur += c.b.rec(i).dur
@@ -99,7 +101,7 @@ func (c *capper) nearest(p int32) int32 {
 			break
 		}
 		c.chain = append(c.chain, p)
-		p = c.b.s.parentOf[p]
+		p = c.b.v.ents[p].parent
 	}
 	if p >= 0 && c.b.rec(p).flags&flagStep != 0 {
 		p = -1
@@ -112,4 +114,4 @@ func (c *capper) nearest(p int32) int32 {
 }
 
 // isKept reports whether record i is emitted in the current trace.
-func (c *capper) isKept(i int32) bool { return !c.active || c.kept[i] }
+func (c *capper) isKept(i int32) bool { return !c.active || i < 0 || c.kept[i] }

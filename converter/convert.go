@@ -29,7 +29,18 @@ const profileKey = 1 << 63
 // aborts Convert and is returned wrapped. Stats are valid on error too (as
 // far as they got).
 func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error) (Stats, error) {
-	st := Stats{}
+	return convert(ctx, r, opts, emit, tuning{})
+}
+
+// tuning shrinks the record chunks and bucket tails so that tests send
+// small inputs through every scratch path; the zero value is Convert's.
+type tuning struct {
+	recordChunk int // records per chunk; 0 = chunkLen
+	tailCap     int // values per bucket tail; 0 = sized from bucketBudget
+	gather      int // bytes gathered into one Spill write; 0 = scratchPending
+}
+
+func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error, tune tuning) (st Stats, err error) {
 	ra := startReadAhead(r)
 	defer ra.close()
 	br := bufio.NewReaderSize(ra, seedPrefix)
@@ -38,23 +49,38 @@ func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 	st.Seed = ids.Seed()
 
 	p := newParser(ctx, br, &st)
-	p.args.spill = opts.Spill
-	err := p.run()
+	sc := newScratch(opts.Spill)
+	sc.gather = tune.gather
+	p.args.spill, p.args.sc = opts.Spill, sc
+	p.recs.sc = sc
+	p.recs.chunk = tune.recordChunk
+	defer func() {
+		st.SpillBytes = sc.flushed
+		st.ScratchBytes = sc.written
+	}()
+	err = p.run()
 	st.JSONBytes = ra.total
 	st.Compressed = ra.compressed
 	p.finishStats()
 	if err != nil {
 		return st, err
 	}
-	if p.args.err != nil {
-		return st, &Error{Offset: -1, Reason: "writing args to Options.Spill", Err: p.args.err}
+	if sc.err != nil {
+		return st, &Error{Offset: -1, Reason: "writing to Options.Spill", Err: sc.err}
 	}
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
 	b := newBuilder(p, opts, ids, &st)
+	b.dropRecords = true
+	b.tailCap = tune.tailCap
 	b.findSteps()
-	b.resolve()
+	if err := b.resolve(); err != nil {
+		return st, err
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
 	if err := b.emitAll(ctx, emit); err != nil {
 		return st, err
 	}
@@ -88,7 +114,6 @@ func (p *parser) finishStats() {
 	st.Records = int64(p.recs.len())
 	st.RecordBytes = recordSize
 	st.ArgBytes = p.args.size
-	st.SpillBytes = p.args.spillEnd
 }
 
 // emitError wraps an error returned by the caller's emit function.

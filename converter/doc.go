@@ -5,14 +5,28 @@
 //
 // Convert streams the input (inflate, then the jsontext decoder framing and
 // validating each event, then field extraction, each on its own goroutine)
-// into a compact, append-only record store (interned names, int64
-// nanosecond times, args in a byte arena that Options.Spill can move to a
-// caller-provided scratch file), verifies that the input is complete (JSON
-// closed, gzip CRC trailer checked at io.EOF), then resolves structure (steps, CPU
-// nesting by time per thread, GPU work under its launch by CUDA
-// correlation id, Python frames folded into ops, memory events as span
-// events, fwdbwd flows as links), applies the per-trace span cap and emits
-// batches trace by trace.
+// into compact records (interned names, int64 nanosecond times, args in a
+// byte arena) that go, a chunk at a time, to scratch storage:
+// Options.Spill when set, else memory. Only what structure needs before
+// the records are read back stays in memory: user_annotations (step
+// candidates, External ids), runtime/driver calls with a correlation id,
+// fwdbwd flows, per-file counters. Once the input is verified complete
+// (JSON closed, gzip CRC trailer checked at io.EOF), the steps are known;
+// one scan of the records sends GPU work to its trace's bucket (under its
+// launch, by CUDA correlation id) and the CPU side (ops, annotations,
+// Python frames, instants) to the bucket of the step window its start
+// falls in; the windows are then walked in time order, each thread's
+// stacks of open spans carried from one window to the next (CPU nesting
+// by time, Python frames folded into ops, memory events onto the span
+// they fall in, whatever its trace), leaving each span in its trace's
+// bucket. Finally each trace is loaded alone, capped and emitted: the
+// memory held is that of one trace (a step: a few thousand spans) plus
+// small tables, not that of the file. A file without step annotations is
+// one profile trace, so its memory is that of the whole file (HTA-style
+// traces); flows, the launch table (16 B per launch) and the interner
+// still grow with the input. Without Options.Spill the same algorithm
+// keeps the records and buckets in memory (about 64 B a record, plus 41 B
+// of args): memory is flat only with a Spill.
 //
 // The package never does I/O other than reading the io.Reader it is given
 // (and, when the caller sets Options.Spill, writing and reading back that

@@ -21,7 +21,15 @@ type builder struct {
 	st   *Stats
 	ids  span.IDSource
 	s    structure
+	v    traceView // the trace being emitted
 	cap  capper
+	sc   *scratch
+
+	// dropRecords lets resolve drop the record store from memory scratch
+	// as it reads it (Convert sets it; a builder made again over the same
+	// parser, as the benchmarks do, must not).
+	dropRecords bool
+	tailCap     int // bucket tail size, budget 3 tails; 0 = defaults (tests set it)
 
 	base     int64
 	resource *span.Resource
@@ -48,6 +56,11 @@ func newBuilder(p *parser, opts Options, ids span.IDSource, st *Stats) *builder 
 		threadIDs:  map[uint32]int64{},
 	}
 	b.cap.b = b
+	b.sc = p.recs.sc
+	if b.sc == nil {
+		b.sc = newScratch(nil)
+		p.recs.sc = b.sc
+	}
 	if b.opts.BatchSize <= 0 {
 		b.opts.BatchSize = defaultBatchSize
 	}
@@ -156,16 +169,13 @@ func (b *builder) buildResource() {
 	}
 	// process.pid: the pid of the first step annotation, else of the first
 	// CPU op.
-	for i := int32(0); int(i) < b.p.recs.len(); i++ {
-		r := b.rec(i)
-		if r.kind == kindUserAnnot || r.kind == kindCPUOp {
-			if n, ok := intOrString(b.p.in.str(r.pid)); ok {
-				add(span.Int("process.pid", n))
-			}
-			if name, ok := b.p.procNames[r.pid]; ok {
-				add(span.String("process.executable.name", b.p.in.str(name)))
-			}
-			break
+	if recs := &b.p.recs; recs.hasFirst {
+		r := &recs.first.rec
+		if n, ok := intOrString(b.p.in.str(r.pid)); ok {
+			add(span.Int("process.pid", n))
+		}
+		if name, ok := b.p.procNames[r.pid]; ok {
+			add(span.String("process.executable.name", b.p.in.str(name)))
 		}
 	}
 	add(span.String("kineto.time_base", b.st.TimeBase))
@@ -196,7 +206,7 @@ func (b *builder) rootID(t int32) span.SpanID {
 	if t == b.s.profile {
 		return b.ids.SpanID(profileKey)
 	}
-	return b.ids.SpanID(uint64(b.rec(b.s.steps[t].rec).ordinal))
+	return b.ids.SpanID(uint64(b.s.steps[t].r.ordinal))
 }
 
 func (b *builder) spanID(i int32) span.SpanID { return b.ids.SpanID(uint64(b.rec(i).ordinal)) }
@@ -215,6 +225,9 @@ func (b *builder) emitAll(ctx context.Context, emit func(*span.Batch) error) err
 	b.st.Traces = len(b.s.steps) + 1
 	for t := int32(0); t <= b.s.profile; t++ {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := b.load(t); err != nil {
 			return err
 		}
 		if err := b.emitTrace(t, emit); err != nil {
@@ -253,17 +266,17 @@ func (b *builder) attrsFrom(start int) []span.Attr {
 }
 
 func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
-	s := &b.s
-	members := s.members[t]
+	v := &b.v
+	members := v.members
 	kept := b.cap.apply(members)
 	defer b.cap.release(members)
 	traceID := b.traceID(t)
 	rootID := b.rootID(t)
 
 	// Events (instants) by the span they attach to; -1 = root.
-	evs := s.events[t]
+	evs := v.events
 	evTarget := func(e int32) int32 {
-		p := s.parentOf[e]
+		p := v.ents[e].parent
 		if p >= 0 && b.rec(p).flags&flagStep != 0 {
 			return -1
 		}
@@ -294,7 +307,7 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 			}
 		}
 		r := b.rec(i)
-		parent := b.cap.nearest(s.parentOf[i])
+		parent := b.cap.nearest(v.ents[i].parent)
 		pid := rootID
 		if parent >= 0 {
 			pid = b.spanID(parent)
@@ -305,7 +318,7 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 			Start: b.unix(r.ts), End: b.unix(r.end()),
 		}
 		start := len(b.attrs)
-		b.spanAttrs(i, r)
+		b.spanAttrs(r, v.ents[i].py)
 		sp.Attrs = b.attrsFrom(start)
 		b.addEvents(&sp, eventsFor(i))
 		b.addDropped(&sp, i)
@@ -334,17 +347,21 @@ func (b *builder) addDropped(sp *span.Span, i int32) {
 
 func (b *builder) addLinks(sp *span.Span, i int32) {
 	links := b.s.links
-	lo := sort.Search(len(links), func(k int) bool { return links[k].from >= i })
+	if len(links) == 0 {
+		return
+	}
+	e := &b.v.ents[i]
+	lo := sort.Search(len(links), func(k int) bool { return links[k].from >= e.idx })
 	start := len(b.links)
-	for k := lo; k < len(links) && links[k].from == i; k++ {
-		to := links[k].to
-		tt := b.s.traceOf[to]
-		if tt < 0 || (tt == b.s.traceOf[i] && !b.cap.isKept(to) && b.rec(to).flags&flagStep == 0) {
+	for k := lo; k < len(links) && links[k].from == e.idx; k++ {
+		l := &links[k]
+		tt := l.toTrace
+		if tt < 0 || (tt == e.trace && !l.toStep && !b.cap.isKept(b.v.local(l.to))) {
 			b.st.LinksDropped++
 			continue
 		}
 		b.links = append(b.links, span.Link{
-			TraceID: b.traceID(tt), SpanID: b.spanID(to),
+			TraceID: b.traceID(tt), SpanID: b.ids.SpanID(uint64(l.toOrdinal)),
 			Attrs: []span.Attr{span.String("kineto.flow", "fwdbwd")},
 		})
 		b.st.FwdBwdLinks++
@@ -409,7 +426,9 @@ func (b *builder) number(id uint32) (int64, bool) {
 	return n, n >= 0
 }
 
-func (b *builder) spanAttrs(i int32, r *record) {
+// spanAttrs appends r's attributes; py is the interned name of the Python
+// frame folded into it (-1 = none).
+func (b *builder) spanAttrs(r *record, py int32) {
 	b.attrs = append(b.attrs, span.String("kineto.category", b.catName(r)))
 	if r.kind.gpu() {
 		if r.flags&flagDevice == 0 {
@@ -434,8 +453,8 @@ func (b *builder) spanAttrs(i int32, r *record) {
 		}
 		if r.kind == kindPython {
 			b.codeAttrs(r.name)
-		} else if f := b.s.pyOf[i]; f >= 0 {
-			b.codeAttrs(b.rec(f).name)
+		} else if py >= 0 {
+			b.codeAttrs(uint32(py))
 		}
 	}
 	b.argAttrs(r, false)
@@ -483,7 +502,7 @@ func (b *builder) argAttrs(r *record, memory bool) {
 // rootSpan builds a step's root (after asking the Linker) or the profile
 // root.
 func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (span.Span, error) {
-	s := &b.s
+	s, v := &b.s, &b.v
 	start := len(b.attrs)
 	if t == s.profile {
 		m := &b.p.meta
@@ -494,7 +513,7 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 		if m.hasWindowEnd && m.windowEnd > hi {
 			hi = m.windowEnd
 		}
-		hi = max(hi, s.maxEnd[t], lo)
+		hi = max(hi, v.maxEnd, lo)
 		b.attrs = append(b.attrs,
 			span.Int("vllm.profile.step_count", int64(len(s.steps))),
 			span.Int("vllm.profile.event_count", b.p.nEvents),
@@ -502,9 +521,9 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 			span.Int("vllm.profile.gpu_busy_ns", s.fileBusy),
 			span.Int("vllm.profile.orphan_gpu_count", b.st.OrphanGPU),
 			span.Int("vllm.profile.memory_event_count", b.st.MemoryEvents),
-			span.Int("vllm.profile.trace_kernel_count", int64(s.kernelCount[t])),
-			span.Int("vllm.profile.trace_gpu_busy_ns", s.gpuBusy[t]),
-			span.Int("vllm.profile.trace_cpu_ns", s.cpuNs[t]),
+			span.Int("vllm.profile.trace_kernel_count", int64(v.kernelCount)),
+			span.Int("vllm.profile.trace_gpu_busy_ns", v.gpuBusy),
+			span.Int("vllm.profile.trace_cpu_ns", v.cpuNs),
 			span.String("kineto.time_base", b.st.TimeBase),
 		)
 		return span.Span{
@@ -513,9 +532,9 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 		}, nil
 	}
 	st := &s.steps[t]
-	r := b.rec(st.rec)
-	end := max(st.end, s.maxEnd[t])
-	busy := s.gpuBusy[t]
+	r := &st.r
+	end := max(st.end, v.maxEnd)
+	busy := v.gpuBusy
 	b.attrs = append(b.attrs,
 		span.Int("vllm.step.index", int64(t)),
 		span.String("vllm.step.name", b.p.in.str(r.name)),
@@ -523,14 +542,18 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 	a := st.ann
 	b.attrs = a.AppendAttrs(b.attrs)
 	b.attrs = append(b.attrs,
-		span.Int("vllm.step.kernel_count", int64(s.kernelCount[t])),
+		span.Int("vllm.step.kernel_count", int64(v.kernelCount)),
 		span.Int("vllm.step.gpu_busy_ns", busy),
 		span.Int("vllm.step.gpu_idle_ns", max(0, end-st.start-busy)),
-		span.Int("vllm.step.cpu_ns", s.cpuNs[t]),
+		span.Int("vllm.step.cpu_ns", v.cpuNs),
 		span.Int("vllm.step.annotation_duration_ns", r.dur),
-		span.Int("vllm.step.span_count", int64(len(s.members[t])+1)),
+		span.Int("vllm.step.span_count", int64(len(v.members)+1)),
 	)
-	b.spanAttrs(st.rec, r)
+	py := int32(-1)
+	if v.step >= 0 {
+		py = v.ents[v.step].py
+	}
+	b.spanAttrs(r, py)
 	root := span.Span{
 		TraceID: traceID, SpanID: rootID, Name: string(a.Kind), Kind: span.KindInternal,
 		Start: b.unix(st.start), End: b.unix(end),
@@ -540,7 +563,7 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 			Index: int(t), Name: b.p.in.str(r.name), Annotation: a,
 			Start: b.unix(st.start), End: b.unix(st.end),
 			TraceID: traceID, RootSpanID: rootID, Resource: b.resource,
-			KernelCount: s.kernelCount[t], GPUBusyNs: busy,
+			KernelCount: v.kernelCount, GPUBusyNs: busy,
 		})
 		if len(link.RequestIDs) > 0 {
 			b.attrs = append(b.attrs, span.Strings("vllm.step.request_ids", link.RequestIDs))

@@ -1,47 +1,75 @@
 package converter
 
-// linkGPU puts GPU work under the runtime/driver call with the same CUDA
-// correlation id, in that call's trace; a GPU activity whose launch is not
-// in the file goes under the root of the step its start falls in.
-func (b *builder) linkGPU() {
+import (
+	"cmp"
+	"slices"
+)
+
+// routeGPU puts GPU work under the runtime/driver call with the same CUDA
+// correlation id, in that call's trace (found in the launch table); a GPU
+// activity whose launch is not in the file goes under the root of the
+// step its start falls in. Kernel, memcpy and memset intervals go to the
+// window of their start for the file's busy time.
+func (b *builder) routeGPU(e *entry) {
 	s := &b.s
-	n := b.p.recs.len()
-	launches := make(map[int64]int32)
-	annots := make(map[int64]int32) // user_annotation by External id
-	for i := int32(0); int(i) < n; i++ {
-		r := b.rec(i)
-		if r.kind == kindLaunch && r.flags&flagCorr != 0 {
-			if _, dup := launches[r.link]; !dup {
-				launches[r.link] = i
-			}
+	r := &e.rec
+	switch {
+	case r.kind == kindGPUAnnot:
+		// The GPU mirror of a user_annotation: same trace as the
+		// CPU annotation with its External id; else by time
+		// (Kineto shifts it 1 ns earlier).
+		if t, ok := s.annotTrace(r.link); ok && r.flags&flagExt != 0 {
+			e.trace = t
+		} else {
+			e.trace = s.traceAt(r.ts + 1)
 		}
-		if r.kind == kindUserAnnot && r.flags&flagExt != 0 {
-			if _, dup := annots[r.link]; !dup {
-				annots[r.link] = i
-			}
+	case r.flags&flagCorr != 0:
+		if l, ok := s.launchOf(r.link); ok {
+			e.trace, e.parent = l.trace, l.idx
+			break
 		}
-	}
-	for i := int32(0); int(i) < n; i++ {
-		r := b.rec(i)
-		if !r.kind.gpu() {
-			continue
-		}
-		if r.kind == kindGPUAnnot {
-			// The GPU mirror of a user_annotation: same trace as the CPU
-			// annotation with its External id; else by time (Kineto shifts
-			// it 1 ns earlier).
-			if a, ok := annots[r.link]; ok && r.flags&flagExt != 0 && s.traceOf[a] >= 0 {
-				s.traceOf[i], s.parentOf[i] = s.traceOf[a], -1
-			} else {
-				s.traceOf[i], s.parentOf[i] = s.traceAt(r.ts+1), -1
-			}
-			continue
-		}
-		if l, ok := launches[r.link]; ok && r.flags&flagCorr != 0 {
-			s.traceOf[i], s.parentOf[i] = s.traceOf[l], l
-			continue
-		}
+		fallthrough
+	default:
 		b.st.OrphanGPU++
-		s.traceOf[i], s.parentOf[i] = s.traceAt(r.ts), -1
+		e.trace = s.traceAt(r.ts)
 	}
+	switch r.kind {
+	case kindKernel:
+		s.fileKernels++
+		fallthrough
+	case kindMemcpy, kindMemset:
+		s.gpuIv.add(s.window(r.ts), span2{r.ts, r.end()})
+	}
+	s.traces.add(int(e.trace), *e)
+}
+
+// busyUnion computes the file's GPU busy time: the union of all kernel,
+// memcpy and memset intervals, swept window by window in start order.
+func (b *builder) busyUnion() error {
+	s := &b.s
+	var ivs []span2
+	var total, cs, ce int64
+	have := false
+	for w := range len(s.steps) + 1 {
+		var ok bool
+		if ivs, ok = s.gpuIv.take(w, ivs[:0]); !ok {
+			return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.err}
+		}
+		slices.SortFunc(ivs, func(x, y span2) int { return cmp.Compare(x.start, y.start) })
+		for _, iv := range ivs {
+			if have && iv.start <= ce {
+				ce = max(ce, iv.end)
+				continue
+			}
+			if have {
+				total += ce - cs
+			}
+			cs, ce, have = iv.start, iv.end, true
+		}
+	}
+	if have {
+		total += ce - cs
+	}
+	s.fileBusy = total
+	return nil
 }

@@ -43,10 +43,13 @@ type Options struct {
 	// Stats.StringsTruncated, so that one pathological string cannot make
 	// a span no OTLP receiver accepts. 0 = no limit; DefaultOptions: 64 KiB.
 	MaxStringBytes int
-	// Spill, when set, takes the encoded args of kept events (about 40 B
-	// an event on H100 traces, a fifth of the converter's peak memory) out
-	// of the heap: each full 1 MiB chunk is written to it once and read
-	// back, a few chunks cached, while spans are built. An *os.File from
+	// Spill, when set, is the scratch storage that keeps peak memory flat
+	// as traces grow: the records (64 B an event), args (about 40 B an
+	// event on H100 traces) and the per-window and per-trace buckets
+	// (80 B a record each) are written to it once, in pieces gathered
+	// into writes of up to 1 MiB, and read back while structure is
+	// resolved and one trace at a time is emitted; small inputs never
+	// touch it. Without it the same data stays in memory. An *os.File from
 	// os.CreateTemp fits; the caller creates, closes and removes it. The
 	// output is byte-identical with or without it. A Spill error fails the
 	// conversion with an *Error wrapping it.
@@ -121,16 +124,29 @@ type Stats struct {
 	// BaseTimeNs is the offset added to every ts.
 	Era, TimeBase string
 	BaseTimeNs    int64
-	// Records is the number of records kept in memory, RecordBytes the
-	// size of one record and ArgBytes the size of the args arena.
+	// Records is the number of records kept (events that become spans or
+	// span events), RecordBytes the size of one record and ArgBytes the
+	// size of the args arena.
 	Records     int64
 	RecordBytes int
 	ArgBytes    int64
 	// StringsTruncated counts names and string values cut to
 	// Options.MaxStringBytes.
 	StringsTruncated int64
-	// SpillBytes is how much of the args arena went to Options.Spill.
+	// SpillBytes is how much went to Options.Spill: full args chunks,
+	// full record chunks and bucket pieces (0 when the input was small
+	// enough for everything to stay in memory).
 	SpillBytes int64
+	// ScratchBytes is how much was written to scratch storage, to
+	// Options.Spill or, without it, to memory: every record once in file
+	// order (64 B), the CPU-side ones again by window and all of them by
+	// trace (80 B each), GPU busy intervals (16 B), and the args arena
+	// when it goes to Options.Spill; about 225 B a record on H100 traces.
+	ScratchBytes int64
+	// LargestTrace is the number of records (spans, span events and the
+	// step annotation) of the largest trace: what is held in memory at
+	// once while spans are built.
+	LargestTrace int64
 	// Seed is the IDSource seed (hash of the first 64 KiB of JSON).
 	Seed uint64
 }

@@ -1,11 +1,16 @@
 package converter
 
-import "io"
+import (
+	"io"
+	"unsafe"
+)
 
 // Spill is the scratch storage Options.Spill names: the converter writes
-// each full args chunk once with WriteAt, at increasing offsets from 0,
-// and reads chunks back with ReadAt while it builds spans. An *os.File
-// (from os.CreateTemp) fits; the converter never closes or removes it.
+// with WriteAt at increasing offsets from 0 (full args chunks, full record
+// chunks and the per-window and per-trace buckets, each piece once) and
+// reads pieces back with ReadAt while it resolves structure and builds
+// spans. An *os.File (from os.CreateTemp) fits; the converter never
+// closes or removes it.
 type Spill interface {
 	io.ReaderAt
 	io.WriterAt
@@ -33,13 +38,19 @@ func (a *arena) spillChunk(c int) {
 		a.spilled = append(a.spilled, spilledChunk{})
 	}
 	b := a.chunks[c]
-	if a.err == nil {
-		if _, err := a.spill.WriteAt(b, a.spillEnd); err != nil {
-			a.err = err
+	var off int64
+	if a.sc != nil {
+		off = a.sc.write(b)
+	} else {
+		off = a.spillEnd
+		if a.err == nil {
+			if _, err := a.spill.WriteAt(b, off); err != nil {
+				a.err = err
+			}
 		}
+		a.spillEnd += int64(len(b))
 	}
-	a.spilled[c] = spilledChunk{off: a.spillEnd, n: len(b)}
-	a.spillEnd += int64(len(b))
+	a.spilled[c] = spilledChunk{off: off, n: len(b)}
 	a.chunks[c] = nil
 }
 
@@ -67,7 +78,13 @@ func (a *arena) load(c int) []byte {
 		e.buf = make([]byte, sc.n)
 	}
 	e.buf = e.buf[:sc.n]
-	if n, err := a.spill.ReadAt(e.buf, sc.off); n < sc.n {
+	if a.sc != nil {
+		if !a.sc.read(e.buf, sc.off) {
+			a.err = a.sc.err
+			e.buf = nil
+			return nil
+		}
+	} else if n, err := a.spill.ReadAt(e.buf, sc.off); n < sc.n {
 		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -77,4 +94,236 @@ func (a *arena) load(c int) []byte {
 	}
 	e.chunk, e.used = c, a.tick
 	return e.buf
+}
+
+// scratch is where records and buckets go while a trace is converted:
+// Options.Spill when set (small pieces are gathered into one write of up
+// to scratchPending bytes), else memory. Pieces are written once, at
+// increasing offsets, and read back whole by the offset write returned;
+// in memory a piece is dropped once it was read for the last time (free).
+// One code path serves both, so the output cannot depend on the choice.
+type scratch struct {
+	spill   Spill
+	end     int64  // next offset
+	flushed int64  // bytes written to spill (== its size)
+	pending []byte // spill: pieces at offsets [flushed, end) not yet written
+	gather  int    // size of pending; 0 = scratchPending
+	mem     map[int64][]byte
+	written int64 // bytes of pieces written (Stats.ScratchBytes)
+	err     error // first spill error; reads fail after it
+}
+
+const scratchPending = 1 << 20
+
+func newScratch(spill Spill) *scratch {
+	return &scratch{spill: spill, mem: map[int64][]byte{}}
+}
+
+// write stores b (copied) and returns its offset.
+func (s *scratch) write(b []byte) int64 {
+	off := s.end
+	s.end += int64(len(b))
+	s.written += int64(len(b))
+	if s.spill == nil {
+		s.mem[off] = append([]byte(nil), b...)
+		return off
+	}
+	if s.gather <= 0 {
+		s.gather = scratchPending
+	}
+	if len(s.pending)+len(b) > s.gather {
+		s.flush()
+	}
+	if len(b) >= s.gather/2 {
+		s.writeAt(b, off)
+		return off
+	}
+	if s.pending == nil {
+		s.pending = make([]byte, 0, s.gather)
+	}
+	s.pending = append(s.pending, b...)
+	return off
+}
+
+func (s *scratch) flush() {
+	if len(s.pending) > 0 {
+		s.writeAt(s.pending, s.flushed)
+		s.pending = s.pending[:0]
+	}
+}
+
+func (s *scratch) writeAt(b []byte, off int64) {
+	if s.err == nil {
+		if _, err := s.spill.WriteAt(b, off); err != nil {
+			s.err = err
+		}
+	}
+	s.flushed = off + int64(len(b))
+}
+
+// read fills b with the piece written at off; false after a spill error
+// (s.err says which).
+func (s *scratch) read(b []byte, off int64) bool {
+	if s.spill == nil {
+		copy(b, s.mem[off])
+		return true
+	}
+	if s.err != nil {
+		return false
+	}
+	if off >= s.flushed {
+		copy(b, s.pending[off-s.flushed:])
+		return true
+	}
+	if n, err := s.spill.ReadAt(b, off); n < len(b) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		s.err = err
+		return false
+	}
+	return true
+}
+
+// free drops the piece at off when it is held in memory.
+func (s *scratch) free(off int64) {
+	if s.spill == nil {
+		delete(s.mem, off)
+	}
+}
+
+// asBytes views a slice of pointer-free values as bytes.
+func asBytes[T any](v []T) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	var z T
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(z)))
+}
+
+// bucketSet is a set of append-only buckets of pointer-free values kept in
+// scratch storage; a bucket reads back in the order it was written. Each
+// bucket being written has a tail of tailCap values in memory, written to
+// scratch as one piece when full. The tails together may hold budget
+// values: beyond that, the tails not written to lately are written out as
+// they are (short pieces) and their memory reused, so memory stays
+// bounded whatever the number of buckets (thousands of traces) and
+// values, while the buckets written to at a time (the current steps) still
+// get full pieces.
+type bucketSet[T any] struct {
+	sc      *scratch
+	tailCap int
+	budget  int // values the tails may hold together
+	held    int // values the allocated tails can hold
+	tails   [][]T
+	pieces  [][]piece
+	n       []int
+	last    []uint64 // per bucket: clock of the last add
+	clock   uint64
+	free    [][]T // tails to reuse
+}
+
+type piece struct {
+	off int64
+	n   int32
+}
+
+// bucketBudget is the memory the tails of one bucketSet may take, and
+// bucketTail the memory of one tail.
+const (
+	bucketBudget = 2 << 20
+	bucketTail   = 16 << 10
+)
+
+// newBucketSet makes buckets with tails of tailCap values sharing budget
+// values; 0 means bucketTail and bucketBudget bytes. The budget holds at
+// least 3 tails.
+func newBucketSet[T any](sc *scratch, buckets, tailCap, budget int) *bucketSet[T] {
+	var z T
+	size := int(unsafe.Sizeof(z))
+	if tailCap <= 0 {
+		tailCap = bucketTail / size
+	}
+	if budget <= 0 {
+		budget = bucketBudget / size
+	}
+	return &bucketSet[T]{
+		sc: sc, tailCap: tailCap, budget: max(budget, 3*tailCap),
+		tails: make([][]T, buckets), pieces: make([][]piece, buckets), n: make([]int, buckets),
+		last: make([]uint64, buckets),
+	}
+}
+
+func (bs *bucketSet[T]) add(b int, v T) {
+	t := bs.tails[b]
+	if len(t) == bs.tailCap {
+		bs.spill(b)
+		t = bs.tails[b]
+	} else if t == nil {
+		t = bs.newTail()
+	}
+	bs.tails[b] = append(t, v)
+	bs.n[b]++
+	bs.clock++
+	bs.last[b] = bs.clock
+}
+
+// spill writes bucket b's tail to scratch as a piece and empties it.
+func (bs *bucketSet[T]) spill(b int) {
+	t := bs.tails[b]
+	bs.pieces[b] = append(bs.pieces[b], piece{bs.sc.write(asBytes(t)), int32(len(t))})
+	bs.tails[b] = t[:0]
+}
+
+// newTail returns an empty tail, first writing out the tails not added to
+// during the last half budget of adds (or, if none, all of them) when the
+// budget is spent.
+func (bs *bucketSet[T]) newTail() []T {
+	if bs.held+bs.tailCap > bs.budget {
+		for pass := 0; pass < 2 && len(bs.free) == 0; pass++ {
+			cut := bs.clock - min(bs.clock, uint64(bs.budget/2))
+			for b, t := range bs.tails {
+				if t != nil && (pass == 1 || bs.last[b] <= cut) {
+					if len(t) > 0 {
+						bs.spill(b)
+					}
+					bs.free = append(bs.free, bs.tails[b])
+					bs.tails[b] = nil
+				}
+			}
+		}
+	}
+	if k := len(bs.free); k > 0 {
+		t := bs.free[k-1]
+		bs.free = bs.free[:k-1]
+		return t
+	}
+	bs.held += bs.tailCap
+	return make([]T, 0, bs.tailCap)
+}
+
+// take appends bucket b's values to dst in the order they were added and
+// empties the bucket. It returns false after a scratch read error.
+func (bs *bucketSet[T]) take(b int, dst []T) ([]T, bool) {
+	dst = slicesGrow(dst, bs.n[b])
+	for _, p := range bs.pieces[b] {
+		k := len(dst)
+		dst = dst[:k+int(p.n)]
+		if !bs.sc.read(asBytes(dst[k:]), p.off) {
+			return dst[:k], false
+		}
+		bs.sc.free(p.off)
+	}
+	dst = append(dst, bs.tails[b]...)
+	bs.tails[b], bs.pieces[b], bs.n[b] = nil, nil, 0
+	return dst, true
+}
+
+func slicesGrow[T any](s []T, n int) []T {
+	if cap(s)-len(s) < n {
+		ns := make([]T, len(s), len(s)+n)
+		copy(ns, s)
+		return ns
+	}
+	return s
 }

@@ -10,7 +10,8 @@ import (
 
 // stepInfo is one step annotation.
 type stepInfo struct {
-	rec                int32
+	rec                int32  // index in the record store
+	r                  record // the annotation
 	ann                enginestep.Annotation
 	start, annEnd, end int64 // raw ns
 }
@@ -27,20 +28,17 @@ func (s *structure) traceAt(ts int64) int32 {
 	return s.profile
 }
 
+// findSteps picks the steps from the user_annotations the record store
+// kept aside.
 func (b *builder) findSteps() {
 	s := &b.s
-	n := b.p.recs.len()
 	var vllm, prof []stepInfo
-	for i := int32(0); int(i) < n; i++ {
-		r := b.rec(i)
-		if r.kind != kindUserAnnot {
-			continue
-		}
-		ann, ok := enginestep.ParseAnnotation(b.p.in.str(r.name))
+	for _, h := range b.p.recs.annots {
+		ann, ok := enginestep.ParseAnnotation(b.p.in.str(h.rec.name))
 		if !ok {
 			continue
 		}
-		st := stepInfo{rec: i, ann: ann, start: r.ts, annEnd: r.end()}
+		st := stepInfo{rec: h.idx, r: h.rec, ann: ann, start: h.rec.ts, annEnd: h.rec.end()}
 		if ann.Kind == enginestep.KindProfilerStep {
 			prof = append(prof, st)
 		} else {
@@ -54,25 +52,29 @@ func (b *builder) findSteps() {
 		steps = prof
 	}
 	slices.SortFunc(steps, func(a, c stepInfo) int {
-		return cmp.Or(cmp.Compare(a.start, c.start), cmp.Compare(b.rec(a.rec).ordinal, b.rec(c.rec).ordinal))
+		return cmp.Or(cmp.Compare(a.start, c.start), cmp.Compare(a.r.ordinal, c.r.ordinal))
 	})
+	s.stepStarts = s.stepStarts[:0]
+	s.stepOfRec = make(map[int32]int32, len(steps))
 	for k := range steps {
 		if k+1 < len(steps) {
 			steps[k].end = steps[k+1].start
 		} else {
 			steps[k].end = steps[k].annEnd
 		}
-		b.rec(steps[k].rec).flags |= flagStep
+		steps[k].r.flags |= flagStep
+		s.stepOfRec[steps[k].rec] = int32(k)
 		s.stepStarts = append(s.stepStarts, steps[k].start)
 	}
 	s.steps = steps
 	s.profile = int32(len(steps))
 }
 
-// encloses reports whether r (not a step annotation) encloses a step
-// annotation: an outer loop, which goes to the profile trace.
-func (b *builder) enclosesStep(r *record) bool {
+// enclosesStep reports whether a span [ts, end) (not a step annotation)
+// encloses a step annotation: an outer loop, which goes to the profile
+// trace.
+func (b *builder) enclosesStep(ts, end int64) bool {
 	s := &b.s
-	j := sort.Search(len(s.stepStarts), func(i int) bool { return s.stepStarts[i] >= r.ts })
-	return j < len(s.steps) && s.steps[j].start < r.end() && s.steps[j].annEnd <= r.end()
+	j := sort.Search(len(s.stepStarts), func(i int) bool { return s.stepStarts[i] >= ts })
+	return j < len(s.steps) && s.steps[j].start < end && s.steps[j].annEnd <= end
 }

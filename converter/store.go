@@ -34,7 +34,8 @@ const (
 	flagStep                     // a step annotation
 )
 
-// record is the compact in-memory form of one kept trace event.
+// record is the compact form of one kept trace event (kept in scratch
+// storage, see recordStore).
 type record struct {
 	ts, dur int64 // ns as written in the file (before the time base)
 	// link is the CUDA correlation id (flagCorr) for launches and GPU
@@ -62,29 +63,114 @@ const (
 	chunkLen   = 1 << chunkShift
 )
 
-// recordStore is an append-only chunked store of records: appending never
-// copies earlier records, so growth costs no 2x peak. It is the seam where
-// a disk spill can later be added.
+// recordStore is the append-only store of records in file order. It holds
+// one open chunk of chunkLen records in memory; each full chunk goes to
+// the scratch storage (Options.Spill, else memory) and is read back once,
+// in order, by scan. While records are added it keeps aside the few that
+// structure needs before that scan: user_annotations (step candidates and
+// External ids), runtime/driver calls with a correlation id (to route GPU
+// work, which often comes before its launch) and the first op (the
+// resource's process.pid).
 type recordStore struct {
-	chunks [][]record
+	sc     *scratch
+	chunk  int // records per chunk; 0 = chunkLen
+	open   []record
+	sealed []int64 // scratch offset of each full chunk
 	n      int
+
+	annots   []heldRecord
+	launches [][]launchRef // in chunks of launchChunk: no copy as it grows
+	nLaunch  int
+	first    heldRecord // first user_annotation or cpu_op; idx -1 = none
+	hasFirst bool
+}
+
+// heldRecord is a record kept aside with its index in the store.
+type heldRecord struct {
+	rec record
+	idx int32
+}
+
+const launchChunk = 4096
+
+// launchRef is a runtime/driver call with a CUDA correlation id.
+type launchRef struct {
+	corr, ts, end int64
+	idx           int32
 }
 
 func (s *recordStore) add(r record) int32 {
-	c := s.n >> chunkShift
-	if c == len(s.chunks) {
-		s.chunks = append(s.chunks, make([]record, 0, chunkLen))
+	if s.chunk <= 0 {
+		s.chunk = chunkLen
 	}
-	s.chunks[c] = append(s.chunks[c], r)
+	if len(s.open) == s.chunk {
+		s.seal()
+	}
+	if s.open == nil {
+		s.open = make([]record, 0, s.chunk)
+	}
+	i := int32(s.n)
+	switch r.kind {
+	case kindUserAnnot:
+		s.annots = append(s.annots, heldRecord{r, i})
+	case kindLaunch:
+		if r.flags&flagCorr != 0 {
+			if s.nLaunch%launchChunk == 0 {
+				s.launches = append(s.launches, make([]launchRef, 0, launchChunk))
+			}
+			c := &s.launches[len(s.launches)-1]
+			*c = append(*c, launchRef{r.link, r.ts, r.end(), i})
+			s.nLaunch++
+		}
+	}
+	if !s.hasFirst && (r.kind == kindUserAnnot || r.kind == kindCPUOp) {
+		s.first, s.hasFirst = heldRecord{r, i}, true
+	}
+	s.open = append(s.open, r)
 	s.n++
-	return int32(s.n - 1)
+	return i
 }
 
-func (s *recordStore) at(i int32) *record {
-	return &s.chunks[i>>chunkShift][i&(chunkLen-1)]
+// seal writes the full open chunk to scratch.
+func (s *recordStore) seal() {
+	if s.sc == nil {
+		s.sc = newScratch(nil)
+	}
+	s.sealed = append(s.sealed, s.sc.write(asBytes(s.open)))
+	s.open = s.open[:0]
 }
 
 func (s *recordStore) len() int { return s.n }
+
+// scan calls fn for every record in file order. With drop, the records
+// are dropped from memory scratch as they are read (the store is then
+// empty). It returns false after a scratch read error.
+func (s *recordStore) scan(drop bool, fn func(i int32, r *record)) bool {
+	i := int32(0)
+	if len(s.sealed) > 0 {
+		buf := make([]record, s.chunk)
+		for _, off := range s.sealed {
+			if !s.sc.read(asBytes(buf), off) {
+				return false
+			}
+			if drop {
+				s.sc.free(off)
+			}
+			for k := range buf {
+				fn(i, &buf[k])
+				i++
+			}
+		}
+	}
+	for k := range s.open {
+		fn(i, &s.open[k])
+		i++
+	}
+	if drop {
+		s.sealed, s.open = nil, nil
+	}
+	return true
+}
 
 // arena stores encoded args in chunks of at least arenaChunk bytes. With a
 // spill set, every chunk but the one being filled lives in the spill file
@@ -94,6 +180,7 @@ type arena struct {
 	size   int64
 
 	spill    Spill
+	sc       *scratch       // when set, spilled chunks go through it (shared with the records)
 	spilled  []spilledChunk // per chunk, when spill is set
 	spillEnd int64          // bytes written to the spill
 	cache    [spillCache]cachedChunk

@@ -5,102 +5,129 @@ import (
 	"slices"
 )
 
-// collect builds per-trace member lists and summaries. Members and events
-// are counted first and stored in one exactly sized array each; interval
-// unions are computed one trace at a time in reused scratch slices, so the
-// peak memory of this step is a few bytes per span, not a slice of
-// intervals per span.
-func (b *builder) collect() {
-	s := &b.s
-	nt := len(s.steps) + 1
-	n := b.p.recs.len()
-	s.members = make([][]int32, nt)
-	s.events = make([][]int32, nt)
-	s.kernelCount = make([]int, nt)
-	s.gpuBusy = make([]int64, nt)
-	s.cpuNs = make([]int64, nt)
-	s.maxEnd = make([]int64, nt)
-	for k := range s.maxEnd {
-		if k < len(s.steps) {
-			s.maxEnd[k] = s.steps[k].end
-		} else {
-			s.maxEnd[k] = b.p.meta.minTs
-		}
+// traceView is one trace, loaded from its bucket: the only records in
+// memory while it is emitted.
+type traceView struct {
+	ents    []entry // file order; parent is a local index (-1 = root)
+	members []int32 // exported span entries, in file order
+	events  []int32 // instant entries (span events), in file order
+	step    int32   // the step annotation's entry, -1 = none
+
+	kernelCount int
+	gpuBusy     int64
+	cpuNs       int64
+	maxEnd      int64
+
+	gpuIv, cpuIv []interval // scratch for the interval unions
+	keys         []uint64   // scratch for the sort into file order
+}
+
+// rec returns the record of local entry i.
+func (b *builder) rec(i int32) *record { return &b.v.ents[i].rec }
+
+// local returns the local index of record idx in the loaded trace, or -1.
+func (v *traceView) local(idx int32) int32 {
+	k, ok := slices.BinarySearchFunc(v.ents, idx, func(e entry, i int32) int { return cmp.Compare(e.idx, i) })
+	if !ok {
+		return -1
 	}
-	nMembers := make([]int, nt)
-	nEvents := make([]int, nt)
-	totalMembers, totalEvents := 0, 0
-	for i := int32(0); int(i) < n; i++ {
-		t := s.traceOf[i]
-		if t < 0 {
-			continue
+	return int32(k)
+}
+
+// load reads trace t's bucket into b.v, sorts it into file order, turns
+// parents into local indices and computes the trace's summaries.
+func (b *builder) load(t int32) error {
+	s, v := &b.s, &b.v
+	var ok bool
+	if v.ents, ok = s.traces.take(int(t), v.ents[:0]); !ok {
+		return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.err}
+	}
+	v.sortByIndex()
+	b.st.LargestTrace = max(b.st.LargestTrace, int64(len(v.ents)))
+	v.members, v.events, v.step = v.members[:0], v.events[:0], -1
+	v.kernelCount = 0
+	if t < s.profile {
+		v.maxEnd = s.steps[t].end
+	} else {
+		v.maxEnd = b.p.meta.minTs
+	}
+	for i := range v.ents {
+		e := &v.ents[i]
+		if e.parent >= 0 {
+			e.parent = v.local(e.parent)
 		}
-		r := b.rec(i)
-		if r.end() > s.maxEnd[t] {
-			s.maxEnd[t] = r.end()
+		r := &e.rec
+		if r.end() > v.maxEnd {
+			v.maxEnd = r.end()
 		}
 		switch {
 		case r.kind == kindInstant:
-			nEvents[t]++
-			totalEvents++
+			v.events = append(v.events, int32(i))
 		case r.flags&flagStep != 0:
+			v.step = int32(i)
 		default:
-			nMembers[t]++
-			totalMembers++
+			v.members = append(v.members, int32(i))
 			if r.kind == kindKernel {
-				s.kernelCount[t]++
-				s.fileKernels++
+				v.kernelCount++
 			}
 		}
 	}
-	members := make([]int32, 0, totalMembers)
-	events := make([]int32, 0, totalEvents)
-	for t := range nt {
-		s.members[t] = members[len(members) : len(members) : len(members)+nMembers[t]]
-		members = members[:len(members)+nMembers[t]]
-		s.events[t] = events[len(events) : len(events) : len(events)+nEvents[t]]
-		events = events[:len(events)+nEvents[t]]
+	v.collect()
+	return nil
+}
+
+// sortByIndex puts the entries into file order without moving an 80 B
+// entry more than once: it sorts (record index, position) keys, then
+// applies the permutation in place, cycle by cycle.
+func (v *traceView) sortByIndex() {
+	const done = 1 << 31
+	keys := v.keys[:0]
+	for i := range v.ents {
+		keys = append(keys, uint64(uint32(v.ents[i].idx))<<32|uint64(i))
 	}
-	for i := int32(0); int(i) < n; i++ {
-		t := s.traceOf[i]
-		if t < 0 {
+	slices.Sort(keys)
+	for start := range keys {
+		if keys[start]&done != 0 {
 			continue
 		}
-		r := b.rec(i)
-		switch {
-		case r.kind == kindInstant:
-			s.events[t] = append(s.events[t], i)
-		case r.flags&flagStep != 0:
-		default:
-			s.members[t] = append(s.members[t], i)
+		tmp := v.ents[start]
+		k := start
+		for {
+			keys[k] |= done
+			j := int(uint32(keys[k]) &^ done)
+			if j == start {
+				v.ents[k] = tmp
+				break
+			}
+			v.ents[k] = v.ents[j]
+			k = j
 		}
 	}
+	v.keys = keys
+}
 
-	var gpuIv, cpuIv, all []interval
-	add := func(i int32) {
-		r := b.rec(i)
+// collect computes the trace's GPU busy time (union of kernel, memcpy and
+// memset intervals) and CPU time (per thread, union of its CPU span
+// intervals, the step annotation included; summed over threads).
+func (v *traceView) collect() {
+	v.gpuIv, v.cpuIv = v.gpuIv[:0], v.cpuIv[:0]
+	add := func(r *record) {
 		switch r.kind {
 		case kindKernel, kindMemcpy, kindMemset:
-			gpuIv = append(gpuIv, interval{0, r.ts, r.end()})
+			v.gpuIv = append(v.gpuIv, interval{0, r.ts, r.end()})
 		case kindGPUAnnot, kindGPUOther:
 		default:
-			cpuIv = append(cpuIv, interval{uint64(r.pid)<<32 | uint64(r.tid), r.ts, r.end()})
+			v.cpuIv = append(v.cpuIv, interval{uint64(r.pid)<<32 | uint64(r.tid), r.ts, r.end()})
 		}
 	}
-	for t := range nt {
-		gpuIv, cpuIv = gpuIv[:0], cpuIv[:0]
-		if t < len(s.steps) {
-			add(s.steps[t].rec)
-		}
-		for _, i := range s.members[t] {
-			add(i)
-		}
-		var merged []interval
-		s.gpuBusy[t], merged = unionMerge(gpuIv)
-		all = append(all, merged...)
-		s.cpuNs[t], _ = unionMerge(cpuIv)
+	if v.step >= 0 {
+		add(&v.ents[v.step].rec)
 	}
-	s.fileBusy, _ = unionMerge(all)
+	for _, i := range v.members {
+		add(&v.ents[i].rec)
+	}
+	v.gpuBusy, _ = unionMerge(v.gpuIv)
+	v.cpuNs, _ = unionMerge(v.cpuIv)
 }
 
 type interval struct {
