@@ -48,6 +48,7 @@ type parser struct {
 
 	scratch []byte
 	unq     []byte
+	idText  []byte // the current event's "id" text, until classify
 	ints    []int64
 
 	// The store stage: events go to it in batches, in order, while
@@ -415,7 +416,8 @@ type evState struct {
 	cat, name, pid, tid uint32
 	ts, dur             int64
 	hasTs, hasDur       bool
-	id                  uint32
+	id                  uint32 // interned id text of a fwdbwd flow event (else 0)
+	hasID               bool   // the event has an "id"; its text is in parser.idText
 	corr, ext           int64
 	flags               uint8
 	argName             uint32 // args.name (M events)
@@ -441,6 +443,9 @@ const (
 // classify looks up, on the reading goroutine, what the store stage needs
 // to know about the event's interned category and name.
 func (p *parser) classify(ev *evState) {
+	if ev.hasID && ev.cat == p.cFwdBwd {
+		ev.id = p.in.id(p.idText)
+	}
 	switch ev.ph {
 	case 'X':
 		ev.class = p.catClass(ev.cat)
@@ -623,7 +628,11 @@ func (p *parser) event() bool {
 			case 'd':
 				ev.dur, ev.hasDur = parseMicrosToNs(t)
 			case 'i':
-				ev.id = p.in.id(t)
+				// Interned only for fwdbwd flows (classify): ac2g flow
+				// ids are unique per launch and would grow the interner
+				// with the file.
+				p.idText = append(p.idText[:0], t...)
+				ev.hasID = true
 			}
 		}
 		more, ok := s.afterMember()
