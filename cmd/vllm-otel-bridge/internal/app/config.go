@@ -63,8 +63,10 @@ type ProfilerConfig struct {
 type ConvertConfig struct {
 	MaxSpansPerTrace int  `yaml:"max_spans_per_trace"`
 	PythonSpans      bool `yaml:"python_spans"`
-	// SpillDir, when set, holds a temporary file per conversion for the
-	// converter's encoded event args (about a fifth of its peak memory).
+	// SpillDir holds the converter's scratch file (records and args, about
+	// 225 B per event, unlinked at once), which keeps its memory flat:
+	// empty = the system temp directory ($TMPDIR, else /tmp; in memory if
+	// that cannot be written), "off" = in memory.
 	SpillDir string `yaml:"spill_dir"`
 }
 

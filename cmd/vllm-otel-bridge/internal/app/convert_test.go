@@ -79,7 +79,7 @@ func TestConvertWithSpillDirGivesTheSameSpans(t *testing.T) {
 	if err := os.Mkdir(spill, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"convert", "--summary=false", "-o", a, smallTrace}, {"convert", "--summary=false", "--spill-dir", spill, "-o", b, smallTrace}} {
+	for _, args := range [][]string{{"convert", "--summary=false", "--spill-dir", "off", "-o", a, smallTrace}, {"convert", "--summary=false", "--spill-dir", spill, "-o", b, smallTrace}} {
 		if code, _, stderr := runMain(args...); code != 0 {
 			t.Fatalf("%q: exit %d: %s", args, code, stderr)
 		}
@@ -87,7 +87,7 @@ func TestConvertWithSpillDirGivesTheSameSpans(t *testing.T) {
 	ba, _ := os.ReadFile(a)
 	bb, _ := os.ReadFile(b)
 	if len(ba) == 0 || !bytes.Equal(ba, bb) {
-		t.Fatalf("output differs with --spill-dir (%d vs %d bytes)", len(ba), len(bb))
+		t.Fatalf("output differs with --spill-dir off and with a spill directory (%d vs %d bytes)", len(ba), len(bb))
 	}
 	if left, _ := os.ReadDir(spill); len(left) != 0 {
 		t.Fatalf("spill files left behind: %v", left)
@@ -175,5 +175,30 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if code, stdout, _ := runMain("version"); code != 0 || !strings.HasPrefix(stdout, "vllm-otel-bridge ") {
 		t.Errorf("version: %d %q", code, stdout)
+	}
+}
+
+func TestOpenSpill(t *testing.T) {
+	dir := t.TempDir()
+	f, err := openSpill(dir)
+	if err != nil || f == nil {
+		t.Fatalf("openSpill(%q) = %v, %v", dir, f, err)
+	}
+	defer f.Close()
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("the scratch file is not unlinked at once: %v", left)
+	}
+	if _, err := f.WriteAt([]byte("scratch"), 1<<20); err != nil {
+		t.Fatalf("writing the unlinked scratch file: %v", err)
+	}
+	if f, err := openSpill("off"); f != nil || err != nil {
+		t.Fatalf(`openSpill("off") = %v, %v; want in memory`, f, err)
+	}
+	if f, err := openSpill(filepath.Join(dir, "missing")); f != nil || err == nil {
+		t.Fatalf("a named directory that does not exist: %v, %v; want an error", f, err)
+	}
+	t.Setenv("TMPDIR", filepath.Join(dir, "missing"))
+	if f, err := openSpill(""); f != nil || err != nil {
+		t.Fatalf("default temp dir unusable: %v, %v; want in memory, no error", f, err)
 	}
 }

@@ -166,9 +166,44 @@ func exportTimeNs(path string) int64 {
 	return 0
 }
 
+// spillOff is the spill_dir value that keeps the converter's scratch data
+// in memory.
+const spillOff = "off"
+
+// openSpill returns the converter's scratch file for one conversion: a
+// temporary file in dir, or in the system temp directory when dir is
+// empty, unlinked at once so that nothing is left behind even after
+// kill -9. It returns nil, nil for spill_dir "off", and also when the
+// default temp directory cannot be written (a read-only root file system
+// without a /tmp volume): the converter then keeps its records in memory,
+// which works but grows with the trace. A directory the user named must
+// work.
+func openSpill(dir string) (*os.File, error) {
+	if dir == spillOff {
+		return nil, nil
+	}
+	named := dir != ""
+	if !named {
+		dir = os.TempDir()
+	}
+	f, err := os.CreateTemp(dir, "vllm-otel-bridge-spill-*")
+	if err != nil {
+		if named {
+			return nil, fmt.Errorf("spill_dir: %w", err)
+		}
+		return nil, nil
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spill_dir: unlinking %s: %w", f.Name(), err)
+	}
+	return f, nil
+}
+
 // convertFile converts one trace file and hands its spans to exp under
-// tracker t. It does not wait for the acknowledgement. With spillDir set,
-// the converter's event args go to a temporary file there, removed after.
+// tracker t. It does not wait for the acknowledgement. The converter's
+// records and args go to a scratch file (openSpill), so its memory stays
+// flat however large the trace.
 //
 // size >= 0 converts exactly the first size bytes: the daemon passes the
 // size the watcher settled on and identified the file by, so a .gz that
@@ -185,15 +220,12 @@ func convertFile(ctx context.Context, path string, size int64, spillDir string, 
 	if size >= 0 {
 		r = io.LimitReader(f, size)
 	}
-	if spillDir != "" {
-		sp, err := os.CreateTemp(spillDir, "vllm-otel-bridge-spill-*")
-		if err != nil {
-			return converter.Stats{}, fmt.Errorf("spill_dir: %w", err)
-		}
-		defer func() {
-			sp.Close()
-			os.Remove(sp.Name())
-		}()
+	sp, err := openSpill(spillDir)
+	if err != nil {
+		return converter.Stats{}, err
+	}
+	if sp != nil {
+		defer sp.Close()
 		opts.Spill = sp
 	}
 	if opts.ExportTimeNs == 0 {
