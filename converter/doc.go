@@ -3,9 +3,10 @@
 // deterministic IDs: one trace per vLLM engine step plus one per-file
 // "profile" trace.
 //
-// Convert streams the input (inflate, then the jsontext decoder framing and
-// validating each event, then field extraction, each on its own goroutine)
-// into compact records (interned names, int64 nanosecond times, args in a
+// Convert streams the input (inflate on its own goroutine; one hand-written
+// scanner that validates the JSON by jsontext's rules and extracts each
+// event's fields in a single pass over a window of the input; a store
+// stage on a third goroutine) into compact records (interned names, int64 nanosecond times, args in a
 // byte arena) that go, a chunk at a time, to scratch storage:
 // Options.Spill when set, else memory. Only what structure needs before
 // the records are read back stays in memory: user_annotations (step
@@ -23,8 +24,8 @@
 // memory held is that of one trace (a step: a few thousand spans) plus
 // small tables, not that of the file. A file without step annotations is
 // one profile trace, so its memory is that of the whole file (HTA-style
-// traces); flows, the launch table (16 B per launch) and the interner
-// still grow with the input. Without Options.Spill the same algorithm
+// traces); fwdbwd flows, the launch table (16 B per launch) and the
+// interner (distinct names, not events) still grow with the input. Without Options.Spill the same algorithm
 // keeps the records and buckets in memory (about 64 B a record, plus 41 B
 // of args): memory is flat only with a Spill.
 //
