@@ -7,7 +7,7 @@
 # offset), then runs, interleaved, RUNS times each:
 #   gz:    gzip -dc FILE >/dev/null                        (baseline)
 #          discard FILE      (Convert + exporter protobuf encode, no I/O)
-#          discard -spill FILE (same, args arena spilled to a temp file)
+#          discard -spill FILE (same, records and args in a scratch file, as convert and run do by default)
 #          vllm-otel-bridge convert --summary=false -o /dev/null FILE (OTLP/JSON)
 #   plain: wc -l FILE                                      (baseline: a plain byte scan)
 #          discard FILE, discard -spill FILE
@@ -101,7 +101,7 @@ for row in "${rows[@]}"; do
 			gz/base) label='`gzip -dc FILE >/dev/null`' ;;
 			plain/base) label='`wc -l FILE` (byte scan)' ;;
 			*/discard) label='`bench/discard` (Convert + protobuf encode, no I/O)' ;;
-			*/spill) label='`bench/discard -spill` (same, args spilled to a temp file)' ;;
+			*/spill) label='`bench/discard -spill` (same, records and args in a scratch file: the default of convert and run)' ;;
 			*/json) label='`vllm-otel-bridge convert -o /dev/null` (OTLP/JSON)' ;;
 			esac
 			awk -v inp="$size $form" -v b="$bytes" -v w="$wall" -v base="$base" -v rss="$rss" -v l="$label" -v n="$n" 'BEGIN{

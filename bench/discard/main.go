@@ -117,7 +117,7 @@ func convertOne(ctx context.Context, path string, spill bool, exp *exporter.Expo
 	}
 	wall := time.Since(start)
 	r1, _, b1 := client.Counts()
-	fmt.Fprintf(stdout, "%s: %d events, %d spans, %d requests, %.1f MB encoded, %.1f MB args spilled, %.3f s, %.0f MB/s of JSON\n",
+	fmt.Fprintf(stdout, "%s: %d events, %d spans, %d requests, %.1f MB encoded, %.1f MB to the scratch file, %.3f s, %.0f MB/s of JSON\n",
 		path, st.Events, st.SpansEmitted, r1-r0, float64(b1-b0)/1e6, float64(st.SpillBytes)/1e6, wall.Seconds(), float64(st.JSONBytes)/1e6/wall.Seconds())
 	return nil
 }
