@@ -134,7 +134,8 @@ fuzz_targets() {
 
 # fuzz_count NAME: the execution budget of one fuzz target, about 5-10 s
 # of fuzzing on the 2-core CI machine (measured; rates differ 200x between
-# targets: FuzzConvert converts whole traces, FuzzParse parses a file name).
+# targets: FuzzConvert converts whole traces, FuzzParse parses a file name;
+# unlisted ones, such as FuzzScanner, get 10000).
 #
 # Budgets are counts ("-fuzztime Nx"), never durations: with a duration,
 # go1.26's fuzz coordinator can report a bare "context deadline exceeded"
@@ -143,13 +144,14 @@ fuzz_targets() {
 # to race; on a loaded machine it just takes longer.
 fuzz_count() {
 	case $1 in
-	FuzzConvert | FuzzUnmarshal) echo 2000 ;;
+	FuzzUnmarshal) echo 2000 ;;
+	FuzzConvert) echo 4000 ;;
 	FuzzCheckFile) echo 8000 ;;
 	FuzzDecodeProto) echo 20000 ;;
 	FuzzDecodeJSON) echo 30000 ;;
 	FuzzSplitRequest) echo 40000 ;;
 	FuzzDecode) echo 80000 ;;
-	FuzzMemberIter) echo 100000 ;;
+	FuzzAppendProtoRequest | FuzzAppendWireString) echo 50000 ;;
 	FuzzDecodeOTLPJSON | FuzzParseLogLine) echo 250000 ;;
 	FuzzParse) echo 300000 ;;
 	FuzzParseAnnotation) echo 400000 ;;
