@@ -25,7 +25,7 @@ func TestScratchModes(t *testing.T) {
 			raw := readFile(t, in)
 			big := len(raw) > 512<<10
 			if big && (testing.Short() || raceEnabled) {
-				t.Skip("big input: skipped under -short and -race")
+				t.Skip("big input: skipped under -short and -race; scripts/test.sh runs it without -race")
 			}
 			opts := goldenOptions(filepath.Base(in))
 			if strings.Contains(in, "hta") {
