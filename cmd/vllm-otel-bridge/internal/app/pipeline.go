@@ -93,13 +93,6 @@ func startExporter(ctx context.Context, o OutputConfig, oneShot bool, stdout io.
 	if oneShot {
 		cfg.FlushInterval = 24 * time.Hour
 	}
-	if o.File != "" {
-		// One request at a time keeps a file's lines in the order the
-		// spans came (with several in flight, two requests could reach
-		// the writer in either order); a local write gains nothing from
-		// concurrency.
-		cfg.MaxInFlight = 1
-	}
 	if err := cfg.Validate(); err != nil {
 		return nil, "", fmt.Errorf("output: %w", err)
 	}
