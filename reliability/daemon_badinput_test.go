@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
 )
 
@@ -65,7 +66,7 @@ func TestDaemonHugeInput(t *testing.T) {
 }
 
 func testDaemonBadInput(t *testing.T, big bool) {
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	c := startCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	d := startChild(t, daemonArgs(dir, state, c), nil)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
@@ -83,7 +84,7 @@ func TestKill9DuringExport(t *testing.T) {
 	if longTests() {
 		kills = 100
 	}
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	c := startCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	name := filepath.Base(smallTrace)
@@ -197,7 +198,7 @@ func TestStateDirNotWritable(t *testing.T) {
 	dir := sharedDir(t, 0o777)
 	stateDir := sharedDir(t, 0o555) // writable by nobody but root
 	state := filepath.Join(stateDir, "state.json")
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	name := filepath.Base(smallTrace)
 	d := startChild(t, daemonArgs(dir, state, c), nobody)
 	placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))

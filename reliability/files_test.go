@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
 )
 
@@ -104,7 +105,7 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 				time.Sleep(2 * time.Second)
 			}
 			spansBefore := c.Stats().Spans
-			want := expectedSpanIDs(t, smallTrace)
+			want := convtest.SpanIDs(t, smallTrace)
 			placeFile(t, filepath.Join(dir, filepath.Base(smallTrace)), readFile(t, smallTrace))
 			waitFor(t, "the good file exported", 30*time.Second, func() bool {
 				return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported"
@@ -144,7 +145,7 @@ func TestDaemonSymlinkOutside(t *testing.T) {
 			}
 			d := startChild(t, daemonArgs(dir, state, c, extra...), nil)
 			if follow {
-				want := expectedSpanIDs(t, smallTrace)
+				want := convtest.SpanIDs(t, smallTrace)
 				waitFor(t, "the linked file exported", 30*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
 				d.stop(t)
 				return
@@ -201,7 +202,7 @@ func TestDaemonUnreadableFile(t *testing.T) {
 	if err := os.Chmod(locked, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	waitFor(t, "the file exported once readable", 60*time.Second, func() bool {
 		got, _ := c.SpanIDs()
 		return len(got) >= len(want)

@@ -2,7 +2,6 @@ package reliability
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
 // smallTrace is a real 3-step slice of the H100 fixture (the same file the
@@ -202,27 +199,6 @@ func daemonArgs(dir, state string, c *otlptest.Collector, extra ...string) []str
 		"--max-truncated-attempts", "2", "--max-truncated-age", "1s",
 		"--metrics-addr", "", "--log-level", "info", "--shutdown-timeout", "10s",
 	}, extra...)
-}
-
-// expectedSpanIDs converts path directly: the ids the daemon must deliver.
-func expectedSpanIDs(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ids := map[string]bool{}
-	_, err = converter.Convert(context.Background(), f, converter.DefaultOptions(), func(b *span.Batch) error {
-		for i := range b.Spans {
-			ids[b.Spans[i].SpanID.String()] = true
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
 }
 
 // checkAllDelivered fails unless every wanted id arrived and no other id did.

@@ -24,6 +24,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
 )
 
@@ -199,7 +200,7 @@ func exportArgs(dir, state string, c *otlptest.Collector, ep string, extra ...st
 func TestExportTLSAndMTLS(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	name := filepath.Base(smallTrace)
 	other := newPKI(t) // a CA that did not sign the server
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 )
@@ -26,7 +27,7 @@ func TestConvertWritesOTLPJSONAndSummary(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	f, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)

@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
 // smallTrace is a real 3-step slice of the H100 fixture (make_small_trace.py).
@@ -33,27 +32,6 @@ func TestMain(m *testing.M) {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
-}
-
-// expectedSpanIDs converts the trace directly: what the daemon must deliver.
-func expectedSpanIDs(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ids := map[string]bool{}
-	_, err = converter.Convert(context.Background(), f, converter.DefaultOptions(), func(b *span.Batch) error {
-		for i := range b.Spans {
-			ids[b.Spans[i].SpanID.String()] = true
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
 }
 
 func startCollector(t *testing.T) *otlptest.Collector {
@@ -172,7 +150,7 @@ func writeInChunks(t *testing.T, src, dst string, beforeLast func()) {
 }
 
 func TestRunExportsGrowingGzipOnceAndRestartSendsNothing(t *testing.T) {
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	c := startCollector(t)
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	d := startDaemon(t, daemonArgs(dir, state, c))
@@ -205,7 +183,7 @@ func TestRunExportsGrowingGzipOnceAndRestartSendsNothing(t *testing.T) {
 }
 
 func TestRunEndpointDownThenUpLosesNothing(t *testing.T) {
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	c := startCollector(t)
 	c.Down()
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
@@ -237,7 +215,7 @@ func TestRunEndpointDownThenUpLosesNothing(t *testing.T) {
 }
 
 func TestRunCorruptFilesFailAlone(t *testing.T) {
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	c := startCollector(t)
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	bad := map[string][]byte{
@@ -280,7 +258,7 @@ func TestRunKill9MidExportDeliversEverything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	want := expectedSpanIDs(t, smallTrace)
+	want := convtest.SpanIDs(t, smallTrace)
 	c := startCollector(t)
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	if err := copyFile(smallTrace, filepath.Join(dir, filepath.Base(smallTrace))); err != nil {

@@ -1,0 +1,35 @@
+// Package convtest gives tests the span IDs a direct conversion of a trace
+// file yields: what the daemon, given the same file, must deliver (the
+// converter's IDs are deterministic). It is used only by tests.
+package convtest
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+)
+
+// SpanIDs converts the trace at path with the default options and returns
+// the IDs of every span it yields, failing t on any error.
+func SpanIDs(t testing.TB, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ids := map[string]bool{}
+	_, err = converter.Convert(context.Background(), f, converter.DefaultOptions(), func(b *span.Batch) error {
+		for i := range b.Spans {
+			ids[b.Spans[i].SpanID.String()] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("converting %s: %v", path, err)
+	}
+	return ids
+}
