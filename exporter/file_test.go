@@ -12,8 +12,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpproto"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 )
 
 // forwarded is a request as vLLM's SDK sends it: flags set, a status.

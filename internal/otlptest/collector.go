@@ -26,7 +26,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
 )
 
 // DefaultMaxRecvBytes is the gRPC receive limit, the default of Jaeger's
