@@ -85,7 +85,7 @@ func TestFileClientFormats(t *testing.T) {
 			return otlpjson.ReadJSONLines(f, fn)
 		},
 		"out.otlp.pb": func(f *os.File, fn func(*coltracepb.ExportTraceServiceRequest) error) error {
-			return otlpjson.ReadDelimited(f, fn)
+			return otlpproto.ReadDelimited(f, fn)
 		},
 	}
 	got := map[string][]*coltracepb.ExportTraceServiceRequest{}
