@@ -157,26 +157,28 @@ func toAttr(k string, v *commonpb.AnyValue) (span.Attr, bool) {
 		}
 		switch vals[0].GetValue().(type) {
 		case *commonpb.AnyValue_StringValue:
-			strs := make([]string, len(vals))
-			for i, e := range vals {
-				s, ok := e.GetValue().(*commonpb.AnyValue_StringValue)
-				if !ok {
-					return span.Attr{}, false
-				}
-				strs[i] = s.StringValue
+			if strs, ok := arrayOf(vals, func(e *commonpb.AnyValue_StringValue) string { return e.StringValue }); ok {
+				return span.Strings(k, strs), true
 			}
-			return span.Strings(k, strs), true
 		case *commonpb.AnyValue_IntValue:
-			ints := make([]int64, len(vals))
-			for i, e := range vals {
-				n, ok := e.GetValue().(*commonpb.AnyValue_IntValue)
-				if !ok {
-					return span.Attr{}, false
-				}
-				ints[i] = n.IntValue
+			if ints, ok := arrayOf(vals, func(e *commonpb.AnyValue_IntValue) int64 { return e.IntValue }); ok {
+				return span.Ints(k, ints), true
 			}
-			return span.Ints(k, ints), true
 		}
 	}
 	return span.Attr{}, false
+}
+
+// arrayOf returns the elements of an OTLP array whose values are all of
+// kind W, through get; ok is false when one is of another kind.
+func arrayOf[W any, T any](vals []*commonpb.AnyValue, get func(W) T) ([]T, bool) {
+	out := make([]T, len(vals))
+	for i, e := range vals {
+		w, ok := e.GetValue().(W)
+		if !ok {
+			return nil, false
+		}
+		out[i] = get(w)
+	}
+	return out, true
 }

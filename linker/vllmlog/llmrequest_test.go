@@ -26,18 +26,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 // compares them with testdata/llm_requests.golden.json (-update rewrites
 // it).
 func TestLLMRequestsFixture(t *testing.T) {
-	f, err := os.Open(filepath.Join("..", "testdata", "h100", "llm_request.otlp.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	got, err := DecodeOTLPJSON(f, OTLPOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 56 {
-		t.Fatalf("%d llm_request spans, want 56 (the frontend's 56 HTTP spans must be skipped)", len(got))
-	}
+	got := fixtureSpans(t)
 	// Ids as hex, as OTLP/JSON and Jaeger show them.
 	type view struct {
 		Start, End                    int64
@@ -66,6 +55,25 @@ func TestLLMRequestsFixture(t *testing.T) {
 	if !bytes.Equal(b, want) {
 		t.Errorf("llm_request spans differ from %s; run go test -run TestLLMRequestsFixture -update and review the diff", golden)
 	}
+}
+
+// fixtureSpans decodes the llm_request spans of the real vLLM run in
+// ../testdata/h100 with DecodeOTLPJSON.
+func fixtureSpans(t *testing.T) []LLMRequestSpan {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "testdata", "h100", "llm_request.otlp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	spans, err := DecodeOTLPJSON(f, OTLPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spans) != 56 {
+		t.Fatalf("%d llm_request spans, want 56 (the frontend's 56 HTTP spans must be skipped)", len(spans))
+	}
+	return spans
 }
 
 func TestLLMRequests(t *testing.T) {
