@@ -63,6 +63,15 @@ func CheckIDs(req *coltracepb.ExportTraceServiceRequest) error {
 	return nil
 }
 
+// Checked returns req when its ids pass CheckIDs, and nil and the
+// *IDError otherwise: the last step of every decoder.
+func Checked(req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceRequest, error) {
+	if err := CheckIDs(req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
 func checkID(id []byte, want int, emptyOK bool, i, j, k, l int, name string) error {
 	if len(id) == want || (emptyOK && len(id) == 0) {
 		return nil

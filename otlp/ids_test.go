@@ -28,7 +28,11 @@ func TestCheckIDs(t *testing.T) {
 		{"link trace id", &tracepb.Span{TraceId: tid, SpanId: sid, Links: []*tracepb.Span_Link{{TraceId: sid, SpanId: sid}}}, "resourceSpans[0].scopeSpans[1].spans[1].links[0].traceId", 8},
 		{"link without span id", &tracepb.Span{TraceId: tid, SpanId: sid, Links: []*tracepb.Span_Link{{TraceId: tid}}}, "resourceSpans[0].scopeSpans[1].spans[1].links[0].spanId", 0},
 	} {
-		err := CheckIDs(req(tc.span))
+		r := req(tc.span)
+		err := CheckIDs(r)
+		if got, cerr := Checked(r); (cerr == nil) != (err == nil) || (err == nil) != (got == r) {
+			t.Errorf("%s: Checked = %v, %v; CheckIDs = %v", tc.name, got, cerr, err)
+		}
 		var ie *IDError
 		switch {
 		case tc.field == "" && err != nil:

@@ -61,10 +61,7 @@ func (o UnmarshalOptions) Unmarshal(b []byte) (*coltracepb.ExportTraceServiceReq
 	if err := jsonUnmarshal.Unmarshal(canon, req); err != nil {
 		return nil, fmt.Errorf("%w: json: %w", otlp.ErrMalformed, err)
 	}
-	if err := otlp.CheckIDs(req); err != nil {
-		return nil, err
-	}
-	return req, nil
+	return otlp.Checked(req)
 }
 
 // ReadJSONLines decodes r as JSON lines, one ExportTraceServiceRequest per

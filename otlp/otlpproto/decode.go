@@ -21,10 +21,7 @@ func Unmarshal(b []byte) (*coltracepb.ExportTraceServiceRequest, error) {
 	if err := proto.Unmarshal(b, req); err != nil {
 		return nil, fmt.Errorf("%w: protobuf: %w", otlp.ErrMalformed, err)
 	}
-	if err := otlp.CheckIDs(req); err != nil {
-		return nil, err
-	}
-	return req, nil
+	return otlp.Checked(req)
 }
 
 // MaxDelimitedMessage is the largest message ReadDelimited accepts, so a
