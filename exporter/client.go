@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpproto"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 )
 
 // Client is a transport: it delivers OTLP requests and reports whether the

@@ -9,8 +9,8 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 )
 
 // TestConcurrentProducers: several files exported at once, plain and

@@ -15,9 +15,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 

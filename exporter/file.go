@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
 )
 
 // FileClient writes OTLP/JSON lines, one ExportTraceServiceRequest per

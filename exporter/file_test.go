@@ -12,8 +12,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpproto"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 )
 
 // forwarded is a request as vLLM's SDK sends it: flags set, a status.
@@ -85,7 +85,7 @@ func TestFileClientFormats(t *testing.T) {
 			return otlpjson.ReadJSONLines(f, fn)
 		},
 		"out.otlp.pb": func(f *os.File, fn func(*coltracepb.ExportTraceServiceRequest) error) error {
-			return otlpjson.ReadDelimited(f, fn)
+			return otlpproto.ReadDelimited(f, fn)
 		},
 	}
 	got := map[string][]*coltracepb.ExportTraceServiceRequest{}

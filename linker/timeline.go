@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -303,7 +302,8 @@ func (t *Timeline) mergeParams(r *reqState, rec vllmlog.Record) {
 // AddLLMRequestSpan merges one of vLLM's llm_request spans: its trace and
 // span ids, parent, start and end (Unix ns) and attributes. The request id
 // is gen_ai.request.id. Scheduled, first-token and last-token times are
-// derived from the gen_ai.latency.* attributes when present. This is the
+// derived from the gen_ai.latency.* attributes when present; only the
+// attributes vllmlog.IsMetadataAttr lets through are kept. This is the
 // entry point for the live OTLP receiver.
 func (t *Timeline) AddLLMRequestSpan(traceID span.TraceID, spanID, parentSpanID span.SpanID, start, end int64, attrs []span.Attr) error {
 	v, ok := span.Lookup(attrs, "gen_ai.request.id")
@@ -389,7 +389,7 @@ func (t *Timeline) AddLLMRequestSpan(traceID span.TraceID, spanID, parentSpanID 
 	r.src[fUsage] = src
 	r.Attrs = r.Attrs[:0:0]
 	for _, a := range attrs {
-		if strings.HasPrefix(a.Key, "gen_ai.") && !vllmlog.IsContentAttr(a) {
+		if vllmlog.IsMetadataAttr(a.Key) {
 			r.Attrs = append(r.Attrs, a)
 		}
 	}

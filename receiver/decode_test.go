@@ -9,6 +9,8 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp"
 )
 
 func TestDecodeJSONFixture(t *testing.T) {
@@ -211,7 +213,7 @@ func TestDecodeProtoErrors(t *testing.T) {
 					t.Errorf("error %q: want ErrMalformed containing %q", err, tc.wantErr)
 				}
 			}
-			var idErr *IDError
+			var idErr *otlp.IDError
 			if strings.Contains(tc.wantErr, "bytes") && !errors.As(err, &idErr) {
 				t.Errorf("error %v is not an *IDError", err)
 			}

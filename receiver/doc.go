@@ -15,8 +15,9 @@
 // retryable (gRPC UNAVAILABLE with RetryInfo, HTTP 503 with Retry-After)
 // unless the Consumer marks it permanent with NewPermanentError.
 //
-// LLMRequests extracts vLLM's llm_request spans from received data in a flat,
-// documented shape (LLMRequestSpan) for the request timeline.
+// It is OTLP transport only: requests are decoded and checked with the
+// bridge's OTLP codec (packages otlp/otlpproto and otlp/otlpjson), and what
+// vLLM's spans mean is read elsewhere (linker/vllmlog.LLMRequests).
 //
 // The receiver never changes, drops, samples or reorders spans, never buffers
 // data beyond MaxPendingBytes, never retries on the sender's behalf, never

@@ -3,6 +3,8 @@ package receiver
 import (
 	"errors"
 	"fmt"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp"
 )
 
 // Sentinel errors, for callers and tests to decide with errors.Is. The
@@ -17,8 +19,9 @@ var (
 	ErrClosed = errors.New("receiver: shut down")
 	// ErrMalformed marks request data that cannot be decoded or that breaks
 	// OTLP's rules (ids of the wrong length). Senders get gRPC
-	// INVALID_ARGUMENT or HTTP 400 and must not retry.
-	ErrMalformed = errors.New("malformed OTLP data")
+	// INVALID_ARGUMENT or HTTP 400 and must not retry. It is the codec's
+	// otlp.ErrMalformed.
+	ErrMalformed = otlp.ErrMalformed
 	// ErrTooLarge marks a request over MaxRecvMessageBytes. Senders get gRPC
 	// RESOURCE_EXHAUSTED without RetryInfo or HTTP 413.
 	ErrTooLarge = errors.New("request too large")

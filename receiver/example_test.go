@@ -13,23 +13,26 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/receiver"
 )
 
-// printRequests is a Consumer that reports the llm_request spans it gets.
-type printRequests struct{}
+// printSpans is a Consumer that reports the spans it gets.
+type printSpans struct{}
 
-func (printRequests) ConsumeTraces(_ context.Context, rs []*tracepb.ResourceSpans) error {
-	for _, l := range receiver.LLMRequests(rs) {
-		fmt.Printf("%s trace=%s ttft=%.3fs e2e=%.3fs tokens=%d+%d\n", l.RequestID, l.TraceID,
-			l.TimeToFirstToken.Value, l.E2E.Value, l.PromptTokens.Value, l.CompletionTokens.Value)
+func (printSpans) ConsumeTraces(_ context.Context, rs []*tracepb.ResourceSpans) error {
+	for _, r := range rs {
+		for _, ss := range r.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				fmt.Printf("%s %s trace=%x %d attributes\n", ss.GetScope().GetName(), sp.GetName(), sp.GetTraceId(), len(sp.GetAttributes()))
+			}
+		}
 	}
 	return nil // acknowledge: the sender will not retry
 }
 
-// Start a receiver, post one vLLM llm_request span as OTLP/JSON, and read it
-// back through LLMRequests.
+// Start a receiver, post one vLLM llm_request span as OTLP/JSON, and see
+// it arrive at the Consumer decoded.
 func Example() {
 	cfg := receiver.DefaultConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0" // any free port
-	r, err := receiver.New(cfg, printRequests{}, nil)
+	r, err := receiver.New(cfg, printSpans{}, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -62,6 +65,6 @@ func Example() {
 	http.DefaultClient.CloseIdleConnections()
 	fmt.Println(resp.Status, r.Stats().Spans)
 	// Output:
-	// chatcmpl-f1fd42a29755d4c1 trace=24606309b0745e3fb8406baf99a52395 ttft=0.866s e2e=1.748s tokens=21+11
+	// vllm.llm_engine llm_request trace=24606309b0745e3fb8406baf99a52395 5 attributes
 	// 200 OK 1
 }

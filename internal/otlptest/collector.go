@@ -25,8 +25,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
-
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
 )
 
 // DefaultMaxRecvBytes is the gRPC receive limit, the default of Jaeger's
@@ -392,7 +390,7 @@ func (c *Collector) handleHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.opts.Discard && !jsonBody {
 		req.ProtoReflect().SetUnknown(protoreflect.RawFields(data))
 	} else if jsonBody {
-		req, err = otlpjson.Unmarshal(data)
+		req, err = decodeJSON(data)
 	} else {
 		err = proto.Unmarshal(data, req)
 	}

@@ -116,3 +116,37 @@ func TestCollector(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeJSON: the HTTP endpoint reads OTLP/JSON as the specification
+// writes it (hex ids, 64-bit integers as strings, enums as integers) and
+// refuses ids of the wrong length, unknown fields and trailing data.
+func TestDecodeJSON(t *testing.T) {
+	const span = `"traceId":"000102030405060708090A0B0C0D0E0F","spanId":"0001020304050607","parentSpanId":"",` +
+		`"name":"s","kind":2,"startTimeUnixNano":"1795789263608374775","endTimeUnixNano":"1795789263608374776",` +
+		`"attributes":[{"key":"n","value":{"intValue":"-9007199254740993"}},{"key":"d","value":{"doubleValue":0.1}}],` +
+		`"links":[{"traceId":"0f0e0d0c0b0a09080706050403020100","spanId":"0706050403020100"}]`
+	doc := func(s string) string { return `{"resourceSpans":[{"scopeSpans":[{"spans":[{` + s + `}]}]}]}` }
+	req, err := decodeJSON([]byte(doc(span)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := req.ResourceSpans[0].ScopeSpans[0].Spans[0]
+	if !bytes.Equal(s.TraceId, []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}) || !bytes.Equal(s.SpanId, []byte{0, 1, 2, 3, 4, 5, 6, 7}) ||
+		len(s.ParentSpanId) != 0 || s.Kind != tracepb.Span_SPAN_KIND_SERVER || s.StartTimeUnixNano != 1795789263608374775 ||
+		s.Attributes[0].Value.GetIntValue() != -9007199254740993 || s.Attributes[1].Value.GetDoubleValue() != 0.1 ||
+		!bytes.Equal(s.Links[0].SpanId, []byte{7, 6, 5, 4, 3, 2, 1, 0}) {
+		t.Fatalf("decoded %v", s)
+	}
+	for _, bad := range []string{
+		doc(`"traceId":"0001","spanId":"0001020304050607"`),
+		doc(`"traceId":"000102030405060708090a0b0c0d0e0f","spanId":"AAECAwQFBgc="`),
+		doc(`"traceId":"000102030405060708090a0b0c0d0e0f","spanId":7`),
+		doc(span + `,"spanID":"0001020304050607"`),
+		doc(span) + `{}`,
+		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"links":[{"traceId":"00"}]}]}]}]}`,
+	} {
+		if _, err := decodeJSON([]byte(bad)); err == nil {
+			t.Errorf("decodeJSON(%s) succeeded", bad)
+		}
+	}
+}

@@ -7,6 +7,11 @@
 // (its ports refuse connections) and come back up on the same ports, delay
 // answers, and ask for the largest request it has received.
 //
+// It decodes what it receives with the protobuf project's own decoders
+// (proto.Unmarshal, protojson), never with the bridge's OTLP codec (package
+// otlp), so a test that reads the bridge's output back through it checks
+// that codec instead of trusting it.
+//
 // It listens on loopback only, never reads the environment, and is never
 // used by the daemon itself.
 package otlptest

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpjson"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 )

@@ -200,7 +200,7 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 // the request timeline. The sender is acknowledged once the exporter took
 // the spans over (it retries and never drops silently).
 func (d *daemon) consume(ctx context.Context, rs []*tracepb.ResourceSpans) error {
-	for _, s := range receiver.LLMRequests(rs) {
+	for _, s := range vllmlog.LLMRequests(rs) {
 		if err := d.tl.AddLLMRequestSpan(s.TraceID, s.SpanID, s.ParentSpanID, s.Start, s.End, s.Attrs); err != nil {
 			d.logger.Debug("llm_request span not usable for linking", "err", err)
 		}

@@ -9,32 +9,9 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/internal/kernels"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
-
-func testSpan(ids span.IDSource, k uint64) span.Span {
-	return span.Span{
-		TraceID: ids.TraceID(k / 10),
-		SpanID:  ids.SpanID(k),
-		Parent:  ids.SpanID(k + 1000),
-		Name:    "ampere_sgemm_128x64_tn",
-		Kind:    span.KindInternal,
-		Start:   1_700_000_000_000_000_000 + int64(k)*1000,
-		End:     1_700_000_000_000_000_000 + int64(k)*1000 + 750,
-		Attrs: []span.Attr{
-			span.String("cuda.kernel.name", "void at::native::vectorized_elementwise_kernel<4, at::native::FillFunctor<float>>"),
-			span.Int("gpu.device.id", 0),
-			span.Int("gpu.stream.id", 7),
-			span.Int("cuda.correlation_id", int64(k)),
-			span.Float("cuda.kernel.occupancy", 0.75),
-			span.Ints("cuda.kernel.grid", []int64{132, 1, 1}),
-			span.Ints("cuda.kernel.block", []int64{256, 1, 1}),
-			span.Int("cuda.kernel.registers_per_thread", 32),
-			span.Bool("gpu.kernel.blocking", false),
-			span.Int("pytorch.external_id", int64(k)*3),
-		},
-	}
-}
 
 // testBatches covers every value type, events, links, statuses, empty and
 // unicode strings, negative numbers, NaN and the optional fields.
@@ -79,7 +56,7 @@ func testBatches() map[string]*span.Batch {
 	msgOnly := span.Span{TraceID: ids.TraceID(5), SpanID: ids.SpanID(5), StatusMessage: "m"}
 	many := &span.Batch{Resource: res, Scope: span.Scope{Name: "vllm-otel-bridge", Version: "1.0"}}
 	for k := range uint64(300) {
-		many.Spans = append(many.Spans, testSpan(ids, k))
+		many.Spans = append(many.Spans, kernels.Span(ids, k))
 	}
 	bigName := span.Span{TraceID: ids.TraceID(6), SpanID: ids.SpanID(6), Name: string(bytes.Repeat([]byte("x"), 70000))}
 	return map[string]*span.Batch{

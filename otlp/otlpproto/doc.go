@@ -8,8 +8,11 @@
 // oneof members always written); the tests prove it.
 //
 // It also offers Builder, which packs spans from many batches into OTLP
-// ExportTraceServiceRequest bodies that never exceed a byte limit.
+// ExportTraceServiceRequest bodies that never exceed a byte limit, and the
+// protobuf readers: Unmarshal (proto.Unmarshal, then otlp.CheckIDs) and
+// ReadDelimited (the exporter's length-delimited "*.pb" files).
 //
-// The package never does I/O, never knows Kineto or vLLM, and never changes
-// a span: it only encodes what it is given.
+// The package never does I/O beyond the io.Reader it is given, never knows
+// Kineto or vLLM, and never changes a span: it only encodes what it is
+// given and decodes what it reads.
 package otlpproto

@@ -7,16 +7,19 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpproto"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -191,20 +194,84 @@ func TestDecodeLiberties(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
-	for _, in := range []string{
-		`{`,
-		`[]`,
-		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]}`,
-		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102"}]}]}]}`,
-		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":12}]}]}]}`,
-		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"-1"}]}]}]}`,
-		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SPAN_KIND_NOPE"}]}]}]}`,
-		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"a","value":{"intValue":"1.5"}}]}]}]}]}`,
-		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"a","value":{"bytesValue":"!!"}}]}]}]}]}`,
+	const ids = `"traceId":"000102030405060708090a0b0c0d0e0f","spanId":"0001020304050607"`
+	span := func(fields string) string {
+		return `{"resourceSpans":[{"scopeSpans":[{"spans":[{` + ids + fields + `}]}]}]}`
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`{`, "json: "},
+		{`[]`, "json: "},
+		{`{}{}`, "json: "},
+		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]}`, "hex digits"},
+		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102"}]}]}]}`, "traceId has 2 bytes"},
+		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":12}]}]}]}`, "json: "},
+		{span(`,"parentSpanId":"01"`), "parentSpanId has 1 bytes"},
+		{span(`,"startTimeUnixNano":"-1"`), "json: "},
+		{span(`,"attributes":[{"key":"a","value":{"intValue":"1.5"}}]`), "json: "},
+		{span(`,"attributes":[{"key":"a","value":{"bytesValue":"!!"}}]`), "json: "},
+		{span(`,"name":"\xff"`), "json: "},
 	} {
-		if _, err := Unmarshal([]byte(in)); !errors.Is(err, ErrSyntax) {
-			t.Errorf("Unmarshal(%s) = %v, want ErrSyntax", in, err)
+		_, err := Unmarshal([]byte(tc.in))
+		if !errors.Is(err, otlp.ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Unmarshal(%s) = %v, want otlp.ErrMalformed saying %q", tc.in, err, tc.want)
 		}
+	}
+	if _, err := Unmarshal([]byte(span(""))); err != nil {
+		t.Errorf("the valid span the cases start from: %v", err)
+	}
+}
+
+// TestBase64IDs: ids in base64 are refused by default (OTLP/JSON says
+// hex) and read with Base64IDs, where hex still works.
+func TestBase64IDs(t *testing.T) {
+	const b64 = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"AAECAwQFBgcICQoLDA0ODw==","spanId":"AQIDBAUGBwg=",` +
+		`"links":[{"traceId":"000102030405060708090a0b0c0d0e0f","spanId":"AQIDBAUGBwg="}]}]}]}]}`
+	if _, err := Unmarshal([]byte(b64)); !errors.Is(err, otlp.ErrMalformed) || !strings.Contains(err.Error(), "not hex") {
+		t.Errorf("default options: err = %v, want not hex", err)
+	}
+	req, err := UnmarshalOptions{Base64IDs: true}.Unmarshal([]byte(b64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := req.ResourceSpans[0].ScopeSpans[0].Spans[0]
+	want := []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+	if !bytes.Equal(s.TraceId, want) || !bytes.Equal(s.SpanId, want[1:9]) ||
+		!bytes.Equal(s.Links[0].TraceId, want) || !bytes.Equal(s.Links[0].SpanId, want[1:9]) {
+		t.Errorf("ids %x %x, link %x %x", s.TraceId, s.SpanId, s.Links[0].TraceId, s.Links[0].SpanId)
+	}
+}
+
+// TestReadStream: documents one after another, pretty-printed or not,
+// separated by any whitespace or none.
+func TestReadStream(t *testing.T) {
+	one := AppendExportRequest(nil, rawRequest())
+	var pretty bytes.Buffer
+	pv := jsontext.Value(bytes.Clone(one))
+	if err := pv.Indent(); err != nil {
+		t.Fatal(err)
+	}
+	pretty.Write(pv)
+	in := slices.Concat([]byte("\n "), one, one, []byte("\n\t"), pretty.Bytes(), []byte("\n{}\n"))
+	var got []*coltracepb.ExportTraceServiceRequest
+	if err := (UnmarshalOptions{}).ReadStream(bytes.NewReader(in), func(r *coltracepb.ExportTraceServiceRequest) error {
+		got = append(got, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || !proto.Equal(got[0], rawRequest()) || !proto.Equal(got[1], rawRequest()) ||
+		!proto.Equal(got[2], rawRequest()) || len(got[3].ResourceSpans) != 0 {
+		t.Fatalf("got %d requests", len(got))
+	}
+	for _, bad := range []string{`{}{"resourceSpans":[}`, `{} x`, `{}{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"01"}]}]}]}`} {
+		err := (UnmarshalOptions{}).ReadStream(strings.NewReader(bad), func(*coltracepb.ExportTraceServiceRequest) error { return nil })
+		if !errors.Is(err, otlp.ErrMalformed) || !strings.Contains(err.Error(), "document 1") {
+			t.Errorf("%s: err = %v, want otlp.ErrMalformed in document 1", bad, err)
+		}
+	}
+	stop := errors.New("stop")
+	if err := (UnmarshalOptions{}).ReadStream(bytes.NewReader(in), func(*coltracepb.ExportTraceServiceRequest) error { return stop }); err != stop {
+		t.Fatalf("callback error not returned: %v", err)
 	}
 }
 
@@ -231,8 +298,8 @@ func TestReadJSONLines(t *testing.T) {
 	bad := append(AppendBatch(nil, testBatch()), "\n{\"resourceSpans\":[}\n"...)
 	err = ReadJSONLines(bytes.NewReader(bad), func(*coltracepb.ExportTraceServiceRequest) error { return nil })
 	var le *LineError
-	if !errors.As(err, &le) || le.Line != 2 || !errors.Is(err, ErrSyntax) {
-		t.Fatalf("err = %v, want a LineError on line 2 matching ErrSyntax", err)
+	if !errors.As(err, &le) || le.Line != 2 || !errors.Is(err, otlp.ErrMalformed) {
+		t.Fatalf("err = %v, want a LineError on line 2 matching otlp.ErrMalformed", err)
 	}
 	stop := errors.New("stop")
 	if err := ReadJSONLines(bytes.NewReader(in), func(*coltracepb.ExportTraceServiceRequest) error { return stop }); err != stop {
@@ -247,8 +314,8 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		req, err := Unmarshal(in)
 		if err != nil {
-			if !errors.Is(err, ErrSyntax) {
-				t.Fatalf("error does not match ErrSyntax: %v", err)
+			if !errors.Is(err, otlp.ErrMalformed) {
+				t.Fatalf("error does not match otlp.ErrMalformed: %v", err)
 			}
 			return
 		}

@@ -18,7 +18,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpproto"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/internal/kernels"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -176,7 +177,7 @@ func TestAppendProtoRequestGolden(t *testing.T) {
 // TestAppendProtoRequestAllocs: the wire path allocates nothing once dst
 // is large enough.
 func TestAppendProtoRequestAllocs(t *testing.T) {
-	body := builderBody(benchBatch(200))
+	body := builderBody(kernels.Batch(200))
 	buf, err := AppendProtoRequest(nil, body)
 	if err != nil {
 		t.Fatal(err)
@@ -445,39 +446,11 @@ func FuzzAppendProtoRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) { checkTranscode(t, in) })
 }
 
-func benchBatch(n int) *span.Batch {
-	ids := span.NewIDSource([]byte("bench"))
-	b := &span.Batch{
-		Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", "vllm")}},
-		Scope:    span.Scope{Name: "vllm-otel-bridge"},
-	}
-	for k := range uint64(n) {
-		b.Spans = append(b.Spans, span.Span{
-			TraceID: ids.TraceID(k / 10), SpanID: ids.SpanID(k), Parent: ids.SpanID(k + 1000),
-			Name: "ampere_sgemm_128x64_tn", Kind: span.KindInternal,
-			Start: 1_700_000_000_000_000_000 + int64(k)*1000, End: 1_700_000_000_000_000_000 + int64(k)*1000 + 750,
-			Attrs: []span.Attr{
-				span.String("cuda.kernel.name", "void at::native::vectorized_elementwise_kernel<4, at::native::FillFunctor<float>>"),
-				span.Int("gpu.device.id", 0),
-				span.Int("gpu.stream.id", 7),
-				span.Int("cuda.correlation_id", int64(k)),
-				span.Float("cuda.kernel.occupancy", 0.75),
-				span.Ints("cuda.kernel.grid", []int64{132, 1, 1}),
-				span.Ints("cuda.kernel.block", []int64{256, 1, 1}),
-				span.Int("cuda.kernel.registers_per_thread", 32),
-				span.Bool("gpu.kernel.blocking", false),
-				span.Int("pytorch.external_id", int64(k)*3),
-			},
-		})
-	}
-	return b
-}
-
 // BenchmarkAppendProtoRequest: the file client's path now, from an
 // encoded request of 1,000 kernel spans (10 attributes) to OTLP/JSON.
 // MB/s are of JSON written.
 func BenchmarkAppendProtoRequest(b *testing.B) {
-	body := builderBody(benchBatch(1000))
+	body := builderBody(kernels.Batch(1000))
 	buf, _ := AppendProtoRequest(nil, body)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
@@ -490,7 +463,7 @@ func BenchmarkAppendProtoRequest(b *testing.B) {
 // BenchmarkUnmarshalAppendRequest: the file client's path before, the
 // same request decoded to tracepb and written with AppendRequest.
 func BenchmarkUnmarshalAppendRequest(b *testing.B) {
-	body := builderBody(benchBatch(1000))
+	body := builderBody(kernels.Batch(1000))
 	buf, _ := AppendProtoRequest(nil, body)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
@@ -540,5 +513,31 @@ func FuzzAppendWireString(f *testing.F) {
 		if ok && string(got) != string(appendString(nil, string(p))) {
 			t.Fatalf("%q: got %s", p, got)
 		}
+	})
+}
+
+// BenchmarkUnmarshal: the OTLP/JSON reader on the same 1,000-span request
+// (MB/s of JSON read), and the hex-to-base64 id rewrite alone.
+func BenchmarkUnmarshal(b *testing.B) {
+	js, _ := AppendProtoRequest(nil, builderBody(kernels.Batch(1000)))
+	b.Run("unmarshal", func(b *testing.B) {
+		b.SetBytes(int64(len(js)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Unmarshal(js); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/span")
+	})
+	b.Run("id-rewrite-only", func(b *testing.B) {
+		b.SetBytes(int64(len(js)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := hexIDsToBase64(js, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/span")
 	})
 }

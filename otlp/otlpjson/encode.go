@@ -2,7 +2,6 @@ package otlpjson
 
 import (
 	"encoding/base64"
-	"encoding/hex"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -12,7 +11,7 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpproto"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -45,78 +44,33 @@ func AppendRequest(dst []byte, rss []*tracepb.ResourceSpans) []byte {
 	return append(dst, "]}"...)
 }
 
-// object writes the members of one JSON object, adding commas.
-type object struct {
-	dst   []byte
-	empty bool
-}
+// object writes the members of one JSON object from tracepb structs.
+type object struct{ members }
 
-func open(dst []byte) object { return object{dst: append(dst, '{'), empty: true} }
-
-func (o *object) key(k string) {
-	if !o.empty {
-		o.dst = append(o.dst, ',')
-	}
-	o.empty = false
-	o.dst = append(o.dst, '"')
-	o.dst = append(o.dst, k...)
-	o.dst = append(o.dst, '"', ':')
-}
+func open(dst []byte) object { return object{members{dst: append(dst, '{')}} }
 
 func (o *object) close() []byte { return append(o.dst, '}') }
 
-func (o *object) str(k, v string) {
+func (o *object) str(qk, v string) {
 	if v != "" {
-		o.key(k)
+		o.key(qk)
 		o.dst = appendString(o.dst, v)
 	}
 }
 
-func (o *object) hexID(k string, v []byte) {
-	if len(v) > 0 {
-		o.key(k)
-		o.dst = append(o.dst, '"')
-		o.dst = hex.AppendEncode(o.dst, v)
-		o.dst = append(o.dst, '"')
-	}
-}
-
-func (o *object) u32(k string, v uint32) {
-	if v != 0 {
-		o.key(k)
-		o.dst = strconv.AppendUint(o.dst, uint64(v), 10)
-	}
-}
-
-func (o *object) i32(k string, v int32) {
-	if v != 0 {
-		o.key(k)
-		o.dst = strconv.AppendInt(o.dst, int64(v), 10)
-	}
-}
-
-func (o *object) u64(k string, v uint64) {
-	if v != 0 {
-		o.key(k)
-		o.dst = append(o.dst, '"')
-		o.dst = strconv.AppendUint(o.dst, v, 10)
-		o.dst = append(o.dst, '"')
-	}
-}
-
-func (o *object) attrs(k string, kvs []*commonpb.KeyValue) {
+func (o *object) attrs(qk string, kvs []*commonpb.KeyValue) {
 	if len(kvs) == 0 {
 		return
 	}
-	o.key(k)
+	o.key(qk)
 	o.dst = appendKeyValues(o.dst, kvs)
 }
 
-func (o *object) strs(k string, ss []string) {
+func (o *object) strs(qk string, ss []string) {
 	if len(ss) == 0 {
 		return
 	}
-	o.key(k)
+	o.key(qk)
 	o.dst = append(o.dst, '[')
 	for i, s := range ss {
 		if i > 0 {
@@ -131,11 +85,11 @@ func (o *object) strs(k string, ss []string) {
 func AppendResourceSpans(dst []byte, rs *tracepb.ResourceSpans) []byte {
 	o := open(dst)
 	if rs.Resource != nil {
-		o.key("resource")
+		o.key(`"resource":`)
 		o.dst = appendResource(o.dst, rs.Resource)
 	}
 	if len(rs.ScopeSpans) > 0 {
-		o.key("scopeSpans")
+		o.key(`"scopeSpans":`)
 		o.dst = append(o.dst, '[')
 		for i, ss := range rs.ScopeSpans {
 			if i > 0 {
@@ -145,26 +99,26 @@ func AppendResourceSpans(dst []byte, rs *tracepb.ResourceSpans) []byte {
 		}
 		o.dst = append(o.dst, ']')
 	}
-	o.str("schemaUrl", rs.SchemaUrl)
+	o.str(`"schemaUrl":`, rs.SchemaUrl)
 	return o.close()
 }
 
 func appendResource(dst []byte, r *resourcepb.Resource) []byte {
 	o := open(dst)
-	o.attrs("attributes", r.Attributes)
-	o.u32("droppedAttributesCount", r.DroppedAttributesCount)
+	o.attrs(`"attributes":`, r.Attributes)
+	o.u32(`"droppedAttributesCount":`, r.DroppedAttributesCount)
 	if len(r.EntityRefs) > 0 {
-		o.key("entityRefs")
+		o.key(`"entityRefs":`)
 		o.dst = append(o.dst, '[')
 		for i, e := range r.EntityRefs {
 			if i > 0 {
 				o.dst = append(o.dst, ',')
 			}
 			eo := open(o.dst)
-			eo.str("schemaUrl", e.SchemaUrl)
-			eo.str("type", e.Type)
-			eo.strs("idKeys", e.IdKeys)
-			eo.strs("descriptionKeys", e.DescriptionKeys)
+			eo.str(`"schemaUrl":`, e.SchemaUrl)
+			eo.str(`"type":`, e.Type)
+			eo.strs(`"idKeys":`, e.IdKeys)
+			eo.strs(`"descriptionKeys":`, e.DescriptionKeys)
 			o.dst = eo.close()
 		}
 		o.dst = append(o.dst, ']')
@@ -175,16 +129,16 @@ func appendResource(dst []byte, r *resourcepb.Resource) []byte {
 func appendScopeSpans(dst []byte, ss *tracepb.ScopeSpans) []byte {
 	o := open(dst)
 	if ss.Scope != nil {
-		o.key("scope")
+		o.key(`"scope":`)
 		so := open(o.dst)
-		so.str("name", ss.Scope.Name)
-		so.str("version", ss.Scope.Version)
-		so.attrs("attributes", ss.Scope.Attributes)
-		so.u32("droppedAttributesCount", ss.Scope.DroppedAttributesCount)
+		so.str(`"name":`, ss.Scope.Name)
+		so.str(`"version":`, ss.Scope.Version)
+		so.attrs(`"attributes":`, ss.Scope.Attributes)
+		so.u32(`"droppedAttributesCount":`, ss.Scope.DroppedAttributesCount)
 		o.dst = so.close()
 	}
 	if len(ss.Spans) > 0 {
-		o.key("spans")
+		o.key(`"spans":`)
 		o.dst = append(o.dst, '[')
 		for i, s := range ss.Spans {
 			if i > 0 {
@@ -194,64 +148,64 @@ func appendScopeSpans(dst []byte, ss *tracepb.ScopeSpans) []byte {
 		}
 		o.dst = append(o.dst, ']')
 	}
-	o.str("schemaUrl", ss.SchemaUrl)
+	o.str(`"schemaUrl":`, ss.SchemaUrl)
 	return o.close()
 }
 
 func appendSpan(dst []byte, s *tracepb.Span) []byte {
 	o := open(dst)
-	o.hexID("traceId", s.TraceId)
-	o.hexID("spanId", s.SpanId)
-	o.str("traceState", s.TraceState)
-	o.hexID("parentSpanId", s.ParentSpanId)
-	o.u32("flags", s.Flags)
-	o.str("name", s.Name)
-	o.i32("kind", int32(s.Kind))
-	o.u64("startTimeUnixNano", s.StartTimeUnixNano)
-	o.u64("endTimeUnixNano", s.EndTimeUnixNano)
-	o.attrs("attributes", s.Attributes)
-	o.u32("droppedAttributesCount", s.DroppedAttributesCount)
+	o.hexID(`"traceId":`, s.TraceId)
+	o.hexID(`"spanId":`, s.SpanId)
+	o.str(`"traceState":`, s.TraceState)
+	o.hexID(`"parentSpanId":`, s.ParentSpanId)
+	o.u32(`"flags":`, s.Flags)
+	o.str(`"name":`, s.Name)
+	o.i32(`"kind":`, int32(s.Kind))
+	o.u64(`"startTimeUnixNano":`, s.StartTimeUnixNano)
+	o.u64(`"endTimeUnixNano":`, s.EndTimeUnixNano)
+	o.attrs(`"attributes":`, s.Attributes)
+	o.u32(`"droppedAttributesCount":`, s.DroppedAttributesCount)
 	if len(s.Events) > 0 {
-		o.key("events")
+		o.key(`"events":`)
 		o.dst = append(o.dst, '[')
 		for i, e := range s.Events {
 			if i > 0 {
 				o.dst = append(o.dst, ',')
 			}
 			eo := open(o.dst)
-			eo.u64("timeUnixNano", e.TimeUnixNano)
-			eo.str("name", e.Name)
-			eo.attrs("attributes", e.Attributes)
-			eo.u32("droppedAttributesCount", e.DroppedAttributesCount)
+			eo.u64(`"timeUnixNano":`, e.TimeUnixNano)
+			eo.str(`"name":`, e.Name)
+			eo.attrs(`"attributes":`, e.Attributes)
+			eo.u32(`"droppedAttributesCount":`, e.DroppedAttributesCount)
 			o.dst = eo.close()
 		}
 		o.dst = append(o.dst, ']')
 	}
-	o.u32("droppedEventsCount", s.DroppedEventsCount)
+	o.u32(`"droppedEventsCount":`, s.DroppedEventsCount)
 	if len(s.Links) > 0 {
-		o.key("links")
+		o.key(`"links":`)
 		o.dst = append(o.dst, '[')
 		for i, l := range s.Links {
 			if i > 0 {
 				o.dst = append(o.dst, ',')
 			}
 			lo := open(o.dst)
-			lo.hexID("traceId", l.TraceId)
-			lo.hexID("spanId", l.SpanId)
-			lo.str("traceState", l.TraceState)
-			lo.attrs("attributes", l.Attributes)
-			lo.u32("droppedAttributesCount", l.DroppedAttributesCount)
-			lo.u32("flags", l.Flags)
+			lo.hexID(`"traceId":`, l.TraceId)
+			lo.hexID(`"spanId":`, l.SpanId)
+			lo.str(`"traceState":`, l.TraceState)
+			lo.attrs(`"attributes":`, l.Attributes)
+			lo.u32(`"droppedAttributesCount":`, l.DroppedAttributesCount)
+			lo.u32(`"flags":`, l.Flags)
 			o.dst = lo.close()
 		}
 		o.dst = append(o.dst, ']')
 	}
-	o.u32("droppedLinksCount", s.DroppedLinksCount)
+	o.u32(`"droppedLinksCount":`, s.DroppedLinksCount)
 	if s.Status != nil {
-		o.key("status")
+		o.key(`"status":`)
 		so := open(o.dst)
-		so.str("message", s.Status.Message)
-		so.i32("code", int32(s.Status.Code))
+		so.str(`"message":`, s.Status.Message)
+		so.i32(`"code":`, int32(s.Status.Code))
 		o.dst = so.close()
 	}
 	return o.close()
@@ -264,12 +218,12 @@ func appendKeyValues(dst []byte, kvs []*commonpb.KeyValue) []byte {
 			dst = append(dst, ',')
 		}
 		o := open(dst)
-		o.str("key", kv.GetKey())
+		o.str(`"key":`, kv.GetKey())
 		if kv.GetValue() != nil {
-			o.key("value")
+			o.key(`"value":`)
 			o.dst = appendAnyValue(o.dst, kv.Value)
 		}
-		o.i32("keyStrindex", kv.GetKeyStrindex())
+		o.i32(`"keyStrindex":`, kv.GetKeyStrindex())
 		dst = o.close()
 	}
 	return append(dst, ']')
@@ -279,24 +233,24 @@ func appendAnyValue(dst []byte, v *commonpb.AnyValue) []byte {
 	o := open(dst)
 	switch x := v.Value.(type) {
 	case *commonpb.AnyValue_StringValue:
-		o.key("stringValue")
+		o.key(`"stringValue":`)
 		o.dst = appendString(o.dst, x.StringValue)
 	case *commonpb.AnyValue_BoolValue:
-		o.key("boolValue")
+		o.key(`"boolValue":`)
 		o.dst = strconv.AppendBool(o.dst, x.BoolValue)
 	case *commonpb.AnyValue_IntValue:
-		o.key("intValue")
+		o.key(`"intValue":`)
 		o.dst = append(o.dst, '"')
 		o.dst = strconv.AppendInt(o.dst, x.IntValue, 10)
 		o.dst = append(o.dst, '"')
 	case *commonpb.AnyValue_DoubleValue:
-		o.key("doubleValue")
+		o.key(`"doubleValue":`)
 		o.dst = appendFloat(o.dst, x.DoubleValue)
 	case *commonpb.AnyValue_ArrayValue:
-		o.key("arrayValue")
+		o.key(`"arrayValue":`)
 		ao := open(o.dst)
 		if vals := x.ArrayValue.GetValues(); len(vals) > 0 {
-			ao.key("values")
+			ao.key(`"values":`)
 			ao.dst = append(ao.dst, '[')
 			for i, e := range vals {
 				if i > 0 {
@@ -308,17 +262,17 @@ func appendAnyValue(dst []byte, v *commonpb.AnyValue) []byte {
 		}
 		o.dst = ao.close()
 	case *commonpb.AnyValue_KvlistValue:
-		o.key("kvlistValue")
+		o.key(`"kvlistValue":`)
 		ko := open(o.dst)
-		ko.attrs("values", x.KvlistValue.GetValues())
+		ko.attrs(`"values":`, x.KvlistValue.GetValues())
 		o.dst = ko.close()
 	case *commonpb.AnyValue_BytesValue:
-		o.key("bytesValue")
+		o.key(`"bytesValue":`)
 		o.dst = append(o.dst, '"')
 		o.dst = base64.StdEncoding.AppendEncode(o.dst, x.BytesValue)
 		o.dst = append(o.dst, '"')
 	case *commonpb.AnyValue_StringValueStrindex:
-		o.key("stringValueStrindex")
+		o.key(`"stringValueStrindex":`)
 		o.dst = strconv.AppendInt(o.dst, int64(x.StringValueStrindex), 10)
 	}
 	return o.close()
@@ -344,6 +298,22 @@ func appendFloat(dst []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// appendEscape writes the JSON escape of an ASCII byte that cannot stand
+// for itself in a JSON string (a quote, a backslash, a control character).
+func appendEscape(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+}
+
 // appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
 // protobuf strings must be valid UTF-8 anyway.
 func appendString(dst []byte, s string) []byte {
@@ -357,18 +327,7 @@ func appendString(dst []byte, s string) []byte {
 		}
 		if c < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
+			dst = appendEscape(dst, c)
 			i++
 			start = i
 			continue

@@ -3,7 +3,6 @@ package otlpjson
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
@@ -106,13 +105,12 @@ func next(b []byte) (num uint64, typ protowire.Type, v uint64, p []byte, n int) 
 // must rise from field to field, except that the elements of a repeated
 // field follow each other. A field out of order fails the wire path.
 type wobj struct {
-	dst   []byte
-	n     int // members written
+	members
 	last  int // rank of the last field read
 	inArr bool
 }
 
-func openObj(dst []byte) wobj { return wobj{dst: append(dst, '{')} }
+func openObj(dst []byte) wobj { return wobj{members: members{dst: append(dst, '{')}} }
 
 // one accepts a singular field of rank r.
 func (o *wobj) one(r int) bool {
@@ -149,15 +147,6 @@ func (o *wobj) closeArr() {
 	}
 }
 
-// key starts a member; qk is its quoted name and colon, `"name":`.
-func (o *wobj) key(qk string) {
-	if o.n > 0 {
-		o.dst = append(o.dst, ',')
-	}
-	o.n++
-	o.dst = append(o.dst, qk...)
-}
-
 func (o *wobj) end() []byte {
 	o.closeArr()
 	return append(o.dst, '}')
@@ -172,38 +161,6 @@ func (o *wobj) str(k string, p []byte) bool {
 	var ok bool
 	o.dst, ok = appendWireString(o.dst, p)
 	return ok
-}
-
-func (o *wobj) hexID(k string, p []byte) {
-	if len(p) > 0 {
-		o.key(k)
-		o.dst = append(o.dst, '"')
-		o.dst = hex.AppendEncode(o.dst, p)
-		o.dst = append(o.dst, '"')
-	}
-}
-
-func (o *wobj) u32(k string, v uint32) {
-	if v != 0 {
-		o.key(k)
-		o.dst = strconv.AppendUint(o.dst, uint64(v), 10)
-	}
-}
-
-func (o *wobj) i32(k string, v int32) {
-	if v != 0 {
-		o.key(k)
-		o.dst = strconv.AppendInt(o.dst, int64(v), 10)
-	}
-}
-
-func (o *wobj) u64(k string, v uint64) {
-	if v != 0 {
-		o.key(k)
-		o.dst = append(o.dst, '"')
-		o.dst = strconv.AppendUint(o.dst, v, 10)
-		o.dst = append(o.dst, '"')
-	}
 }
 
 const (
@@ -772,18 +729,7 @@ func appendWireString(dst, p []byte) ([]byte, bool) {
 		}
 		if c < utf8.RuneSelf {
 			dst = append(dst, p[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
+			dst = appendEscape(dst, c)
 			i++
 			start = i
 			continue

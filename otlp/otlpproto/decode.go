@@ -1,4 +1,4 @@
-package otlpjson
+package otlpproto
 
 import (
 	"bufio"
@@ -8,7 +8,21 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp"
 )
+
+// Unmarshal decodes one ExportTraceServiceRequest in protobuf wire format
+// and checks its ids (otlp.CheckIDs). Unknown fields are kept, so a
+// request forwarded after decoding carries them on. Every error matches
+// otlp.ErrMalformed.
+func Unmarshal(b []byte) (*coltracepb.ExportTraceServiceRequest, error) {
+	req := new(coltracepb.ExportTraceServiceRequest)
+	if err := proto.Unmarshal(b, req); err != nil {
+		return nil, fmt.Errorf("%w: protobuf: %w", otlp.ErrMalformed, err)
+	}
+	return otlp.Checked(req)
+}
 
 // MaxDelimitedMessage is the largest message ReadDelimited accepts, so a
 // corrupt length cannot make it allocate without bound.
@@ -16,14 +30,15 @@ const MaxDelimitedMessage = 1 << 30
 
 // ErrDelimited is matched (errors.Is) by every error about a malformed
 // length-delimited protobuf input.
-var ErrDelimited = errors.New("otlpjson: malformed length-delimited OTLP protobuf")
+var ErrDelimited = errors.New("otlpproto: malformed length-delimited OTLP protobuf")
 
 // ReadDelimited decodes r as length-delimited protobuf (what the exporter's
 // file client writes to a "*.pb" file): each ExportTraceServiceRequest is
 // its byte length as a varint followed by the encoded message. fn is called
 // for each in order. It stops at the first error, from reading or decoding
 // (wrapping ErrDelimited, or io.ErrUnexpectedEOF for a message cut short)
-// or from fn (returned as is), and returns nil at a clean EOF.
+// or from fn (returned as is), and returns nil at a clean EOF. Messages
+// are decoded and checked by Unmarshal.
 func ReadDelimited(r io.Reader, fn func(*coltracepb.ExportTraceServiceRequest) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var buf []byte
@@ -33,10 +48,10 @@ func ReadDelimited(r io.Reader, fn func(*coltracepb.ExportTraceServiceRequest) e
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("otlpjson: message %d: reading length: %w", n, err)
+			return fmt.Errorf("otlpproto: message %d: reading length: %w", n, err)
 		}
 		if size > MaxDelimitedMessage {
-			return fmt.Errorf("otlpjson: message %d: %d bytes, more than %d: %w", n, size, MaxDelimitedMessage, ErrDelimited)
+			return fmt.Errorf("otlpproto: message %d: %d bytes, more than %d: %w", n, size, MaxDelimitedMessage, ErrDelimited)
 		}
 		if uint64(cap(buf)) < size {
 			buf = make([]byte, size)
@@ -46,11 +61,11 @@ func ReadDelimited(r io.Reader, fn func(*coltracepb.ExportTraceServiceRequest) e
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("otlpjson: message %d: %w", n, err)
+			return fmt.Errorf("otlpproto: message %d: %w", n, err)
 		}
-		req := &coltracepb.ExportTraceServiceRequest{}
-		if err := proto.Unmarshal(buf, req); err != nil {
-			return fmt.Errorf("otlpjson: message %d: %w", n, errors.Join(ErrDelimited, err))
+		req, err := Unmarshal(buf)
+		if err != nil {
+			return fmt.Errorf("otlpproto: message %d: %w", n, errors.Join(ErrDelimited, err))
 		}
 		if err := fn(req); err != nil {
 			return err

@@ -5,24 +5,12 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/internal/kernels"
 )
-
-func benchBatch(n int) *span.Batch {
-	ids := span.NewIDSource([]byte("bench"))
-	b := &span.Batch{
-		Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", "vllm")}},
-		Scope:    span.Scope{Name: "vllm-otel-bridge"},
-	}
-	for k := range uint64(n) {
-		b.Spans = append(b.Spans, testSpan(ids, k))
-	}
-	return b
-}
 
 // BenchmarkAppendProto reports the cost per span (10 attributes).
 func BenchmarkAppendProto(b *testing.B) {
-	batch := benchBatch(1000)
+	batch := kernels.Batch(1000)
 	buf := make([]byte, 0, ProtoSize(batch))
 	b.ReportAllocs()
 	b.SetBytes(int64(ProtoSize(batch)))
@@ -33,7 +21,7 @@ func BenchmarkAppendProto(b *testing.B) {
 }
 
 func BenchmarkBuilder(b *testing.B) {
-	batch := benchBatch(1000)
+	batch := kernels.Batch(1000)
 	var bld Builder
 	var h Header
 	var spare []byte
@@ -50,7 +38,7 @@ func BenchmarkBuilder(b *testing.B) {
 }
 
 func BenchmarkToProtoMarshal(b *testing.B) {
-	batch := benchBatch(1000)
+	batch := kernels.Batch(1000)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := proto.Marshal(ToProto(batch)); err != nil {
