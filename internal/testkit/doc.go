@@ -1,0 +1,15 @@
+// Package testkit is what the project's tests share: the goroutine-leak
+// check of every package's TestMain, the harness that builds and runs the
+// real daemon (as a child process or against the in-process collector of
+// internal/otlptest) and the small helpers those tests kept copying
+// (polling, free ports, file placement, gzip, a goroutine-safe buffer).
+//
+// Every helper takes the test's testing.TB and fails it with what failed
+// and where; processes and collectors it starts are stopped by the test's
+// cleanup. Fixtures used by several packages live in the repository's
+// top-level testdata/, not here.
+//
+// It is imported only by _test.go files. It must never be imported by the
+// daemon, hold global state, reach beyond loopback, or decide what a test
+// asserts: the oracles stay in the tests.
+package testkit
