@@ -9,47 +9,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
-// TestMain fails the package if any test leaves a goroutine of this
-// package or of fsnotify running.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := waitNoLeaks(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "goroutine leak:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// waitNoLeaks waits for goroutines running watcher or fsnotify code to
-// end and returns the stacks of those that did not.
-func waitNoLeaks(d time.Duration) string {
-	deadline := time.Now().Add(d)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "watcher.(*Watcher)") || strings.Contains(g, "github.com/fsnotify/") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// TestMain fails the package if any test leaves a goroutine running (a
+// watcher's loop, an fsnotify reader).
+func TestMain(m *testing.M) { os.Exit(testkit.RunTests(m)) }
 
 // testLogger sends the watcher's logs to t.Log.
 func testLogger(t *testing.T) *slog.Logger {
