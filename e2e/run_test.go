@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // TestRunDaemonWithJSONLog runs the daemon the way a vLLM host does: a
@@ -81,7 +83,7 @@ func TestRunReceiverForwardsVLLMSpans(t *testing.T) {
 	dir := t.TempDir()
 	prof := mkdir(t, dir, "profiler")
 	svc := uniqueName(t, "e2e-receiver")
-	recv := freeAddr(t)
+	recv := testkit.FreeAddr(t)
 
 	early, late := splitSpansByEnd(t, fx.Spans, fx.End.UnixNano())
 	sent, err := decodeOTLPJSON(fx.Spans)

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -81,7 +82,7 @@ func gzipOf(s string) []byte {
 }
 
 func badCases(t *testing.T) []badCase {
-	small := readFile(t, smallTrace)
+	small := testkit.ReadFile(t, smallTrace)
 	var plain bytes.Buffer
 	zr, err := gzip.NewReader(bytes.NewReader(small))
 	if err != nil {
@@ -245,11 +246,10 @@ func TestConvertBadInput(t *testing.T) {
 				path := filepath.Join(t.TempDir(), traceName(1, false))
 				writeCase(t, c, path)
 				conv := startChild(t, []string{"convert", "-o", os.DevNull, path}, nil)
-				<-conv.done
-				if conv.waited != nil {
-					t.Fatalf("convert: %v\n%s", conv.waited, tail(conv.out.String(), 2000))
+				if err := conv.Wait(); err != nil {
+					t.Fatalf("convert: %v\n%s", err, testkit.Tail(conv.Output(), 2000))
 				}
-				peak := conv.peakKB.Load()
+				peak := conv.PeakRSSKB()
 				t.Logf("%s: `convert` exit 0, peak RSS (VmHWM) %.0f MiB", c.name, float64(peak)/1024)
 				if peak > 1536*1024 {
 					t.Errorf("peak RSS %d KiB over 1.5 GiB", peak)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // listeningAddrs returns the local addresses of the TCP sockets the
@@ -75,7 +76,7 @@ func listeningAddrs(t *testing.T, pid int) []string {
 // 127.0.0.1: every listening socket of the child is on loopback.
 func TestListenersLoopbackByDefault(t *testing.T) {
 	t.Parallel()
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	args := daemonArgs(dir, state, c)
 	// Drop "--metrics-addr ''": the default applies.
@@ -87,17 +88,17 @@ func TestListenersLoopbackByDefault(t *testing.T) {
 	}
 	d := startChild(t, args, nil)
 	var addrs []string
-	waitFor(t, "the telemetry listener", 10*time.Second, func() bool {
-		if !d.alive() {
+	testkit.WaitFor(t, "the telemetry listener", 10*time.Second, func() bool {
+		if !d.Alive() {
 			return true
 		}
-		addrs = listeningAddrs(t, d.cmd.Process.Pid)
+		addrs = listeningAddrs(t, d.Pid())
 		return len(addrs) > 0
 	})
-	if !d.alive() {
+	if !d.Alive() {
 		// Port 9464 taken by someone else: the error still names the
 		// default address, which must be loopback.
-		if out := d.out.String(); !strings.Contains(out, "127.0.0.1:9464") {
+		if out := d.Output(); !strings.Contains(out, "127.0.0.1:9464") {
 			t.Fatalf("daemon exited and did not name 127.0.0.1:9464:\n%s", out)
 		}
 		t.Logf("default telemetry address 127.0.0.1:9464 busy; the daemon named it in its error")
@@ -113,7 +114,7 @@ func TestListenersLoopbackByDefault(t *testing.T) {
 		t.Fatalf("default telemetry endpoint: %v", err)
 	}
 	resp.Body.Close()
-	d.stop(t)
+	d.Stop(t)
 	t.Logf("default listeners: %v (all loopback)", addrs)
 }
 
@@ -232,7 +233,7 @@ func TestExportTLSAndMTLS(t *testing.T) {
 			if tc.mtls {
 				cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, p.pool
 			}
-			c := startCollector(t, otlptest.Options{TLS: cfg})
+			c := testkit.StartCollector(t, otlptest.Options{TLS: cfg})
 			ep := c.GRPCEndpoint()
 			if tc.protocol == "http" {
 				ep = c.HTTPURL()
@@ -240,16 +241,16 @@ func TestExportTLSAndMTLS(t *testing.T) {
 			dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 			args := exportArgs(dir, state, c, ep, append([]string{"--protocol", tc.protocol, "--shutdown-timeout", "1s"}, tc.extra(p)...)...)
 			d := startChild(t, args, nil)
-			placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))
+			testkit.PlaceFile(t, filepath.Join(dir, name), testkit.ReadFile(t, smallTrace))
 			if tc.delivered {
-				waitFor(t, "the file exported", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+				testkit.WaitFor(t, "the file exported", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
 				got, _ := c.SpanIDs()
 				checkAllDelivered(t, want, got)
-				d.stop(t)
+				d.Stop(t)
 				return
 			}
-			waitFor(t, "the TLS failure logged", 30*time.Second, func() bool {
-				return strings.Contains(d.out.String(), tc.logWord)
+			testkit.WaitFor(t, "the TLS failure logged", 30*time.Second, func() bool {
+				return strings.Contains(d.Output(), tc.logWord)
 			})
 			time.Sleep(500 * time.Millisecond)
 			if n := c.Stats().Spans; n != 0 {
@@ -258,11 +259,11 @@ func TestExportTLSAndMTLS(t *testing.T) {
 			if s := stateRecords(t, state)[name]; s == "exported" {
 				t.Fatal("file recorded as exported although nothing was delivered")
 			}
-			if !d.alive() {
+			if !d.Alive() {
 				t.Fatal("daemon exited on a TLS failure")
 			}
-			t.Logf("refused and logged: %s", firstLine(d.out.String(), tc.logWord))
-			d.stop(t)
+			t.Logf("refused and logged: %s", firstLine(d.Output(), tc.logWord))
+			d.Stop(t)
 		})
 	}
 }
@@ -275,7 +276,7 @@ func TestHeadersReachBackendNeverLogged(t *testing.T) {
 	const secret = "s3cr3t-T0KEN-5d41402abc4b2a76"
 	for _, protocol := range []string{"grpc", "http"} {
 		t.Run(protocol, func(t *testing.T) {
-			c := startCollector(t, otlptest.Options{})
+			c := testkit.StartCollector(t, otlptest.Options{})
 			dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 			ep := c.GRPCEndpoint()
 			if protocol == "http" {
@@ -284,16 +285,16 @@ func TestHeadersReachBackendNeverLogged(t *testing.T) {
 			args := append(daemonArgs(dir, state, c, "--log-level", "debug", "--log-format", "json",
 				"--headers", "authorization=Bearer "+secret+",x-scope-orgid=tenant-1", "--protocol", protocol), "--endpoint", ep)
 			d := startChild(t, args, nil)
-			placeFile(t, filepath.Join(dir, filepath.Base(smallTrace)), readFile(t, smallTrace))
-			waitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
-			d.stop(t)
+			testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
+			testkit.WaitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
+			d.Stop(t)
 			h := c.LastHeaders()
 			if got := h["authorization"]; len(got) != 1 || got[0] != "Bearer "+secret {
 				if got := h["Authorization"]; len(got) != 1 || got[0] != "Bearer "+secret {
 					t.Fatalf("backend got authorization %q, want the configured bearer token (headers: %v)", got, keys(h))
 				}
 			}
-			out := d.out.String()
+			out := d.Output()
 			if strings.Contains(out, secret) || strings.Contains(out, "5d41402abc4b2a76") {
 				t.Fatalf("the secret appears in the daemon's output:\n%s", firstLine(out, "5d41402abc4b2a76"))
 			}
@@ -320,7 +321,7 @@ func privateLog(t *testing.T) (log []byte, texts []string, tokens []string) {
 	gen := regexp.MustCompile(`Generated response (\S+): output: '[^']*', output_token_ids: \[[^\]]*\]`)
 	var b strings.Builder
 	n := 0
-	for _, line := range strings.Split(string(readFile(t, "testdata/vllm.log")), "\n") {
+	for _, line := range strings.Split(string(testkit.ReadFile(t, "testdata/vllm.log")), "\n") {
 		n++
 		switch {
 		case recv.MatchString(line):
@@ -396,11 +397,10 @@ func TestPromptPrivacy(t *testing.T) {
 		args := append([]string{"convert", "--requests", logPath, "--timezone", "UTC", "-o", out, "--log-level", "debug"}, extra...)
 		args = append(args, smallTrace)
 		cmd := startChild(t, args, nil)
-		<-cmd.done
-		if cmd.waited != nil {
-			t.Fatalf("convert: %v\n%s", cmd.waited, cmd.out.String())
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("convert: %v\n%s", err, cmd.Output())
 		}
-		return string(readFile(t, out)), cmd.out.String()
+		return string(testkit.ReadFile(t, out)), cmd.Output()
 	}
 	spans, logs := convert()
 	if !strings.Contains(spans, "gen_ai.request.id") {
@@ -415,12 +415,12 @@ func TestPromptPrivacy(t *testing.T) {
 	linked := strings.Count(spans, `"gen_ai.request.id"`)
 
 	// The daemon, following the same log, to the collector.
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	d := startChild(t, daemonArgs(dir, state, c, "--vllm-log", logPath, "--vllm-log-timezone", "UTC", "--hold-timeout", "1s", "--log-level", "debug"), nil)
-	placeFile(t, filepath.Join(dir, filepath.Base(smallTrace)), readFile(t, smallTrace))
-	waitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
-	d.stop(t)
+	testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
+	testkit.WaitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
+	d.Stop(t)
 	var all strings.Builder
 	for _, req := range c.Requests() {
 		b, err := protojson.Marshal(req)
@@ -432,7 +432,7 @@ func TestPromptPrivacy(t *testing.T) {
 	if l := leaks(all.String(), texts, tokens); len(l) > 0 {
 		t.Fatalf("spans sent to the collector contain %d secrets, e.g. %q", len(l), l[0])
 	}
-	if l := leaks(d.out.String(), texts, tokens); len(l) > 0 {
+	if l := leaks(d.Output(), texts, tokens); len(l) > 0 {
 		t.Fatalf("the daemon's debug log contains %d secrets, e.g. %q", len(l), l[0])
 	}
 
@@ -446,12 +446,12 @@ func TestPromptPrivacy(t *testing.T) {
 func TestResourceLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("max-file-size", func(t *testing.T) {
-		c := startCollector(t, otlptest.Options{})
+		c := testkit.StartCollector(t, otlptest.Options{})
 		dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 		d := startChild(t, daemonArgs(dir, state, c, "--max-file-size", "100KiB"), nil)
 		big := traceName(5, true)
-		placeFile(t, filepath.Join(dir, big), readFile(t, smallTrace)) // 236 KiB
-		waitFor(t, "the large file failed", 30*time.Second, func() bool {
+		testkit.PlaceFile(t, filepath.Join(dir, big), testkit.ReadFile(t, smallTrace)) // 236 KiB
+		testkit.WaitFor(t, "the large file failed", 30*time.Second, func() bool {
 			_, err := os.Stat(filepath.Join(dir, "failed", big))
 			return err == nil
 		})
@@ -459,10 +459,10 @@ func TestResourceLimits(t *testing.T) {
 			t.Fatal("spans of a file over --max-file-size were exported")
 		}
 		small := traceName(6, false)
-		placeFile(t, filepath.Join(dir, small), []byte(trace(event())))
-		waitFor(t, "a small file exported afterwards", 30*time.Second, func() bool { return stateRecords(t, state)[small] == "exported" })
-		t.Logf("reason logged: %s", firstLine(d.out.String(), "trace file failed"))
-		d.stop(t)
+		testkit.PlaceFile(t, filepath.Join(dir, small), []byte(trace(event())))
+		testkit.WaitFor(t, "a small file exported afterwards", 30*time.Second, func() bool { return stateRecords(t, state)[small] == "exported" })
+		t.Logf("reason logged: %s", firstLine(d.Output(), "trace file failed"))
+		d.Stop(t)
 	})
 	t.Run("max-requests", func(t *testing.T) {
 		log, _, _ := privateLog(t)
@@ -470,9 +470,9 @@ func TestResourceLimits(t *testing.T) {
 		if err := os.WriteFile(logPath, log, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c := startCollector(t, otlptest.Options{})
+		c := testkit.StartCollector(t, otlptest.Options{})
 		dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
-		metrics := freeAddr(t)
+		metrics := testkit.FreeAddr(t)
 		args := daemonArgs(dir, state, c, "--vllm-log", logPath, "--vllm-log-timezone", "UTC", "--max-requests", "5", "--metrics-addr", metrics)
 		d := startChild(t, args, nil)
 		known := func() float64 {
@@ -502,7 +502,7 @@ func TestResourceLimits(t *testing.T) {
 		if maxSeen > 5 {
 			t.Fatalf("requests_known reached %v with --max-requests 5", maxSeen)
 		}
-		d.stop(t)
+		d.Stop(t)
 		t.Logf("60 requests in the log, --max-requests 5: requests_known peaked at %v", maxSeen)
 	})
 }
