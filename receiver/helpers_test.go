@@ -274,7 +274,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+	b, err := os.ReadFile("../testdata/h100/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
-// smallTrace is a real 3-step slice of the H100 fixture (the same file the
-// daemon tests of cmd/vllm-otel-bridge use).
-const smallTrace = "testdata/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
+// smallTrace is a real 3-step slice of the H100 fixture, shared with the
+// daemon tests of cmd/vllm-otel-bridge.
+const smallTrace = "../testdata/h100-small/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
 
 // bridgeBin is the daemon binary TestMain builds; tests only read it.
 var bridgeBin string

@@ -321,7 +321,7 @@ func privateLog(t *testing.T) (log []byte, texts []string, tokens []string) {
 	gen := regexp.MustCompile(`Generated response (\S+): output: '[^']*', output_token_ids: \[[^\]]*\]`)
 	var b strings.Builder
 	n := 0
-	for _, line := range strings.Split(string(testkit.ReadFile(t, "testdata/vllm.log")), "\n") {
+	for _, line := range strings.Split(string(testkit.ReadFile(t, "../testdata/h100/vllm.log")), "\n") {
 		n++
 		switch {
 		case recv.MatchString(line):

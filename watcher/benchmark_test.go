@@ -72,7 +72,7 @@ func BenchmarkFirstScan10k(b *testing.B) {
 // trace, in decompressed MB/s: the physical limit is inflate alone
 // (klauspost/compress/gzip, see docs/performance-notes.md).
 func BenchmarkVerifyGzip(b *testing.B) {
-	p := filepath.Join("testdata", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
+	p := filepath.Join("..", "testdata", "h100", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
 	fi, err := os.Stat(p)
 	if err != nil {
 		b.Fatal(err)

@@ -695,7 +695,7 @@ func TestNextAfterStop(t *testing.T) {
 func TestRealH100Trace(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	src := filepath.Join("testdata", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
+	src := filepath.Join("..", "testdata", "h100", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
 	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)

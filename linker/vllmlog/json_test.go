@@ -56,7 +56,7 @@ func TestParseJSONLine(t *testing.T) {
 }
 
 func TestDecodeOTLPJSON(t *testing.T) {
-	f, err := os.Open(filepath.Join("..", "testdata", "h100", "llm_request.otlp.json"))
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "h100", "llm_request.otlp.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestDecodeOTLPJSON(t *testing.T) {
 
 func TestDetectFormat(t *testing.T) {
 	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("..", "testdata", "h100", name))
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "h100", name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -213,7 +213,7 @@ func quote(s string) string {
 // TestFixtureText parses the whole fixture log: every request line must
 // parse, and the counts must match the truth.
 func TestFixtureText(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "testdata", "h100", "vllm.log"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "h100", "vllm.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // smallTrace is a real 3-step slice of the H100 fixture (make_small_trace.py).
-const smallTrace = "testdata/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
+const smallTrace = "../../../../testdata/h100-small/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
 
 // TestMain lets a test run this test binary as the daemon in a child
 // process (for kill -9), with the arguments in BRIDGE_TEST_ARGS; otherwise
