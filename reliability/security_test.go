@@ -2,13 +2,6 @@ package reliability
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -118,63 +111,6 @@ func TestListenersLoopbackByDefault(t *testing.T) {
 	t.Logf("default listeners: %v (all loopback)", addrs)
 }
 
-// pki is a throw-away CA with a server certificate for 127.0.0.1 and a
-// client certificate, written as PEM files.
-type pki struct {
-	dir                                                  string
-	caFile, serverCert, serverKey, clientCert, clientKey string
-	pool                                                 *x509.CertPool
-	server                                               tls.Certificate
-}
-
-func newPKI(t *testing.T) *pki {
-	t.Helper()
-	p := &pki{dir: t.TempDir()}
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "reliability test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	p.pool = x509.NewCertPool()
-	p.pool.AddCert(ca)
-	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", caDER)
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (certFile, keyFile string, c tls.Certificate) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(key)
-		certFile = p.write(t, name+".pem", "CERTIFICATE", der)
-		keyFile = p.write(t, name+"-key.pem", "EC PRIVATE KEY", kder)
-		c, err = tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return certFile, keyFile, c
-	}
-	p.serverCert, p.serverKey, p.server = leaf("server", 2, x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey, _ = leaf("client", 3, x509.ExtKeyUsageClientAuth)
-	return p
-}
-
-func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // exportArgs are daemonArgs without --insecure and with endpoint ep.
 func exportArgs(dir, state string, c *otlptest.Collector, ep string, extra ...string) []string {
 	args := daemonArgs(dir, state, c)
@@ -200,40 +136,36 @@ func exportArgs(dir, state string, c *otlptest.Collector, ep string, extra ...st
 // logged.
 func TestExportTLSAndMTLS(t *testing.T) {
 	t.Parallel()
-	p := newPKI(t)
+	p := testkit.NewPKI(t)
 	want := convtest.SpanIDs(t, smallTrace)
 	name := filepath.Base(smallTrace)
-	other := newPKI(t) // a CA that did not sign the server
+	other := testkit.NewPKI(t) // a CA that did not sign the server
 
 	cases := []struct {
 		name      string
 		mtls      bool
 		protocol  string
-		extra     func(p *pki) []string
+		extra     func(p *testkit.PKI) []string
 		delivered bool
 		logWord   string
 	}{
-		{"TLS gRPC", false, "grpc", func(p *pki) []string { return []string{"--tls-ca", p.caFile} }, true, ""},
-		{"TLS HTTP", false, "http", func(p *pki) []string { return []string{"--tls-ca", p.caFile} }, true, ""},
-		{"mTLS gRPC", true, "grpc", func(p *pki) []string {
-			return []string{"--tls-ca", p.caFile, "--tls-cert", p.clientCert, "--tls-key", p.clientKey}
+		{"TLS gRPC", false, "grpc", func(p *testkit.PKI) []string { return []string{"--tls-ca", p.CAFile} }, true, ""},
+		{"TLS HTTP", false, "http", func(p *testkit.PKI) []string { return []string{"--tls-ca", p.CAFile} }, true, ""},
+		{"mTLS gRPC", true, "grpc", func(p *testkit.PKI) []string {
+			return []string{"--tls-ca", p.CAFile, "--tls-cert", p.ClientCertFile, "--tls-key", p.ClientKeyFile}
 		}, true, ""},
-		{"mTLS HTTP", true, "http", func(p *pki) []string {
-			return []string{"--tls-ca", p.caFile, "--tls-cert", p.clientCert, "--tls-key", p.clientKey}
+		{"mTLS HTTP", true, "http", func(p *testkit.PKI) []string {
+			return []string{"--tls-ca", p.CAFile, "--tls-cert", p.ClientCertFile, "--tls-key", p.ClientKeyFile}
 		}, true, ""},
 		// The server drops the connection after the handshake (TLS 1.3): the
 		// client only sees a broken connection, not "certificate required".
-		{"mTLS gRPC without a client certificate", true, "grpc", func(p *pki) []string { return []string{"--tls-ca", p.caFile} }, false, `msg="export failed`},
-		{"TLS gRPC with the wrong CA", false, "grpc", func(*pki) []string { return []string{"--tls-ca", other.caFile} }, false, "x509: certificate signed by unknown authority"},
-		{"TLS HTTP with the wrong CA", false, "http", func(*pki) []string { return []string{"--tls-ca", other.caFile} }, false, "x509: certificate signed by unknown authority"},
+		{"mTLS gRPC without a client certificate", true, "grpc", func(p *testkit.PKI) []string { return []string{"--tls-ca", p.CAFile} }, false, `msg="export failed`},
+		{"TLS gRPC with the wrong CA", false, "grpc", func(*testkit.PKI) []string { return []string{"--tls-ca", other.CAFile} }, false, "x509: certificate signed by unknown authority"},
+		{"TLS HTTP with the wrong CA", false, "http", func(*testkit.PKI) []string { return []string{"--tls-ca", other.CAFile} }, false, "x509: certificate signed by unknown authority"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
-			if tc.mtls {
-				cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, p.pool
-			}
-			c := testkit.StartCollector(t, otlptest.Options{TLS: cfg})
+			c := testkit.StartCollector(t, otlptest.Options{TLS: p.ServerTLS(tc.mtls)})
 			ep := c.GRPCEndpoint()
 			if tc.protocol == "http" {
 				ep = c.HTTPURL()

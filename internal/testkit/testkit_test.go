@@ -3,6 +3,8 @@ package testkit
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -219,5 +221,59 @@ func TestProcessKeepsItsLogInLogDir(t *testing.T) {
 	})
 	if b := ReadFile(t, filepath.Join(dir, "TestProcessKeepsItsLogInLogDir_child.log")); string(b) != "kept\n" {
 		t.Fatalf("kept log = %q", b)
+	}
+}
+
+func TestPKIServesTLSToItsOwnClientsOnly(t *testing.T) {
+	p, other := NewPKI(t), NewPKI(t)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", p.ServerTLS(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			// The handshake's verdict is the client's to see; then hang up.
+			_ = c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	dial := func(roots *x509.CertPool, cert *tls.Certificate) error {
+		cfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		if cert != nil {
+			cfg.Certificates = []tls.Certificate{*cert}
+		}
+		c, err := tls.Dial("tcp", l.Addr().String(), cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		// TLS 1.3 reports a rejected client certificate on the first read.
+		_, err = c.Read(make([]byte, 1))
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	if err := dial(p.CAPool, &p.Client); err != nil {
+		t.Errorf("own client with own CA: %v", err)
+	}
+	if err := dial(other.CAPool, &p.Client); err == nil {
+		t.Error("a client trusting another CA accepted the server")
+	}
+	if err := dial(p.CAPool, &other.Client); err == nil {
+		t.Error("a client certificate of another CA was accepted")
+	}
+	if err := dial(p.CAPool, nil); err == nil {
+		t.Error("no client certificate was accepted under mTLS")
+	}
+	for _, f := range []string{p.CAFile, p.ServerCertFile, p.ServerKeyFile, p.ClientCertFile, p.ClientKeyFile} {
+		if b := ReadFile(t, f); !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
+			t.Errorf("%s is not PEM", f)
+		}
 	}
 }
