@@ -73,14 +73,6 @@ func writeRepeat(w io.Writer, c byte, n int) error {
 	return nil
 }
 
-func gzipOf(s string) []byte {
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	_, _ = zw.Write([]byte(s))
-	_ = zw.Close()
-	return b.Bytes()
-}
-
 func badCases(t *testing.T) []badCase {
 	small := testkit.ReadFile(t, smallTrace)
 	var plain bytes.Buffer
@@ -106,9 +98,9 @@ func badCases(t *testing.T) []badCase {
 		{name: "gzip without its 8-byte trailer", gz: true, gen: raw(small[:len(small)-8]), want: converter.ErrTruncated},
 		{name: "gzip with a wrong CRC", gz: true, gen: raw(append(append([]byte{}, small[:len(small)-8]...), 0, 0, 0, 0, 0, 0, 0, 0)), want: converter.ErrMalformed},
 		{name: "truncated JSON (half the real trace)", gen: raw(plain.Bytes()[:plain.Len()/2]), want: converter.ErrTruncated},
-		{name: "truncated JSON inside gzip", gz: true, gen: raw(gzipOf(plain.String()[:plain.Len()/3])), want: converter.ErrTruncated},
+		{name: "truncated JSON inside gzip", gz: true, gen: raw(testkit.Gzip(t, []byte(plain.String()[:plain.Len()/3]))), want: converter.ErrTruncated},
 		{name: "empty file", gen: raw(nil), want: converter.ErrTruncated},
-		{name: "empty gzip stream", gz: true, gen: raw(gzipOf("")), want: converter.ErrTruncated},
+		{name: "empty gzip stream", gz: true, gen: raw(testkit.Gzip(t, nil)), want: converter.ErrTruncated},
 		{name: "binary file named like a trace", gen: raw(junk), want: converter.ErrMalformed},
 		{name: "binary file with a gzip magic", gz: true, gen: raw(junkGz), want: converter.ErrMalformed},
 		jsonCase("top level is an array", `[1,2,3]`, converter.ErrNotKineto),

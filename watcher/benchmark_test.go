@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // BenchmarkRescan10k measures one rescan of a directory holding 10,000
@@ -16,7 +18,7 @@ import (
 // parse the name, reconcile, budget snapshot).
 func BenchmarkRescan10k(b *testing.B) {
 	dir := b.TempDir()
-	body := gz(b, traceJSON("bench", 1))
+	body := testkit.Gzip(b, traceJSON("bench", 1))
 	for i := range 10_000 {
 		p := filepath.Join(dir, traceName(i%8, 1795789272000000000+int64(i), true))
 		if err := os.WriteFile(p, body, 0o644); err != nil {
@@ -48,7 +50,7 @@ func BenchmarkRescan10k(b *testing.B) {
 // plus settling bookkeeping, before any file is read.
 func BenchmarkFirstScan10k(b *testing.B) {
 	dir := b.TempDir()
-	body := gz(b, traceJSON("bench", 1))
+	body := testkit.Gzip(b, traceJSON("bench", 1))
 	for i := range 10_000 {
 		p := filepath.Join(dir, traceName(i%8, 1795789272000000000+int64(i), true))
 		if err := os.WriteFile(p, body, 0o644); err != nil {
@@ -122,7 +124,7 @@ func BenchmarkVerifyGzip(b *testing.B) {
 // lstat every entry, nothing else.
 func BenchmarkListFloor10k(b *testing.B) {
 	dir := b.TempDir()
-	body := gz(b, traceJSON("bench", 1))
+	body := testkit.Gzip(b, traceJSON("bench", 1))
 	for i := range 10_000 {
 		p := filepath.Join(dir, traceName(i%8, 1795789272000000000+int64(i), true))
 		if err := os.WriteFile(p, body, 0o644); err != nil {

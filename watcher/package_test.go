@@ -2,7 +2,6 @@ package watcher
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -130,18 +129,6 @@ func traceJSON(marker string, pad int) []byte {
 		fmt.Fprintf(&b, `  {"ph": "X", "cat": "kernel", "name": "k%d_%s", "ts": %d.%03d, "dur": 1.5}`, i, marker, 1000+i, i%1000)
 	}
 	b.WriteString("\n  ]\n}\n")
-	return b.Bytes()
-}
-
-func gz(t testing.TB, data []byte) []byte {
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := zw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
 	return b.Bytes()
 }
 

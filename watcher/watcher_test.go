@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
 )
 
@@ -18,7 +19,7 @@ func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	w := start(t, testConfig(t, dir))
-	data := gz(t, traceJSON("slow", 3000))
+	data := testkit.Gzip(t, traceJSON("slow", 3000))
 	path := filepath.Join(dir, traceName(0, 1795789272497483694, true))
 	f, err := os.Create(path)
 	if err != nil {
@@ -107,7 +108,7 @@ func TestBacklogOldestFirst(t *testing.T) {
 	paths := map[string]string{}
 	for i, n := range names {
 		p := filepath.Join(dir, fmt.Sprintf("%s_dp0_pp0_tp0_dcp0_ep0_rank%d.%d.pt.trace.json.gz", n.name, i, n.stamp))
-		write(t, p, gz(t, traceJSON(n.name, 5)))
+		write(t, p, testkit.Gzip(t, traceJSON(n.name, 5)))
 		age(t, p, n.age)
 		paths[p] = n.name
 	}
@@ -136,7 +137,7 @@ func TestRestartOffersNothingDone(t *testing.T) {
 	cfg := testConfig(t, dir)
 	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	b := filepath.Join(dir, traceName(1, 1795789272000000002, false))
-	write(t, a, gz(t, traceJSON("a", 50)))
+	write(t, a, testkit.Gzip(t, traceJSON("a", 50)))
 	write(t, b, traceJSON("b", 50))
 	age(t, a, time.Minute)
 	age(t, b, time.Minute)
@@ -183,7 +184,7 @@ func TestCrashBeforeDoneOffersAgain(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("crash", 20)))
+	write(t, p, testkit.Gzip(t, traceJSON("crash", 20)))
 	w := start(t, cfg)
 	first := w.mustNext(t)
 	w.stop(t) // "crash": no Done
@@ -265,7 +266,7 @@ func TestFailedMovesAside(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	content := gz(t, traceJSON("malformed inside", 5))
+	content := testkit.Gzip(t, traceJSON("malformed inside", 5))
 	write(t, p, content)
 	w := start(t, cfg)
 	f := w.mustNext(t)
@@ -286,7 +287,7 @@ func TestFailedMovesAside(t *testing.T) {
 	// The same content dropped in again is not offered; new content is.
 	write(t, p, content)
 	w.expectNone(t, 250*time.Millisecond)
-	write(t, p, gz(t, traceJSON("fixed", 5)))
+	write(t, p, testkit.Gzip(t, traceJSON("fixed", 5)))
 	if got := w.mustNext(t); got.Path != p {
 		t.Fatalf("offered %s, want %s", got.Path, p)
 	}
@@ -305,14 +306,14 @@ func TestWatcherFailsBadFilesItself(t *testing.T) {
 	}{
 		{"not gzip", []byte("this is not a gzip stream at all, just text"), nil, ErrCorrupt},
 		{"checksum", func() []byte {
-			b := gz(t, traceJSON("crc", 5))
+			b := testkit.Gzip(t, traceJSON("crc", 5))
 			b[len(b)-6] ^= 0xff // the CRC-32 in the trailer
 			return b
 		}(), nil, ErrCorrupt},
-		{"truncated for good", gz(t, traceJSON("cut", 500))[:300], func(c *Config) {
+		{"truncated for good", testkit.Gzip(t, traceJSON("cut", 500))[:300], func(c *Config) {
 			c.MaxTruncatedAttempts, c.MaxTruncatedAge = 2, time.Millisecond
 		}, ErrTruncated},
-		{"too large", gz(t, traceJSON("big", 500)), func(c *Config) { c.MaxFileSize = 100 }, ErrTooLarge},
+		{"too large", testkit.Gzip(t, traceJSON("big", 500)), func(c *Config) { c.MaxFileSize = 100 }, ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -345,7 +346,7 @@ func TestTruncatedWaitsWhileYoung(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir) // default MaxTruncatedAge: 10 minutes
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	data := gz(t, traceJSON("paused writer", 500))
+	data := testkit.Gzip(t, traceJSON("paused writer", 500))
 	write(t, p, data[:len(data)/2])
 	w := start(t, cfg)
 	w.expectNone(t, 600*time.Millisecond)
@@ -366,7 +367,7 @@ func TestAfterExport(t *testing.T) {
 			cfg := testConfig(t, dir)
 			cfg.AfterExport = policy
 			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-			write(t, p, gz(t, traceJSON(policy, 5)))
+			write(t, p, testkit.Gzip(t, traceJSON(policy, 5)))
 			w := start(t, cfg)
 			if err := w.Done(w.mustNext(t)); err != nil {
 				t.Fatal(err)
@@ -392,7 +393,7 @@ func TestDiskBudget(t *testing.T) {
 	var size int64
 	for i := range 4 {
 		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
-		data := gz(t, traceJSON(fmt.Sprint("budget", i), 200))
+		data := testkit.Gzip(t, traceJSON(fmt.Sprint("budget", i), 200))
 		write(t, p, data)
 		size = max(size, int64(len(data)))
 		paths = append(paths, p)
@@ -442,7 +443,7 @@ func TestDiskBudgetCountsExportedDir(t *testing.T) {
 	var size int64
 	for i := range 3 {
 		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
-		data := gz(t, traceJSON(fmt.Sprint("moved", i), 200))
+		data := testkit.Gzip(t, traceJSON(fmt.Sprint("moved", i), 200))
 		write(t, p, data)
 		size = max(size, int64(len(data)))
 	}
@@ -470,7 +471,7 @@ func TestRescanWithoutFsnotify(t *testing.T) {
 	w := start(t, cfg)
 	time.Sleep(50 * time.Millisecond)
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("polled", 5)))
+	write(t, p, testkit.Gzip(t, traceJSON("polled", 5)))
 	if got := w.mustNext(t); got.Path != p {
 		t.Fatalf("offered %s, want %s", got.Path, p)
 	}
@@ -482,7 +483,7 @@ func TestMissingDirAppearsLater(t *testing.T) {
 	w := start(t, testConfig(t, dir))
 	time.Sleep(200 * time.Millisecond)
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("late dir", 5)))
+	write(t, p, testkit.Gzip(t, traceJSON("late dir", 5)))
 	if got := w.mustNext(t); got.Path != p {
 		t.Fatalf("offered %s, want %s", got.Path, p)
 	}
@@ -494,8 +495,8 @@ func TestUnreadableFile(t *testing.T) {
 	cfg := testConfig(t, dir)
 	bad := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	good := filepath.Join(dir, traceName(1, 1795789272000000002, true))
-	write(t, bad, gz(t, traceJSON("no permission", 5)))
-	write(t, good, gz(t, traceJSON("fine", 5)))
+	write(t, bad, testkit.Gzip(t, traceJSON("no permission", 5)))
+	write(t, good, testkit.Gzip(t, traceJSON("fine", 5)))
 	if err := os.Chmod(bad, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +579,7 @@ func TestIgnoredNames(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	cfg.Recursive = true
-	body := gz(t, traceJSON("ignored", 5))
+	body := testkit.Gzip(t, traceJSON("ignored", 5))
 	for _, p := range []string{
 		traceName(0, 1795789272000000001, false) + ".tmp",
 		"profiler_out_0.txt",
@@ -591,14 +592,14 @@ func TestIgnoredNames(t *testing.T) {
 		write(t, filepath.Join(dir, p), body)
 	}
 	sub := filepath.Join(dir, "run2", traceName(3, 1795789272000000005, true))
-	write(t, sub, gz(t, traceJSON("recursive", 5)))
+	write(t, sub, testkit.Gzip(t, traceJSON("recursive", 5)))
 	w := start(t, cfg)
 	if got := w.mustNext(t); got.Path != sub {
 		t.Fatalf("offered %s, want %s", got.Path, sub)
 	}
 	// A directory created while running is watched too.
 	late := filepath.Join(dir, "run3", "deeper", traceName(4, 1795789272000000006, true))
-	write(t, late, gz(t, traceJSON("late", 5)))
+	write(t, late, testkit.Gzip(t, traceJSON("late", 5)))
 	if got := w.mustNext(t); got.Path != late {
 		t.Fatalf("offered %s, want %s", got.Path, late)
 	}
@@ -611,7 +612,7 @@ func TestDoneWithUnwritableState(t *testing.T) {
 	cfg := testConfig(t, dir)
 	stateDir := filepath.Dir(cfg.StatePath)
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("state", 5)))
+	write(t, p, testkit.Gzip(t, traceJSON("state", 5)))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	// A regular file where the state directory should be: not writable,
@@ -646,10 +647,10 @@ func TestChangedWhileInFlight(t *testing.T) {
 	cfg := testConfig(t, dir)
 	cfg.AfterExport = AfterExportDelete
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("v1", 5)))
+	write(t, p, testkit.Gzip(t, traceJSON("v1", 5)))
 	w := start(t, cfg)
 	f := w.mustNext(t)
-	write(t, p, gz(t, traceJSON("v2 is longer than v1", 50)))
+	write(t, p, testkit.Gzip(t, traceJSON("v2 is longer than v1", 50)))
 	time.Sleep(300 * time.Millisecond) // rescans see the change
 	if err := w.Done(f); err != nil {
 		t.Fatal(err)
@@ -666,7 +667,7 @@ func TestDuplicateContentOfferedOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
-	body := gz(t, traceJSON("twins", 5))
+	body := testkit.Gzip(t, traceJSON("twins", 5))
 	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	b := filepath.Join(dir, traceName(0, 1795789272000000002, true))
 	write(t, a, body)
@@ -730,10 +731,10 @@ func TestChangedWhileVerified(t *testing.T) {
 			cfg.MaxTruncatedAttempts, cfg.MaxTruncatedAge = 2, time.Millisecond
 			cfg.Notify = false // no event may tell the watcher; it must look itself
 			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-			write(t, p, gz(t, traceJSON(tt.name, 2000)))
+			write(t, p, testkit.Gzip(t, traceJSON(tt.name, 2000)))
 			age(t, p, time.Minute)
 			other := filepath.Join(dir, traceName(1, 1795789272000000002, true))
-			write(t, other, gz(t, traceJSON("bystander", 5)))
+			write(t, other, testkit.Gzip(t, traceJSON("bystander", 5)))
 			opened := 0
 			w := start(t, cfg, func(w *Watcher) {
 				w.open = func(name string) (*os.File, error) {
@@ -769,8 +770,8 @@ func TestMultipleDirs(t *testing.T) {
 	cfg.AfterExport, cfg.ExportedDir = AfterExportMove, archive
 	pa := filepath.Join(a, traceName(0, 1795789272000000002, true))
 	pb := filepath.Join(b, traceName(0, 1795789272000000001, true)) // same base name pattern, older
-	write(t, pa, gz(t, traceJSON("dir a", 5)))
-	write(t, pb, gz(t, traceJSON("dir b", 5)))
+	write(t, pa, testkit.Gzip(t, traceJSON("dir a", 5)))
+	write(t, pb, testkit.Gzip(t, traceJSON("dir b", 5)))
 	age(t, pa, time.Minute)
 	age(t, pb, time.Minute)
 	w := start(t, cfg)
@@ -823,7 +824,7 @@ func TestFailedAfterFileVanished(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("vanishing", 5)))
+	write(t, p, testkit.Gzip(t, traceJSON("vanishing", 5)))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	if err := os.Remove(p); err != nil {
@@ -851,7 +852,7 @@ func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
 	cfg.MaxTruncatedAttempts = 3
 	cfg.MaxTruncatedAge = time.Hour // the file is young: never given up here
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	data := gz(t, traceJSON("consumer verifies", 500))
+	data := testkit.Gzip(t, traceJSON("consumer verifies", 500))
 	write(t, p, data[:len(data)/2])
 	w := start(t, cfg)
 	f := w.mustNext(t) // offered although cut: the watcher did not inflate it
