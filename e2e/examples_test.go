@@ -64,11 +64,7 @@ func TestExampleBridgeConfigRuns(t *testing.T) {
 
 	trace := fx.WriteTrace(t, mkdir(t, dir, "convert-input"))
 	out := filepath.Join(dir, "expected.otlp.jsonl")
-	runBridge(t, 3*time.Minute, "convert", "-o", out, "--service-name", svc, trace)
-	spans, err := readOTLPJSONLines(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spans := convertToFile(t, out, "--service-name", svc, trace)
 	expected := groupTraces(spans)
 
 	appendSlowly(t, filepath.Join(prof, fx.TraceName), fx.TraceGZ, 4, 100*time.Millisecond)
@@ -104,11 +100,7 @@ func TestExampleJaegerLocal(t *testing.T) {
 	if err != nil || len(trace) != 1 {
 		t.Fatalf("examples/data holds %v, want one trace", trace)
 	}
-	runBridge(t, 3*time.Minute, "convert", "-o", out, "--service-name", svc, "--requests", "../examples/data/vllm.jsonl", trace[0])
-	spans, err := readOTLPJSONLines(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spans := convertToFile(t, out, "--service-name", svc, "--requests", "../examples/data/vllm.jsonl", trace[0])
 	want := len(spans)
 
 	cmd := exec.Command("bash", "examples/jaeger-local.sh")

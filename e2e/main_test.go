@@ -83,6 +83,18 @@ func runBridge(t *testing.T, timeout time.Duration, args ...string) []byte {
 	return stdout.Bytes()
 }
 
+// convertToFile runs `convert -o out` with args and returns the spans it
+// wrote.
+func convertToFile(t *testing.T, out string, args ...string) []Span {
+	t.Helper()
+	runBridge(t, 3*time.Minute, append([]string{"convert", "-o", out}, args...)...)
+	spans, err := readOTLPJSONLines(out)
+	if err != nil {
+		t.Fatalf("reading what convert -o wrote: %v", err)
+	}
+	return spans
+}
+
 func exitText(err error) string {
 	if err == nil {
 		return "exit 0"

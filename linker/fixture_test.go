@@ -8,7 +8,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
-	"github.com/go-json-experiment/json/jsontext"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
@@ -157,7 +158,9 @@ func (d truthDoc) truthFor(s enginestep.Step) ([]string, bool) {
 
 type loader func(t testing.TB, tl *Timeline, filter func(vllmlog.Record) bool)
 
-func loadOTLP(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool) {
+// fixtureLLMRequests decodes the fixture's llm_request spans.
+func fixtureLLMRequests(t testing.TB) []vllmlog.LLMRequestSpan {
+	t.Helper()
 	f, err := os.Open(fixturePath("llm_request.otlp.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +170,11 @@ func loadOTLP(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range spans {
+	return spans
+}
+
+func loadOTLP(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool) {
+	for _, s := range fixtureLLMRequests(t) {
 		if err := tl.AddLLMRequestSpan(s.TraceID, s.SpanID, s.ParentSpanID, s.Start, s.End, s.Attrs); err != nil {
 			t.Fatal(err)
 		}

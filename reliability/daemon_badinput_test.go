@@ -155,15 +155,7 @@ func testDaemonBadInput(t *testing.T, big bool) {
 
 	// A good file dropped afterwards is still exported, completely.
 	testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
-	testkit.WaitFor(t, "the good file's spans", 60*time.Second, func() bool {
-		got, _ := c.SpanIDs()
-		for id := range want {
-			if got[id] == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	testkit.WaitFor(t, "the good file's spans", 60*time.Second, arrived(c, want))
 	hwm := d.VmHWM()
 	d.Stop(t)
 	if os.Getenv("SHOWLOG") != "" {

@@ -187,6 +187,24 @@ func TestBackendFlapping(t *testing.T) {
 		flaps, flapTime.Seconds(), len(names), len(want), total, st.Requests, total-len(want))
 }
 
+// readOnlyState is a daemon run as user nobody whose state file is in a
+// directory only root may write (tests run as root, whom permission bits
+// do not stop), with smallTrace placed in its profiler directory.
+type readOnlyState struct {
+	c                          *otlptest.Collector
+	d                          *testkit.Process
+	dir, stateDir, state, name string
+}
+
+func startReadOnlyState(t *testing.T) readOnlyState {
+	t.Helper()
+	rs := readOnlyState{c: testkit.StartCollector(t, otlptest.Options{}), dir: sharedDir(t, 0o777), stateDir: sharedDir(t, 0o555), name: filepath.Base(smallTrace)}
+	rs.state = filepath.Join(rs.stateDir, "state.json")
+	rs.d = startChild(t, daemonArgs(rs.dir, rs.state, rs.c), nobody)
+	testkit.PlaceFile(t, filepath.Join(rs.dir, rs.name), testkit.ReadFile(t, smallTrace))
+	return rs
+}
+
 // TestStateDirNotWritable runs the daemon as user nobody with its state
 // file in a directory only root may write (tests run as root, whom
 // permission bits do not stop, so the daemon drops to nobody): the file is
@@ -195,14 +213,9 @@ func TestBackendFlapping(t *testing.T) {
 // the file is sent again with the same ids and recorded.
 func TestStateDirNotWritable(t *testing.T) {
 	t.Parallel()
-	c := testkit.StartCollector(t, otlptest.Options{})
-	dir := sharedDir(t, 0o777)
-	stateDir := sharedDir(t, 0o555) // writable by nobody but root
-	state := filepath.Join(stateDir, "state.json")
 	want := convtest.SpanIDs(t, smallTrace)
-	name := filepath.Base(smallTrace)
-	d := startChild(t, daemonArgs(dir, state, c), nobody)
-	testkit.PlaceFile(t, filepath.Join(dir, name), testkit.ReadFile(t, smallTrace))
+	rs := startReadOnlyState(t)
+	c, d, dir, stateDir, state, name := rs.c, rs.d, rs.dir, rs.stateDir, rs.state, rs.name
 	testkit.WaitFor(t, "the spans", 30*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
 	testkit.WaitFor(t, "a log line about the state file", 10*time.Second, func() bool { return strings.Contains(d.Output(), "permission denied") })
 	time.Sleep(500 * time.Millisecond)

@@ -158,15 +158,7 @@ func TestDaemonReceiverLoad(t *testing.T) {
 	nAcked := len(acked)
 	mu.Unlock()
 	c.SetDelay(0)
-	testkit.WaitFor(t, "every acknowledged span at the collector", 60*time.Second, func() bool {
-		got, _ := c.SpanIDs()
-		for id := range acked {
-			if got[id] == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	testkit.WaitFor(t, "every acknowledged span at the collector", 60*time.Second, arrived(c, acked))
 	hwm := d.VmHWM()
 	d.Stop(t)
 	_, total := c.SpanIDs()

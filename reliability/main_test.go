@@ -66,6 +66,19 @@ func daemonArgs(dir, state string, c *otlptest.Collector, extra ...string) []str
 		append([]string{"--max-truncated-attempts", "2", "--max-truncated-age", "1s"}, extra...)...)
 }
 
+// arrived is a condition for testkit.WaitFor: every id of want is at c.
+func arrived(c *otlptest.Collector, want map[string]bool) func() bool {
+	return func() bool {
+		got, _ := c.SpanIDs()
+		for id := range want {
+			if got[id] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // checkAllDelivered fails unless every wanted id arrived and no other id did.
 func checkAllDelivered(t *testing.T, want map[string]bool, got map[string]int) {
 	t.Helper()

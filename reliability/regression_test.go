@@ -16,13 +16,8 @@ import (
 // restart.)
 func TestStateSavedOnceDirWritable(t *testing.T) {
 	t.Parallel()
-	c := testkit.StartCollector(t, otlptest.Options{})
-	dir := sharedDir(t, 0o777)
-	stateDir := sharedDir(t, 0o555) // writable by nobody but root
-	state := filepath.Join(stateDir, "state.json")
-	name := filepath.Base(smallTrace)
-	d := startChild(t, daemonArgs(dir, state, c), nobody)
-	testkit.PlaceFile(t, filepath.Join(dir, name), testkit.ReadFile(t, smallTrace))
+	rs := startReadOnlyState(t)
+	d, stateDir, state, name := rs.d, rs.stateDir, rs.state, rs.name
 	testkit.WaitFor(t, "the save failure", 30*time.Second, func() bool { return firstLine(d.Output(), "could not record it") != "" })
 	if err := os.Chmod(stateDir, 0o777); err != nil {
 		t.Fatal(err)

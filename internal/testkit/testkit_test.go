@@ -29,18 +29,24 @@ func blockedForTest(release chan struct{}, wg *sync.WaitGroup) {
 	<-release
 }
 
-func TestFindLeaksReportsALiveGoroutineAndForgetsItOnceEnded(t *testing.T) {
-	base := goleak.IgnoreCurrent()
-	release := make(chan struct{})
+// startBlocked starts blockedForTest and returns what ends it and waits
+// for it to end.
+func startBlocked() (release func()) {
+	ch := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go blockedForTest(release, &wg)
+	go blockedForTest(ch, &wg)
+	return func() { close(ch); wg.Wait() }
+}
+
+func TestFindLeaksReportsALiveGoroutineAndForgetsItOnceEnded(t *testing.T) {
+	base := goleak.IgnoreCurrent()
+	release := startBlocked()
 	err := findLeaks(300*time.Millisecond, base)
 	if err == nil || !strings.Contains(err.Error(), "blockedForTest") {
 		t.Fatalf("findLeaks with a blocked goroutine = %v, want an error naming blockedForTest", err)
 	}
-	close(release)
-	wg.Wait()
+	release()
 	if err := findLeaks(time.Second, base); err != nil {
 		t.Fatalf("findLeaks after the goroutine ended: %v", err)
 	}
@@ -48,11 +54,9 @@ func TestFindLeaksReportsALiveGoroutineAndForgetsItOnceEnded(t *testing.T) {
 
 func TestFindLeaksWaitsForAGoroutineThatIsEnding(t *testing.T) {
 	base := goleak.IgnoreCurrent()
-	release := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go blockedForTest(release, &wg)
-	time.AfterFunc(1500*time.Millisecond, func() { close(release) })
+	release := startBlocked()
+	ended := make(chan struct{})
+	time.AfterFunc(1500*time.Millisecond, func() { release(); close(ended) })
 	start := time.Now()
 	if err := findLeaks(leakWait, base); err != nil {
 		t.Fatalf("a goroutine ending after 1.5 s was reported: %v", err)
@@ -60,7 +64,7 @@ func TestFindLeaksWaitsForAGoroutineThatIsEnding(t *testing.T) {
 	if d := time.Since(start); d < time.Second {
 		t.Fatalf("findLeaks returned after %v, before the goroutine could have ended", d)
 	}
-	wg.Wait()
+	<-ended
 }
 
 // fakeTB records Fatalf instead of failing the real test.
@@ -147,14 +151,14 @@ func TestPlaceFileLeavesOnlyTheFile(t *testing.T) {
 }
 
 func TestTail(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		n    int
-		want string
-	}{{"abc", 5, "abc"}, {"abc", 3, "abc"}, {"abcdef", 2, "…ef"}} {
-		if got := Tail(tc.in, tc.n); got != tc.want {
-			t.Errorf("Tail(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
+	if got := Tail("abc", 5); got != "abc" {
+		t.Errorf("Tail of a shorter string = %q, want it whole", got)
+	}
+	if got := Tail("abc", 3); got != "abc" {
+		t.Errorf("Tail of a string of exactly n bytes = %q, want it whole", got)
+	}
+	if got := Tail("abcdef", 2); got != "…ef" {
+		t.Errorf("Tail(\"abcdef\", 2) = %q, want the last 2 bytes marked as cut", got)
 	}
 }
 
