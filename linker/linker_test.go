@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/tail"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -258,19 +259,7 @@ func TestEmitGolden(t *testing.T) {
 	if text != dumpSpans(b) {
 		t.Fatal("re-emission changed the spans")
 	}
-	golden := filepath.Join("testdata", "emit_small.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(want) != text {
-		t.Fatalf("spans differ from %s (run with -update):\n%s", golden, text)
-	}
+	testkit.Golden(t, filepath.Join("testdata", "emit_small.golden"), []byte(text), *update)
 	root := a[0]
 	for _, s := range a[1:] {
 		if s.TraceID != root.TraceID || s.Parent != root.SpanID || len(s.Links) != 1 {

@@ -67,7 +67,7 @@ func TestFindLeaksWaitsForAGoroutineThatIsEnding(t *testing.T) {
 	<-ended
 }
 
-// fakeTB records Fatalf instead of failing the real test.
+// fakeTB records Fatalf and Errorf instead of failing the real test.
 type fakeTB struct {
 	testing.TB
 	mu    sync.Mutex
@@ -83,8 +83,14 @@ func (f *fakeTB) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.mu.Lock()
+	f.fatal = fmt.Sprintf(format, args...)
+	f.mu.Unlock()
+}
+
 // runFake runs fn with a fakeTB on its own goroutine (Fatalf ends it) and
-// returns the Fatalf message, "" if fn returned normally.
+// returns the Fatalf (or last Errorf) message, "" if fn reported nothing.
 func runFake(t *testing.T, fn func(tb testing.TB)) string {
 	f := &fakeTB{TB: t}
 	done := make(chan struct{})
@@ -279,5 +285,27 @@ func TestPKIServesTLSToItsOwnClientsOnly(t *testing.T) {
 		if b := ReadFile(t, f); !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
 			t.Errorf("%s is not PEM", f)
 		}
+	}
+}
+
+func TestGolden(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.golden")
+	if msg := runFake(t, func(tb testing.TB) { Golden(tb, path, []byte("a\n"), false) }); !strings.Contains(msg, "-update to create it") {
+		t.Fatalf("a missing golden file: fatal %q", msg)
+	}
+	Golden(t, path, []byte("a\nb\nc\n"), true)
+	if got := ReadFile(t, path); string(got) != "a\nb\nc\n" {
+		t.Fatalf("-update wrote %q", got)
+	}
+	Golden(t, path, []byte("a\nb\nc\n"), false)
+	if msg := runFake(t, func(tb testing.TB) { Golden(tb, path, []byte("a\nB\nc\n"), false) }); !strings.Contains(msg, "at line 2") {
+		t.Fatalf("a changed line: reported %q, want its line number", msg)
+	}
+	line, g, w := firstDiff([]byte("a\nB\nc\n"), []byte("a\nb\nc\n"))
+	if line != 2 || g != "B" || w != "b" {
+		t.Errorf("firstDiff of a changed line = %d %q %q, want 2 \"B\" \"b\"", line, g, w)
+	}
+	if line, g, w := firstDiff([]byte("a\nb"), []byte("a\nb\nc")); line != 3 || g != "" || w != "c" {
+		t.Errorf("firstDiff of a shorter output = %d %q %q, want 3 \"\" \"c\"", line, g, w)
 	}
 }

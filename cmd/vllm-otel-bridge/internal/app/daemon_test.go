@@ -82,10 +82,7 @@ func (p *inProcess) stop(t *testing.T) {
 // watcher sees a stable but incomplete gzip stream.
 func writeInChunks(t *testing.T, src, dst string, beforeLast func()) {
 	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testkit.ReadFile(t, src)
 	f, err := os.Create(dst)
 	if err != nil {
 		t.Fatal(err)
