@@ -141,6 +141,20 @@ func traceName(rank int, stamp int64, gzipped bool) string {
 	return n
 }
 
+// newDir is a fresh profiler directory and testConfig over it.
+func newDir(t *testing.T) (string, Config) {
+	dir := t.TempDir()
+	return dir, testConfig(t, dir)
+}
+
+// put writes data as the file name in dir and returns its path.
+func put(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	write(t, p, data)
+	return p
+}
+
 func write(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

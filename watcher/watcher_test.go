@@ -90,8 +90,7 @@ func TestPlainJSONRenamedIntoPlace(t *testing.T) {
 
 func TestBacklogOldestFirst(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	// Written in a shuffled order; offered by name timestamp, then mtime.
 	names := []struct {
 		name  string
@@ -133,8 +132,7 @@ func TestBacklogOldestFirst(t *testing.T) {
 
 func TestRestartOffersNothingDone(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	b := filepath.Join(dir, traceName(1, 1795789272000000002, false))
 	write(t, a, testkit.Gzip(t, traceJSON("a", 50)))
@@ -181,10 +179,8 @@ func TestRestartOffersNothingDone(t *testing.T) {
 
 func TestCrashBeforeDoneOffersAgain(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, testkit.Gzip(t, traceJSON("crash", 20)))
+	dir, cfg := newDir(t)
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("crash", 20)))
 	w := start(t, cfg)
 	first := w.mustNext(t)
 	w.stop(t) // "crash": no Done
@@ -201,11 +197,9 @@ func TestCrashBeforeDoneOffersAgain(t *testing.T) {
 
 func TestRetryBackoff(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.RetryBackoff = Backoff{Initial: 150 * time.Millisecond, Max: 300 * time.Millisecond}
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, false))
-	write(t, p, traceJSON("retry", 5))
+	p := put(t, dir, traceName(0, 1795789272000000001, false), traceJSON("retry", 5))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	backendDown := errors.New("backend unavailable")
@@ -240,12 +234,10 @@ func TestRetryBackoff(t *testing.T) {
 
 func TestRetryTruncatedGivesUp(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.MaxTruncatedAttempts = 2
 	cfg.MaxTruncatedAge = time.Millisecond
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, false))
-	write(t, p, traceJSON("cut inside", 5))
+	p := put(t, dir, traceName(0, 1795789272000000001, false), traceJSON("cut inside", 5))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	cut := fmt.Errorf("converter: %w", ErrTruncated)
@@ -263,8 +255,7 @@ func TestRetryTruncatedGivesUp(t *testing.T) {
 
 func TestFailedMovesAside(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	content := testkit.Gzip(t, traceJSON("malformed inside", 5))
 	write(t, p, content)
@@ -317,13 +308,11 @@ func TestWatcherFailsBadFilesItself(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := testConfig(t, dir)
+			dir, cfg := newDir(t)
 			if tt.tweak != nil {
 				tt.tweak(&cfg)
 			}
-			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-			write(t, p, tt.data)
+			p := put(t, dir, traceName(0, 1795789272000000001, true), tt.data)
 			age(t, p, time.Minute)
 			w := start(t, cfg)
 			moved := filepath.Join(dir, "failed", filepath.Base(p))
@@ -363,11 +352,9 @@ func TestAfterExport(t *testing.T) {
 	t.Parallel()
 	for _, policy := range []string{AfterExportKeep, AfterExportDelete, AfterExportMove} {
 		t.Run(policy, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := testConfig(t, dir)
+			dir, cfg := newDir(t)
 			cfg.AfterExport = policy
-			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-			write(t, p, testkit.Gzip(t, traceJSON(policy, 5)))
+			p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON(policy, 5)))
 			w := start(t, cfg)
 			if err := w.Done(w.mustNext(t)); err != nil {
 				t.Fatal(err)
@@ -386,8 +373,7 @@ func TestAfterExport(t *testing.T) {
 
 func TestDiskBudget(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	w := start(t, cfg)
 	var paths []string
 	var size int64
@@ -437,8 +423,7 @@ func TestDiskBudget(t *testing.T) {
 
 func TestDiskBudgetCountsExportedDir(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.AfterExport = AfterExportMove
 	var size int64
 	for i := range 3 {
@@ -465,13 +450,11 @@ func TestDiskBudgetCountsExportedDir(t *testing.T) {
 
 func TestRescanWithoutFsnotify(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.Notify = false
 	w := start(t, cfg)
 	time.Sleep(50 * time.Millisecond)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, testkit.Gzip(t, traceJSON("polled", 5)))
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("polled", 5)))
 	if got := w.mustNext(t); got.Path != p {
 		t.Fatalf("offered %s, want %s", got.Path, p)
 	}
@@ -482,8 +465,7 @@ func TestMissingDirAppearsLater(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "profiles")
 	w := start(t, testConfig(t, dir))
 	time.Sleep(200 * time.Millisecond)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, testkit.Gzip(t, traceJSON("late dir", 5)))
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("late dir", 5)))
 	if got := w.mustNext(t); got.Path != p {
 		t.Fatalf("offered %s, want %s", got.Path, p)
 	}
@@ -491,8 +473,7 @@ func TestMissingDirAppearsLater(t *testing.T) {
 
 func TestUnreadableFile(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	bad := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	good := filepath.Join(dir, traceName(1, 1795789272000000002, true))
 	write(t, bad, testkit.Gzip(t, traceJSON("no permission", 5)))
@@ -576,8 +557,7 @@ func TestSymlinks(t *testing.T) {
 
 func TestIgnoredNames(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.Recursive = true
 	body := testkit.Gzip(t, traceJSON("ignored", 5))
 	for _, p := range []string{
@@ -608,11 +588,9 @@ func TestIgnoredNames(t *testing.T) {
 
 func TestDoneWithUnwritableState(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	stateDir := filepath.Dir(cfg.StatePath)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, testkit.Gzip(t, traceJSON("state", 5)))
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("state", 5)))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	// A regular file where the state directory should be: not writable,
@@ -643,11 +621,9 @@ func TestDoneWithUnwritableState(t *testing.T) {
 
 func TestChangedWhileInFlight(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.AfterExport = AfterExportDelete
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, testkit.Gzip(t, traceJSON("v1", 5)))
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("v1", 5)))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	write(t, p, testkit.Gzip(t, traceJSON("v2 is longer than v1", 50)))
@@ -665,8 +641,7 @@ func TestChangedWhileInFlight(t *testing.T) {
 
 func TestDuplicateContentOfferedOnce(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	body := testkit.Gzip(t, traceJSON("twins", 5))
 	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	b := filepath.Join(dir, traceName(0, 1795789272000000002, true))
@@ -726,15 +701,12 @@ func TestChangedWhileVerified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			cfg := testConfig(t, dir)
+			dir, cfg := newDir(t)
 			cfg.MaxTruncatedAttempts, cfg.MaxTruncatedAge = 2, time.Millisecond
 			cfg.Notify = false // no event may tell the watcher; it must look itself
-			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-			write(t, p, testkit.Gzip(t, traceJSON(tt.name, 2000)))
+			p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON(tt.name, 2000)))
 			age(t, p, time.Minute)
-			other := filepath.Join(dir, traceName(1, 1795789272000000002, true))
-			write(t, other, testkit.Gzip(t, traceJSON("bystander", 5)))
+			other := put(t, dir, traceName(1, 1795789272000000002, true), testkit.Gzip(t, traceJSON("bystander", 5)))
 			opened := 0
 			w := start(t, cfg, func(w *Watcher) {
 				w.open = func(name string) (*os.File, error) {
@@ -821,10 +793,8 @@ func TestMoveIntoNeverOverwrites(t *testing.T) {
 
 func TestFailedAfterFileVanished(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, testkit.Gzip(t, traceJSON("vanishing", 5)))
+	dir, cfg := newDir(t)
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("vanishing", 5)))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	if err := os.Remove(p); err != nil {
@@ -846,8 +816,7 @@ func TestFailedAfterFileVanished(t *testing.T) {
 // a stream that stays cut is given up on as without the option.
 func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.SkipGzipVerify = true
 	cfg.MaxTruncatedAttempts = 3
 	cfg.MaxTruncatedAge = time.Hour // the file is young: never given up here
@@ -881,11 +850,9 @@ func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
 
 func TestSkipGzipVerifyStillFailsGarbage(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.SkipGzipVerify = true
-	p := filepath.Join(dir, traceName(0, 1795789272000000002, true))
-	write(t, p, []byte("this is not gzip at all, only named like a trace"))
+	p := put(t, dir, traceName(0, 1795789272000000002, true), []byte("this is not gzip at all, only named like a trace"))
 	start(t, cfg)
 	// The fingerprint reads the gzip header, so garbage is still failed by
 	// the watcher itself without reaching the consumer.
