@@ -47,8 +47,7 @@ func testConfig(t *testing.T, dir string) Config {
 // running is a Watcher whose Run goroutine the test owns.
 type running struct {
 	*Watcher
-	cancel context.CancelFunc
-	done   chan error
+	run *testkit.Background
 }
 
 func start(t *testing.T, cfg Config, tweak ...func(*Watcher)) *running {
@@ -60,29 +59,13 @@ func start(t *testing.T, cfg Config, tweak ...func(*Watcher)) *running {
 	for _, f := range tweak {
 		f(w)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{Watcher: w, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- w.Run(ctx) }()
-	t.Cleanup(func() { r.stop(t) })
-	return r
+	return &running{Watcher: w, run: testkit.Go(t, "Run", 5*time.Second, w.Run)}
 }
 
 // stop ends Run and waits for it; it may be called more than once.
 func (r *running) stop(t *testing.T) {
 	t.Helper()
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("Run returned %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	r.run.Stop(t)
 }
 
 // next waits up to d for a file.

@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -307,5 +308,27 @@ func TestGolden(t *testing.T) {
 	}
 	if line, g, w := firstDiff([]byte("a\nb"), []byte("a\nb\nc")); line != 3 || g != "" || w != "c" {
 		t.Errorf("firstDiff of a shorter output = %d %q %q, want 3 \"\" \"c\"", line, g, w)
+	}
+}
+
+func TestGoStopsOnceAndReportsWhatFnReturned(t *testing.T) {
+	calls := 0
+	b := Go(t, "clean", time.Second, func(ctx context.Context) error { calls++; <-ctx.Done(); return nil })
+	b.Stop(t)
+	b.Stop(t)
+	if calls != 1 {
+		t.Fatalf("fn ran %d times", calls)
+	}
+	if msg := runFake(t, func(tb testing.TB) {
+		Go(tb, "failing", time.Second, func(ctx context.Context) error { <-ctx.Done(); return errors.New("boom") }).Stop(tb)
+	}); msg != "failing returned boom" {
+		t.Errorf("a failing fn: reported %q", msg)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	if msg := runFake(t, func(tb testing.TB) {
+		Go(tb, "stuck", 50*time.Millisecond, func(context.Context) error { <-release; return nil }).Stop(tb)
+	}); !strings.HasPrefix(msg, "stuck did not return within 50ms") {
+		t.Errorf("a stuck fn: reported %q", msg)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -45,37 +46,32 @@ func daemonArgs(dir, state string, c *otlptest.Collector, extra ...string) []str
 	return testkit.DaemonArgs(dir, state, c.GRPCEndpoint(), append([]string{"--settle-time", "300ms", "--log-level", "warn"}, extra...)...)
 }
 
-// inProcess runs the daemon in this process until the returned stop is called.
+// inProcess runs the daemon in this process until stop is called.
 type inProcess struct {
-	cancel context.CancelFunc
-	done   chan int
-	out    *testkit.SyncBuffer
+	run *testkit.Background
+	out *testkit.SyncBuffer
 }
 
 func startDaemon(t *testing.T, args []string) *inProcess {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &inProcess{cancel: cancel, done: make(chan int, 1), out: &testkit.SyncBuffer{}}
-	go func() { p.done <- Main(ctx, args, io.Discard, p.out, func(string) string { return "" }) }()
-	t.Cleanup(func() { p.stop(t) })
+	p := &inProcess{out: &testkit.SyncBuffer{}}
+	// Registered before Go's stop, so it runs after it (cleanups run last
+	// first) and sees a failure of the shutdown too.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", p.out.String())
+		}
+	})
+	p.run = testkit.Go(t, "the daemon", 30*time.Second, func(ctx context.Context) error {
+		if code := Main(ctx, args, io.Discard, p.out, func(string) string { return "" }); code != 0 {
+			return fmt.Errorf("exit %d", code)
+		}
+		return nil
+	})
 	return p
 }
 
-func (p *inProcess) stop(t *testing.T) {
-	if p.cancel == nil {
-		return
-	}
-	p.cancel()
-	p.cancel = nil
-	select {
-	case code := <-p.done:
-		if code != 0 {
-			t.Errorf("daemon exited %d:\n%s", code, p.out.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Errorf("daemon did not stop within 30s:\n%s", p.out.String())
-	}
-}
+func (p *inProcess) stop(t *testing.T) { p.run.Stop(t) }
 
 // writeInChunks writes src to dst in place, as PyTorch's gzip export does,
 // pausing between chunks; one pause is longer than the settle time, so the
@@ -185,12 +181,7 @@ func TestRunCorruptFilesFailAlone(t *testing.T) {
 		}
 	}
 	testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
-	d := startDaemon(t, daemonArgs(dir, state, c, "--log-level", "info"))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("daemon output:\n%s", d.out.String())
-		}
-	})
+	startDaemon(t, daemonArgs(dir, state, c, "--log-level", "info"))
 	testkit.WaitFor(t, "the good file's spans", 60*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
 	testkit.WaitFor(t, "the bad files in failed/", 30*time.Second, func() bool {
 		for name := range bad {
