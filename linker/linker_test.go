@@ -504,7 +504,7 @@ func TestFollowLogRotation(t *testing.T) {
 		done <- FollowLog(ctx, path, LoadOptions{Text: vllmlog.TextOptions{Year: 2026, Location: time.UTC}}, tail.Options{PollInterval: 2 * time.Millisecond}, tl,
 			func(err error) { t.Errorf("bad line: %v", err) })
 	}()
-	waitFor(t, func() bool { return tl.Len() > 0 })
+	testkit.WaitFor(t, "the first lines read", 5*time.Second, func() bool { return tl.Len() > 0 })
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
@@ -523,23 +523,12 @@ func TestFollowLogRotation(t *testing.T) {
 	}
 	// Everything in both files arrives, and the watermark moves past the
 	// log's last line once the follower is idle.
-	waitFor(t, func() bool {
+	testkit.WaitFor(t, "both files' requests and the watermark past the last line", 5*time.Second, func() bool {
 		return ids(tl) == ids(want) && tl.Watermark(SourceTextLog) > want.Watermark(SourceTextLog)
 	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -619,7 +619,7 @@ func TestShutdownForced(t *testing.T) {
 	}
 	<-done
 	<-done
-	waitFor(t, 5*time.Second, "both consumer calls cancelled", func() bool { return cancelled.Load() == 2 })
+	testkit.WaitFor(t, "both consumer calls cancelled", 5*time.Second, func() bool { return cancelled.Load() == 2 })
 	if st := r.Stats(); st.PendingBytes != 0 || st.ConsumerErrors != 2 {
 		t.Errorf("stats %+v", st)
 	}

@@ -34,7 +34,7 @@ func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 		if i == 3*step {
 			// Halfway, stop writing until the watcher has looked at the
 			// settled but incomplete stream and rejected it.
-			eventually(t, "incomplete stream checked", func() bool { return w.Stats().Retried > 0 })
+			testkit.WaitFor(t, "incomplete stream checked", 5*time.Second, func() bool { return w.Stats().Retried > 0 })
 		}
 		if i+step >= len(data) {
 			break // complete: it may be offered from now on
@@ -115,7 +115,7 @@ func TestBacklogOldestFirst(t *testing.T) {
 	want := []string{"a", "b2", "b1", "c", "d", "e"}
 	// Let the whole backlog be checked, so the order is not the order of
 	// verification.
-	eventually(t, "backlog ready", func() bool { return w.Stats().Ready == len(want) })
+	testkit.WaitFor(t, "backlog ready", 5*time.Second, func() bool { return w.Stats().Ready == len(want) })
 	if s := w.Stats(); s.Queue != len(want) || s.OldestWaiting < 2*time.Hour || s.BytesOnDisk == 0 {
 		t.Errorf("stats %+v: want %d queued, the oldest waiting 2h, bytes on disk counted", s, len(want))
 	}
@@ -249,7 +249,7 @@ func TestRetryTruncatedGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := filepath.Join(dir, "failed", filepath.Base(p))
-	eventually(t, "file moved to failed/", func() bool { return exists(failed) })
+	testkit.WaitFor(t, "file moved to failed/", 5*time.Second, func() bool { return exists(failed) })
 	w.expectNone(t, 300*time.Millisecond)
 }
 
@@ -316,7 +316,7 @@ func TestWatcherFailsBadFilesItself(t *testing.T) {
 			age(t, p, time.Minute)
 			w := start(t, cfg)
 			moved := filepath.Join(dir, "failed", filepath.Base(p))
-			eventually(t, "file moved to failed/", func() bool { return exists(moved) })
+			testkit.WaitFor(t, "file moved to failed/", 5*time.Second, func() bool { return exists(moved) })
 			w.expectNone(t, 200*time.Millisecond)
 			w.stop(t)
 			recs, err := checkpoint.Load(cfg.StatePath)
@@ -395,8 +395,8 @@ func TestDiskBudget(t *testing.T) {
 
 	cfg.DiskBudgetBytes = 3*size + 10 // room for three: delete one exported file
 	w2 := start(t, cfg)
-	eventually(t, "the oldest exported file deleted", func() bool { return !exists(paths[0]) })
-	eventually(t, "budget pass", func() bool { return w2.Stats().DeletedByBudget == 1 })
+	testkit.WaitFor(t, "the oldest exported file deleted", 5*time.Second, func() bool { return !exists(paths[0]) })
+	testkit.WaitFor(t, "budget pass", 5*time.Second, func() bool { return w2.Stats().DeletedByBudget == 1 })
 	if !exists(paths[1]) || !exists(paths[2]) || !exists(paths[3]) {
 		t.Fatal("deleted more than needed")
 	}
@@ -404,8 +404,8 @@ func TestDiskBudget(t *testing.T) {
 
 	cfg.DiskBudgetBytes = size // room for one: delete the other exported file, never the unexported
 	w3 := start(t, cfg)
-	eventually(t, "second exported file deleted", func() bool { return !exists(paths[1]) })
-	eventually(t, "overrun reported", func() bool { return w3.Stats().BudgetOverrun > 0 })
+	testkit.WaitFor(t, "second exported file deleted", 5*time.Second, func() bool { return !exists(paths[1]) })
+	testkit.WaitFor(t, "overrun reported", 5*time.Second, func() bool { return w3.Stats().BudgetOverrun > 0 })
 	if !exists(paths[2]) || !exists(paths[3]) {
 		t.Fatal("an unexported file was deleted")
 	}
@@ -415,7 +415,7 @@ func TestDiskBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "exported files deleted to fit", func() bool { return !exists(paths[2]) && w3.Stats().BudgetOverrun == 0 })
+	testkit.WaitFor(t, "exported files deleted to fit", 5*time.Second, func() bool { return !exists(paths[2]) && w3.Stats().BudgetOverrun == 0 })
 	if !exists(paths[3]) {
 		t.Fatal("deleted below the budget")
 	}
@@ -440,7 +440,7 @@ func TestDiskBudgetCountsExportedDir(t *testing.T) {
 		}
 	}
 	exported := filepath.Join(dir, "exported")
-	eventually(t, "oldest moved file deleted", func() bool {
+	testkit.WaitFor(t, "oldest moved file deleted", 5*time.Second, func() bool {
 		return !exists(filepath.Join(exported, traceName(0, 1795789272000000001, true)))
 	})
 	if !exists(filepath.Join(exported, traceName(2, 1795789272000000003, true))) {
@@ -497,7 +497,7 @@ func TestUnreadableFile(t *testing.T) {
 	if got := w.mustNext(t); got.Path != good {
 		t.Fatalf("offered %s, want %s", got.Path, good)
 	}
-	eventually(t, "problem reported", func() bool { return w.Stats().Problems == 1 })
+	testkit.WaitFor(t, "problem reported", 5*time.Second, func() bool { return w.Stats().Problems == 1 })
 	w.expectNone(t, 300*time.Millisecond)
 
 	if err := os.Chmod(bad, 0o644); err != nil {
@@ -727,7 +727,7 @@ func TestChangedWhileVerified(t *testing.T) {
 				t.Fatalf("offered %s, want only %s", got.Path, other)
 			}
 			if tt.moved {
-				eventually(t, "cut file failed", func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
+				testkit.WaitFor(t, "cut file failed", 5*time.Second, func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
 			}
 			w.expectNone(t, 300*time.Millisecond)
 		})
@@ -747,7 +747,7 @@ func TestMultipleDirs(t *testing.T) {
 	age(t, pa, time.Minute)
 	age(t, pb, time.Minute)
 	w := start(t, cfg)
-	eventually(t, "both ready", func() bool { return w.Stats().Ready == 2 })
+	testkit.WaitFor(t, "both ready", 5*time.Second, func() bool { return w.Stats().Ready == 2 })
 	for _, want := range []string{pb, pa} {
 		f := w.mustNext(t)
 		if f.Path != want {
@@ -856,5 +856,5 @@ func TestSkipGzipVerifyStillFailsGarbage(t *testing.T) {
 	start(t, cfg)
 	// The fingerprint reads the gzip header, so garbage is still failed by
 	// the watcher itself without reaching the consumer.
-	eventually(t, "garbage moved to failed/", func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
+	testkit.WaitFor(t, "garbage moved to failed/", 5*time.Second, func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
 }
