@@ -1,8 +1,11 @@
 // Package testkit is what the project's tests share: the goroutine-leak
-// check of every package's TestMain, the harness that builds and runs the
-// real daemon (as a child process or against the in-process collector of
-// internal/otlptest) and the small helpers those tests kept copying
-// (polling, free ports, file placement, gzip, a goroutine-safe buffer).
+// check of every package's TestMain (RunTests), the harness that builds
+// and runs the real daemon (BuildBridge, DaemonArgs, StartProcess, and
+// StartCollector for the in-process collector of internal/otlptest), a
+// function run in the background until the test stops it (Go), a
+// throw-away PKI for TLS tests, golden-file comparison, and the small
+// helpers tests kept copying (WaitFor, FreeAddr, ReadFile, PlaceFile,
+// Gzip, SyncBuffer, Tail).
 //
 // Every helper takes the test's testing.TB and fails it with what failed
 // and where; processes and collectors it starts are stopped by the test's
