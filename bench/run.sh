@@ -30,7 +30,7 @@ RUNS=${RUNS:-3}
 JSON_OUT=${JSON_OUT:-1}
 JSON_RUNS=${JSON_RUNS:-$RUNS}
 JSON_MAX_MB=${JSON_MAX_MB:-600}
-FIXTURE=${FIXTURE:-converter/testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz}
+FIXTURE=${FIXTURE:-testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz}
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
 

@@ -8,7 +8,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
-const h100Fixture = "testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
+const h100Fixture = "../testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
 
 func TestCap(t *testing.T) {
 	raw := readFile(t, "testdata/hta/trace_filter--sampled_rank-0.json.gz")

@@ -5,44 +5,19 @@ import (
 	"context"
 	"errors"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if stack := leakedProducers(); stack != "" {
-			os.Stderr.WriteString(stack + "\nread-ahead goroutine leak\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// leakedProducers waits briefly for read-ahead goroutines to exit and
-// returns their stacks if any remain.
-func leakedProducers() string {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		if !bytes.Contains(buf, []byte("(*readAhead).produce")) {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return string(buf)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// TestMain fails the package if a goroutine (a read-ahead producer) outlives
+// the tests.
+func TestMain(m *testing.M) { os.Exit(testkit.RunTests(m)) }
 
 func gz(t testing.TB, b []byte) []byte {
 	t.Helper()

@@ -16,7 +16,7 @@ import (
 func fixtures(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, g := range []string{"testdata/h100/*.json.gz", "testdata/hta/*.json", "testdata/hta/*.json.gz"} {
+	for _, g := range []string{"../testdata/h100/*.json.gz", "testdata/hta/*.json", "testdata/hta/*.json.gz"} {
 		m, err := filepath.Glob(g)
 		if err != nil {
 			t.Fatal(err)

@@ -25,11 +25,7 @@ func TestConvertToJaeger(t *testing.T) {
 			svc := uniqueName(t, "e2e-convert-"+proto)
 
 			out := filepath.Join(dir, "spans.otlp.jsonl")
-			runBridge(t, 3*time.Minute, "convert", "-o", out, "--service-name", svc, trace)
-			spans, err := readOTLPJSONLines(out)
-			if err != nil {
-				t.Fatal(err)
-			}
+			spans := convertToFile(t, out, "--service-name", svc, trace)
 			want := groupTraces(spans)
 			if n := spanCount(want); n != len(spans) {
 				t.Errorf("-o output repeats span ids: %d spans, %d distinct", len(spans), n)

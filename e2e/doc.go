@@ -19,6 +19,6 @@
 //
 // The package contains no code outside tests and is never imported. Its tests
 // never reach beyond loopback, never read /work/shared (fixtures are copied
-// into testdata/), and never modify the fixtures: each test rewrites a copy
+// into the repository's testdata/), and never modify the fixtures: each test rewrites a copy
 // shifted to the present time, so repeated runs against one Jaeger do not mix.
 package e2e

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // TestExampleQuickstart runs examples/quickstart.sh as a user would and
@@ -21,7 +23,7 @@ func TestExampleQuickstart(t *testing.T) {
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "BRIDGE_BIN="+bridgeBin, "OUT="+out)
 	b, err := cmd.CombinedOutput()
-	t.Logf("examples/quickstart.sh:\n%s", tail(b, 3000))
+	t.Logf("examples/quickstart.sh:\n%s", testkit.Tail(string(b), 3000))
 	if err != nil {
 		t.Fatalf("examples/quickstart.sh: %v", err)
 	}
@@ -52,8 +54,8 @@ func TestExampleBridgeConfigRuns(t *testing.T) {
 		"VLLM_PROFILER_DIR=" + prof,
 		"VLLM_LOG_FILE=" + logFile,
 		"BRIDGE_STATE_DIR=" + mkdir(t, dir, "state"),
-		"BRIDGE_RECEIVER_GRPC=" + freeAddr(t),
-		"BRIDGE_RECEIVER_HTTP=" + freeAddr(t),
+		"BRIDGE_RECEIVER_GRPC=" + testkit.FreeAddr(t),
+		"BRIDGE_RECEIVER_HTTP=" + testkit.FreeAddr(t),
 		"OTLP_ENDPOINT=" + jaegerAPI.otlpGRPC,
 		"DEPLOYMENT_ENVIRONMENT=e2e",
 	}
@@ -62,11 +64,7 @@ func TestExampleBridgeConfigRuns(t *testing.T) {
 
 	trace := fx.WriteTrace(t, mkdir(t, dir, "convert-input"))
 	out := filepath.Join(dir, "expected.otlp.jsonl")
-	runBridge(t, 3*time.Minute, "convert", "-o", out, "--service-name", svc, trace)
-	spans, err := readOTLPJSONLines(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spans := convertToFile(t, out, "--service-name", svc, trace)
 	expected := groupTraces(spans)
 
 	appendSlowly(t, filepath.Join(prof, fx.TraceName), fx.TraceGZ, 4, 100*time.Millisecond)
@@ -102,11 +100,7 @@ func TestExampleJaegerLocal(t *testing.T) {
 	if err != nil || len(trace) != 1 {
 		t.Fatalf("examples/data holds %v, want one trace", trace)
 	}
-	runBridge(t, 3*time.Minute, "convert", "-o", out, "--service-name", svc, "--requests", "../examples/data/vllm.jsonl", trace[0])
-	spans, err := readOTLPJSONLines(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spans := convertToFile(t, out, "--service-name", svc, "--requests", "../examples/data/vllm.jsonl", trace[0])
 	want := len(spans)
 
 	cmd := exec.Command("bash", "examples/jaeger-local.sh")
@@ -114,7 +108,7 @@ func TestExampleJaegerLocal(t *testing.T) {
 	cmd.Env = append(os.Environ(), "BRIDGE_BIN="+bridgeBin, "SERVICE_NAME="+svc,
 		"JAEGER_OTLP_GRPC="+jaegerAPI.otlpGRPC, "JAEGER_QUERY="+jaegerAPI.query)
 	b, err := cmd.CombinedOutput()
-	t.Logf("examples/jaeger-local.sh:\n%s", tail(b, 2000))
+	t.Logf("examples/jaeger-local.sh:\n%s", testkit.Tail(string(b), 2000))
 	if err != nil {
 		t.Fatalf("examples/jaeger-local.sh: %v", err)
 	}

@@ -25,12 +25,12 @@ import (
 // the llm_request spans vLLM would have exported, and truth.json: what the
 // serving loop knows about every request and step.
 const (
-	fixtureTrace    = "testdata/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
+	fixtureTrace    = "../testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
 	fixtureTraceNS  = "1795789278257156267" // the <ns> part of its file name
-	fixtureJSONLog  = "testdata/logs/vllm.jsonl"
-	fixtureTextLog  = "testdata/logs/vllm.log"
-	fixtureSpans    = "testdata/logs/llm_request.otlp.json"
-	fixtureTruth    = "testdata/truth.json"
+	fixtureJSONLog  = "../testdata/h100/vllm.jsonl"
+	fixtureTextLog  = "../testdata/h100/vllm.log"
+	fixtureSpans    = "../testdata/h100/llm_request.otlp.json"
+	fixtureTruth    = "../testdata/h100/truth.json"
 	fixtureGPU      = "NVIDIA H100 80GB HBM3"
 	fixtureSteps    = 30 // step annotations in the trace
 	fixtureBaseTime = int64(1790857026000000000)

@@ -5,19 +5,17 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // bridgeBin is the bridge binary under test; jaegerAPI the Jaeger in use.
@@ -53,16 +51,13 @@ func mainWithCleanup(m *testing.M) int {
 		defer os.RemoveAll(dir)
 		bridgeBin = filepath.Join(dir, "vllm-otel-bridge")
 		start := time.Now()
-		cmd := exec.Command("go", "build", "-o", bridgeBin, "./cmd/vllm-otel-bridge")
-		cmd.Dir = ".."
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/vllm-otel-bridge: %v\n", err)
+		if err := testkit.BuildBridge(bridgeBin); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
 			return 2
 		}
 		fmt.Fprintf(os.Stderr, "e2e: built %s in %v\n", bridgeBin, time.Since(start).Round(time.Millisecond))
 	}
-	return m.Run()
+	return testkit.RunTests(m)
 }
 
 // uniqueName returns a service name no other test run uses.
@@ -83,9 +78,21 @@ func runBridge(t *testing.T, timeout time.Duration, args ...string) []byte {
 	err := cmd.Run()
 	t.Logf("vllm-otel-bridge %s: %v in %v", strings.Join(args, " "), exitText(err), time.Since(start).Round(time.Millisecond))
 	if err != nil {
-		t.Fatalf("vllm-otel-bridge %s: %v\nstderr:\n%s", strings.Join(args, " "), err, tail(stderr.Bytes(), 4000))
+		t.Fatalf("vllm-otel-bridge %s: %v\nstderr:\n%s", strings.Join(args, " "), err, testkit.Tail(stderr.String(), 4000))
 	}
 	return stdout.Bytes()
+}
+
+// convertToFile runs `convert -o out` with args and returns the spans it
+// wrote.
+func convertToFile(t *testing.T, out string, args ...string) []Span {
+	t.Helper()
+	runBridge(t, 3*time.Minute, append([]string{"convert", "-o", out}, args...)...)
+	spans, err := readOTLPJSONLines(out)
+	if err != nil {
+		t.Fatalf("reading what convert -o wrote: %v", err)
+	}
+	return spans
 }
 
 func exitText(err error) string {
@@ -95,27 +102,16 @@ func exitText(err error) string {
 	return err.Error()
 }
 
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return append([]byte("…"), b[len(b)-n:]...)
-	}
-	return b
-}
-
 // daemon is a running `vllm-otel-bridge run`.
 type daemon struct {
-	cmd     *exec.Cmd
-	logPath string
+	*testkit.Process
 	metrics string // host:port of /metrics /healthz /readyz
-	done    chan error
-	once    sync.Once
-	err     error
 }
 
 // startDaemon starts `vllm-otel-bridge run` with args plus its own metrics
-// address, logs to a file in the test's temp dir, waits for /readyz, and
-// stops it (SIGTERM, then SIGKILL) when the test ends, printing its log if
-// the test failed.
+// address and debug logs, waits for /readyz, and stops it with SIGTERM when
+// the test ends, failing the test unless it exits 0 (its output is logged
+// if the test failed).
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
 	return startDaemonWithEnv(t, nil, args...)
@@ -124,32 +120,11 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 // startDaemonWithEnv is startDaemon with extra environment variables.
 func startDaemonWithEnv(t *testing.T, env []string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{
-		logPath: filepath.Join(t.TempDir(), "bridge.log"),
-		metrics: freeAddr(t),
-		done:    make(chan error, 1),
-	}
-	logf, err := os.Create(d.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := &daemon{metrics: testkit.FreeAddr(t)}
 	args = append([]string{"run", "--metrics-addr", d.metrics, "--log-level", "debug"}, args...)
-	d.cmd = exec.Command(bridgeBin, args...)
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	d.cmd.Env = append(os.Environ(), env...)
-	if err := d.cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start bridge: %v", err)
-	}
-	t.Logf("started vllm-otel-bridge %s (pid %d)", strings.Join(args, " "), d.cmd.Process.Pid)
-	go func() { d.done <- d.cmd.Wait(); logf.Close() }()
-	t.Cleanup(func() {
-		d.stop(t)
-		if t.Failed() {
-			b, _ := os.ReadFile(d.logPath)
-			t.Logf("bridge log (%s):\n%s", d.logPath, tail(b, 8000))
-		}
-	})
+	d.Process = testkit.StartProcess(t, bridgeBin, args, testkit.ProcessOptions{Env: append(os.Environ(), env...)})
+	t.Logf("started vllm-otel-bridge %s (pid %d)", strings.Join(args, " "), d.Pid())
+	t.Cleanup(func() { d.Stop(t) })
 	d.waitReady(t, 30*time.Second)
 	return d
 }
@@ -160,10 +135,8 @@ func (d *daemon) waitReady(t *testing.T, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
 		select {
-		case err := <-d.done:
-			d.done <- err
-			b, _ := os.ReadFile(d.logPath)
-			t.Fatalf("bridge exited before it was ready: %v\n%s", err, tail(b, 4000))
+		case <-d.Done():
+			t.Fatalf("bridge exited before it was ready: %v\n%s", d.Wait(), testkit.Tail(d.Output(), 4000))
 		default:
 		}
 		resp, err := http.Get("http://" + d.metrics + "/readyz")
@@ -179,37 +152,6 @@ func (d *daemon) waitReady(t *testing.T, timeout time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// stop sends SIGTERM and waits up to 20 s before killing; it reports a
-// non-zero exit after SIGTERM as a test error (the daemon must shut down
-// cleanly).
-func (d *daemon) stop(t *testing.T) {
-	d.once.Do(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case d.err = <-d.done:
-		case <-time.After(20 * time.Second):
-			_ = d.cmd.Process.Kill()
-			d.err = errors.New("did not exit within 20s of SIGTERM; killed")
-			<-d.done
-		}
-		if d.err != nil {
-			t.Errorf("bridge shutdown: %v", d.err)
-		}
-	})
-}
-
-// freeAddr returns a loopback address nothing listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // appendSlowly appends data to path in n chunks with a pause between them,

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // TestRunDaemonWithJSONLog runs the daemon the way a vLLM host does: a
@@ -81,7 +83,7 @@ func TestRunReceiverForwardsVLLMSpans(t *testing.T) {
 	dir := t.TempDir()
 	prof := mkdir(t, dir, "profiler")
 	svc := uniqueName(t, "e2e-receiver")
-	recv := freeAddr(t)
+	recv := testkit.FreeAddr(t)
 
 	early, late := splitSpansByEnd(t, fx.Spans, fx.End.UnixNano())
 	sent, err := decodeOTLPJSON(fx.Spans)
@@ -187,11 +189,7 @@ func convertExpectation(t *testing.T, fx *shiftedFixture, svc, dir, requests str
 	t.Helper()
 	trace := fx.WriteTrace(t, mkdir(t, dir, "convert-input"))
 	out := filepath.Join(dir, "expected.otlp.jsonl")
-	runBridge(t, 3*time.Minute, "convert", "-o", out, "--service-name", svc, "--requests", requests, trace)
-	spans, err := readOTLPJSONLines(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spans := convertToFile(t, out, "--service-name", svc, "--requests", requests, trace)
 	exp := groupTraces(onlyService(spans, svc))
 	if len(exp) == 0 {
 		t.Fatalf("convert -o %s wrote no spans of service %s", out, svc)

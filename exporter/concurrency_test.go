@@ -10,13 +10,14 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 )
 
 // TestConcurrentProducers: several files exported at once, plain and
 // forwarded spans mixed; every tracker sees exactly its own spans.
 func TestConcurrentProducers(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	cfg := fastConfig()
 	cfg.MaxRequestBytes = 16 << 10
 	cfg.MaxInFlight, cfg.QueueSize = 3, 1
@@ -69,7 +70,7 @@ func TestConcurrentProducers(t *testing.T) {
 // TestExportHonoursContext: a producer blocked by backpressure gives up
 // when its context ends, and its tracker reports the failure.
 func TestExportHonoursContext(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	cfg := fastConfig()
 	cfg.MaxRequestBytes = 4 << 10
 	cfg.MaxInFlight, cfg.QueueSize = 1, 0

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -72,7 +73,7 @@ func protocols() []protoCase {
 func TestExportDeliversExactSpans(t *testing.T) {
 	for _, pc := range protocols() {
 		t.Run(pc.name, func(t *testing.T) {
-			col := startCollector(t, otlptest.Options{})
+			col := testkit.StartCollector(t, otlptest.Options{})
 			cfg := fastConfig()
 			cfg.MaxRequestBytes = 32 << 10
 			e := startExporter(t, pc.make(t, col), cfg)
@@ -127,7 +128,7 @@ func TestExportDeliversExactSpans(t *testing.T) {
 }
 
 func TestNothingLost100k(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	cl, err := NewGRPCClient(TransportOptions{Endpoint: col.GRPCEndpoint(), Insecure: boolp(true)})
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +183,7 @@ func TestRetryThenDeliver(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			col := startCollector(t, otlptest.Options{})
+			col := testkit.StartCollector(t, otlptest.Options{})
 			col.FailNext(3, tc.fail)
 			e := startExporter(t, clientFor(t, tc.proto, col), fastConfig())
 			tr := e.NewTracker()
@@ -225,7 +226,7 @@ func TestPermanentErrorFailsTracker(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			col := startCollector(t, otlptest.Options{})
+			col := testkit.StartCollector(t, otlptest.Options{})
 			col.FailNext(1, tc.fail)
 			e := startExporter(t, clientFor(t, tc.proto, col), fastConfig())
 			bad, good := e.NewTracker(), e.NewTracker()
@@ -252,7 +253,7 @@ func TestPermanentErrorFailsTracker(t *testing.T) {
 }
 
 func TestRetriesExhausted(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	col.FailNext(1000, otlptest.Failure{Code: codes.Unavailable})
 	cfg := fastConfig()
 	cfg.Retry.MaxElapsedTime = 100 * time.Millisecond
@@ -269,7 +270,7 @@ func TestRetriesExhausted(t *testing.T) {
 func TestPartialSuccessCounted(t *testing.T) {
 	for _, p := range []string{"grpc", "http-protobuf"} {
 		t.Run(p, func(t *testing.T) {
-			col := startCollector(t, otlptest.Options{})
+			col := testkit.StartCollector(t, otlptest.Options{})
 			col.PartialSuccessNext(1, 7, "7 spans too old")
 			e := startExporter(t, clientFor(t, p, col), fastConfig())
 			tr := e.NewTracker()
@@ -291,7 +292,7 @@ func TestPartialSuccessCounted(t *testing.T) {
 func TestThrottleHints(t *testing.T) {
 	for _, p := range []string{"grpc", "http-protobuf"} {
 		t.Run(p, func(t *testing.T) {
-			col := startCollector(t, otlptest.Options{})
+			col := testkit.StartCollector(t, otlptest.Options{})
 			col.FailNext(1, otlptest.Failure{Code: codes.ResourceExhausted, HTTPStatus: 429, RetryAfter: 3 * time.Second})
 			cl := clientFor(t, p, col)
 			if err := cl.Start(ctxT(t)); err != nil {
@@ -310,7 +311,7 @@ func TestThrottleHints(t *testing.T) {
 func TestTooLargeSpanIsPermanent(t *testing.T) {
 	for _, p := range []string{"grpc", "http-protobuf"} {
 		t.Run(p, func(t *testing.T) {
-			col := startCollector(t, otlptest.Options{MaxRecvBytes: 64 << 10})
+			col := testkit.StartCollector(t, otlptest.Options{MaxRecvBytes: 64 << 10})
 			cfg := fastConfig()
 			cfg.MaxRequestBytes = 16 << 10
 			e := startExporter(t, clientFor(t, p, col), cfg)
@@ -343,7 +344,7 @@ func TestTooLargeSpanIsPermanent(t *testing.T) {
 // MaxInFlight requests are being retried and QueueSize more are waiting, so
 // memory stays bounded; when it comes back everything is delivered.
 func TestBackpressureWhileDown(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	cfg := fastConfig()
 	cfg.MaxRequestBytes = 16 << 10
 	cfg.MaxInFlight, cfg.QueueSize = 2, 2
@@ -404,7 +405,7 @@ func TestBackpressureWhileDown(t *testing.T) {
 }
 
 func TestShutdownDeadlineFailsTrackers(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	col.Down()
 	e := New(clientFor(t, "http-protobuf", col), fastConfig(), testLogger(t))
 	if err := e.Start(ctxT(t)); err != nil {
@@ -432,7 +433,7 @@ func TestShutdownDeadlineFailsTrackers(t *testing.T) {
 }
 
 func TestShutdownFlushes(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	e := New(clientFor(t, "grpc", col), DefaultConfig(), testLogger(t))
 	if err := e.Start(ctxT(t)); err != nil {
 		t.Fatal(err)
@@ -452,7 +453,7 @@ func TestShutdownFlushes(t *testing.T) {
 }
 
 func TestFlushIntervalSendsTrickle(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	e := startExporter(t, clientFor(t, "grpc", col), fastConfig())
 	if err := e.Export(ctxT(t), kernelBatch(testResource, 0, 3), nil); err != nil {
 		t.Fatal(err)
@@ -489,7 +490,7 @@ func TestLifecycleErrors(t *testing.T) {
 }
 
 func TestExportRawKeepsEverything(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	e := startExporter(t, clientFor(t, "grpc", col), fastConfig())
 	in, err := otlpjson.Unmarshal(mustRead(t, "testdata/forwarded.json"))
 	if err != nil {
@@ -576,7 +577,7 @@ func TestFileClientWritesJSONLines(t *testing.T) {
 // TestEnvironmentHonoured: with no options set, the standard variables
 // decide; a set option wins over them.
 func TestEnvironmentHonoured(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	dead := "127.0.0.1:1" // nothing listens there
 	tests := []struct {
 		name     string
@@ -714,7 +715,7 @@ func TestSinksList(t *testing.T) {
 // TestExportErrorFailsTracker: a refused Export makes Wait report failure
 // even though the tracker's other spans were delivered.
 func TestExportErrorFailsTracker(t *testing.T) {
-	col := startCollector(t, otlptest.Options{})
+	col := testkit.StartCollector(t, otlptest.Options{})
 	e := New(clientFor(t, "grpc", col), fastConfig(), testLogger(t))
 	tr := e.NewTracker()
 	if err := e.Export(ctxT(t), kernelBatch(testResource, 0, 1), tr); !errors.Is(err, ErrNotStarted) {

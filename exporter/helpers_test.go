@@ -8,7 +8,6 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -71,16 +70,6 @@ func testLogger(t testing.TB) *slog.Logger {
 type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
-
-func startCollector(t testing.TB, opts otlptest.Options) *otlptest.Collector {
-	t.Helper()
-	c, err := otlptest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
 
 func startExporter(t testing.TB, cl Client, cfg Config) *Exporter {
 	t.Helper()

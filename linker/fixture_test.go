@@ -8,7 +8,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
-	"github.com/go-json-experiment/json/jsontext"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,21 +17,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
-// Test-only helpers over the fixture in testdata/h100: a tiny step
-// extractor over the real traces (the converter's job, done here with
-// encoding/json) and loaders for the three request sources.
+// Test-only helpers over the H100 fixture in the repository's testdata/h100
+// (and the step annotations of its larger window, here in testdata/): a
+// tiny step extractor over the real traces (the converter's job, done here
+// with encoding/json) and loaders for the three request sources.
 
+// fixtureTraces are the paths of the two traces.
 var fixtureTraces = []string{
-	"dp0_pp0_tp0_dcp0_ep0_rank0.1795789272497483694.annotations.pt.trace.json.gz",
-	"dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz",
+	filepath.Join("testdata", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789272497483694.annotations.pt.trace.json.gz"),
+	fixturePath("dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"),
 }
 
-func fixturePath(name string) string { return filepath.Join("testdata", "h100", name) }
+// fixturePath is the path of one file of the shared H100 fixture.
+func fixturePath(name string) string { return filepath.Join("..", "testdata", "h100", name) }
 
 // parseTs converts a Kineto "ts" (µs with 3 decimals, relative) to ns.
 func parseTs(s string) int64 {
@@ -49,15 +53,15 @@ func parseTs(s string) int64 {
 // loadSteps extracts the engine steps of one trace file the way the
 // converter does: each step annotation starts a step that lasts until the
 // next one starts; the last lasts until its own end.
-func loadSteps(t testing.TB, name string) []enginestep.Step {
+func loadSteps(t testing.TB, path string) []enginestep.Step {
 	t.Helper()
 	stepCache.Lock()
 	defer stepCache.Unlock()
-	if ss, ok := stepCache.m[name]; ok {
+	if ss, ok := stepCache.m[path]; ok {
 		return append([]enginestep.Step(nil), ss...)
 	}
-	ss := extractSteps(t, name)
-	stepCache.m[name] = ss
+	ss := extractSteps(t, path)
+	stepCache.m[path] = ss
 	return append([]enginestep.Step(nil), ss...)
 }
 
@@ -68,8 +72,9 @@ var stepCache = struct {
 	m map[string][]enginestep.Step
 }{m: map[string][]enginestep.Step{}}
 
-func extractSteps(t testing.TB, name string) []enginestep.Step {
-	f, err := os.Open(fixturePath(name))
+func extractSteps(t testing.TB, path string) []enginestep.Step {
+	name := filepath.Base(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +158,9 @@ func (d truthDoc) truthFor(s enginestep.Step) ([]string, bool) {
 
 type loader func(t testing.TB, tl *Timeline, filter func(vllmlog.Record) bool)
 
-func loadOTLP(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool) {
+// fixtureLLMRequests decodes the fixture's llm_request spans.
+func fixtureLLMRequests(t testing.TB) []vllmlog.LLMRequestSpan {
+	t.Helper()
 	f, err := os.Open(fixturePath("llm_request.otlp.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +170,11 @@ func loadOTLP(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range spans {
+	return spans
+}
+
+func loadOTLP(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool) {
+	for _, s := range fixtureLLMRequests(t) {
 		if err := tl.AddLLMRequestSpan(s.TraceID, s.SpanID, s.ParentSpanID, s.Start, s.End, s.Attrs); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/tail"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -258,19 +259,7 @@ func TestEmitGolden(t *testing.T) {
 	if text != dumpSpans(b) {
 		t.Fatal("re-emission changed the spans")
 	}
-	golden := filepath.Join("testdata", "emit_small.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(want) != text {
-		t.Fatalf("spans differ from %s (run with -update):\n%s", golden, text)
-	}
+	testkit.Golden(t, filepath.Join("testdata", "emit_small.golden"), []byte(text), *update)
 	root := a[0]
 	for _, s := range a[1:] {
 		if s.TraceID != root.TraceID || s.Parent != root.SpanID || len(s.Links) != 1 {
@@ -515,7 +504,7 @@ func TestFollowLogRotation(t *testing.T) {
 		done <- FollowLog(ctx, path, LoadOptions{Text: vllmlog.TextOptions{Year: 2026, Location: time.UTC}}, tail.Options{PollInterval: 2 * time.Millisecond}, tl,
 			func(err error) { t.Errorf("bad line: %v", err) })
 	}()
-	waitFor(t, func() bool { return tl.Len() > 0 })
+	testkit.WaitFor(t, "the first lines read", 5*time.Second, func() bool { return tl.Len() > 0 })
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
@@ -534,23 +523,12 @@ func TestFollowLogRotation(t *testing.T) {
 	}
 	// Everything in both files arrives, and the watermark moves past the
 	// log's last line once the follower is idle.
-	waitFor(t, func() bool {
+	testkit.WaitFor(t, "both files' requests and the watermark past the last line", 5*time.Second, func() bool {
 		return ids(tl) == ids(want) && tl.Watermark(SourceTextLog) > want.Watermark(SourceTextLog)
 	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 

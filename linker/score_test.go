@@ -138,16 +138,7 @@ func iterationsFrom(i int) func(vllmlog.Record) bool {
 // loadOTLPNoLatency feeds the fixture's spans without their
 // gen_ai.latency.* attributes: only start (arrival) and end are left.
 func loadOTLPNoLatency(t testing.TB, tl *Timeline, _ func(vllmlog.Record) bool) {
-	f, err := os.Open(fixturePath("llm_request.otlp.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	spans, err := vllmlog.DecodeOTLPJSON(f, vllmlog.OTLPOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range spans {
+	for _, s := range fixtureLLMRequests(t) {
 		var attrs []span.Attr
 		for _, a := range s.Attrs {
 			if !strings.HasPrefix(a.Key, "gen_ai.latency.") {

@@ -8,6 +8,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding/gzip"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 var nopConsumer = ConsumerFunc(func(context.Context, []*tracepb.ResourceSpans) error { return nil })
@@ -62,7 +64,7 @@ func BenchmarkExport(b *testing.B) {
 	httpC := &http.Client{Transport: tr}
 	url := "http://" + r.Addrs().HTTP + HTTPTracesPath
 	pb, js := mustMarshal(b, req), encodeJSON(b, req)
-	pbGz, jsGz := gzipBytes(b, pb), gzipBytes(b, js)
+	pbGz, jsGz := testkit.Gzip(b, pb), testkit.Gzip(b, js)
 
 	grpcBench := func(opts ...grpc.CallOption) func(*testing.B) {
 		return func(b *testing.B) {

@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/status"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // loadDuration is how long TestLoad sends: a few seconds in CI, a minute
@@ -158,7 +160,7 @@ func TestLoad(t *testing.T) {
 			}
 			if gz {
 				hdr["Content-Encoding"] = "gzip"
-				body = gzipBytes(t, body)
+				body = testkit.Gzip(t, body)
 			}
 			res, err := tryPostHTTP(httpC, url, body, hdr)
 			if err != nil {

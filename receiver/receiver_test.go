@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 func TestForwardGRPC(t *testing.T) {
@@ -77,7 +79,7 @@ func TestForwardHTTP(t *testing.T) {
 			body := tc.body
 			headers := map[string]string{"Content-Type": tc.contentType}
 			if tc.gzip {
-				body = gzipBytes(t, body)
+				body = testkit.Gzip(t, body)
 				headers["Content-Encoding"] = "gzip"
 			}
 			res := postHTTP(t, http.DefaultClient, "http://"+r.Addrs().HTTP+HTTPTracesPath, body, headers)
@@ -300,11 +302,11 @@ func TestHTTPErrors(t *testing.T) {
 		noConsumer bool
 	}{
 		{name: "too large", cfg: small, body: big, headers: pbHdr, wantCode: 413, wantGRPC: codes.ResourceExhausted, wantStat: func(s Stats) int64 { return s.RefusedTooLarge }},
-		{name: "too large after gunzip", cfg: small, body: gzipBytes(t, make([]byte, 4<<10)), headers: gzHdr, wantCode: 413, wantGRPC: codes.ResourceExhausted, wantStat: func(s Stats) int64 { return s.RefusedTooLarge }},
+		{name: "too large after gunzip", cfg: small, body: testkit.Gzip(t, make([]byte, 4<<10)), headers: gzHdr, wantCode: 413, wantGRPC: codes.ResourceExhausted, wantStat: func(s Stats) int64 { return s.RefusedTooLarge }},
 		{name: "garbage protobuf", cfg: testConfig(), body: []byte{0xff, 0xff}, headers: pbHdr, wantCode: 400, wantGRPC: codes.InvalidArgument, wantStat: func(s Stats) int64 { return s.Malformed }},
 		{name: "bad json", cfg: testConfig(), body: []byte(`{"resourceSpans":[`), headers: jsHdr, wantCode: 400, wantGRPC: codes.InvalidArgument, wantJSON: true, wantStat: func(s Stats) int64 { return s.Malformed }},
 		{name: "bad gzip header", cfg: testConfig(), body: good, headers: gzHdr, wantCode: 400, wantGRPC: codes.InvalidArgument, wantStat: func(s Stats) int64 { return s.Malformed }},
-		{name: "truncated gzip", cfg: testConfig(), body: gzipBytes(t, good)[:30], headers: gzHdr, wantCode: 400, wantGRPC: codes.InvalidArgument, wantStat: func(s Stats) int64 { return s.Malformed }},
+		{name: "truncated gzip", cfg: testConfig(), body: testkit.Gzip(t, good)[:30], headers: gzHdr, wantCode: 400, wantGRPC: codes.InvalidArgument, wantStat: func(s Stats) int64 { return s.Malformed }},
 		{name: "GET", cfg: testConfig(), method: http.MethodGet, headers: pbHdr, wantCode: 405, wantStat: func(s Stats) int64 { return s.Malformed }},
 		{name: "text/plain", cfg: testConfig(), body: good, headers: map[string]string{"Content-Type": "text/plain"}, wantCode: 415, wantStat: func(s Stats) int64 { return s.Malformed }},
 		{name: "no content type", cfg: testConfig(), body: good, wantCode: 415, wantStat: func(s Stats) int64 { return s.Malformed }},
@@ -627,7 +629,7 @@ func TestShutdownForced(t *testing.T) {
 	}
 	<-done
 	<-done
-	waitFor(t, 5*time.Second, "both consumer calls cancelled", func() bool { return cancelled.Load() == 2 })
+	testkit.WaitFor(t, "both consumer calls cancelled", 5*time.Second, func() bool { return cancelled.Load() == 2 })
 	if st := r.Stats(); st.PendingBytes != 0 || st.ConsumerErrors != 2 {
 		t.Errorf("stats %+v", st)
 	}

@@ -2,18 +2,8 @@ package receiver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,105 +11,15 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
 
-// testPKI is a CA with a server certificate for 127.0.0.1 and a client
-// certificate, written as PEM files in a temporary directory.
-type testPKI struct {
-	dir                 string
-	caPool              *x509.CertPool
-	client              tls.Certificate
-	otherClient         tls.Certificate // signed by an unrelated CA
-	caFile              string
-	serverCert, servKey string
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	p := &testPKI{dir: t.TempDir()}
-	caCert, caKey := makeCert(t, nil, nil, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "test CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign,
-	})
-	p.caPool = x509.NewCertPool()
-	p.caPool.AddCert(caCert)
-	p.caFile = p.writePEM(t, "ca.pem", "CERTIFICATE", caCert.Raw)
-
-	srv, srvKey := makeCert(t, caCert, caKey, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "receiver"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	})
-	p.serverCert = p.writePEM(t, "server.pem", "CERTIFICATE", srv.Raw)
-	p.servKey = p.writePEM(t, "server.key", "PRIVATE KEY", marshalKey(t, srvKey))
-
-	cli, cliKey := makeCert(t, caCert, caKey, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "vllm"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	})
-	p.client = tls.Certificate{Certificate: [][]byte{cli.Raw}, PrivateKey: cliKey}
-
-	otherCA, otherKey := makeCert(t, nil, nil, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "other CA"}, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	})
-	other, otherCliKey := makeCert(t, otherCA, otherKey, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "intruder"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	})
-	p.otherClient = tls.Certificate{Certificate: [][]byte{other.Raw}, PrivateKey: otherCliKey}
-	return p
-}
-
-var serial int64
-
-// makeCert creates a certificate from tmpl, signed by parent (self-signed
-// when parent is nil).
-func makeCert(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, tmpl *x509.Certificate) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
-	tmpl.SerialNumber = big.NewInt(serial)
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(time.Hour)
-	signer := key
-	if parent == nil {
-		parent = tmpl
-	} else {
-		signer = parentKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-func marshalKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
-	b, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func (p *testPKI) writePEM(t *testing.T, name, typ string, der []byte) string {
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestTLS(t *testing.T) {
-	p := newTestPKI(t)
+	p := testkit.NewPKI(t)
+	untrusted := testkit.NewPKI(t).Client // signed by an unrelated CA
 	for _, mtls := range []bool{false, true} {
 		name := "tls"
 		if mtls {
@@ -127,9 +27,9 @@ func TestTLS(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.TLS = &TLSConfig{CertFile: p.serverCert, KeyFile: p.servKey}
+			cfg.TLS = &TLSConfig{CertFile: p.ServerCertFile, KeyFile: p.ServerKeyFile}
 			if mtls {
-				cfg.TLS.ClientCAFile = p.caFile
+				cfg.TLS.ClientCAFile = p.CAFile
 			}
 			s := newSink()
 			r := startReceiver(t, cfg, s)
@@ -139,7 +39,7 @@ func TestTLS(t *testing.T) {
 			url := "https://" + r.Addrs().HTTP + HTTPTracesPath
 
 			clientTLS := func(cert *tls.Certificate) *tls.Config {
-				c := &tls.Config{RootCAs: p.caPool, MinVersion: tls.VersionTLS12}
+				c := &tls.Config{RootCAs: p.CAPool, MinVersion: tls.VersionTLS12}
 				if cert != nil {
 					c.Certificates = []tls.Certificate{*cert}
 				}
@@ -165,7 +65,7 @@ func TestTLS(t *testing.T) {
 
 			good := clientTLS(nil)
 			if mtls {
-				good = clientTLS(&p.client)
+				good = clientTLS(&p.Client)
 			}
 			if err := sendGRPC(good); err != nil {
 				t.Errorf("gRPC with a good client: %v", err)
@@ -188,7 +88,7 @@ func TestTLS(t *testing.T) {
 				t.Error("gRPC client without the CA connected")
 			}
 			if mtls {
-				for name, c := range map[string]*tls.Config{"no client cert": clientTLS(nil), "untrusted client cert": clientTLS(&p.otherClient)} {
+				for name, c := range map[string]*tls.Config{"no client cert": clientTLS(nil), "untrusted client cert": clientTLS(&untrusted)} {
 					if err := sendGRPC(c); err == nil {
 						t.Errorf("gRPC with %s accepted", name)
 					}

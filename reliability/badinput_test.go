@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -72,16 +73,8 @@ func writeRepeat(w io.Writer, c byte, n int) error {
 	return nil
 }
 
-func gzipOf(s string) []byte {
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	_, _ = zw.Write([]byte(s))
-	_ = zw.Close()
-	return b.Bytes()
-}
-
 func badCases(t *testing.T) []badCase {
-	small := readFile(t, smallTrace)
+	small := testkit.ReadFile(t, smallTrace)
 	var plain bytes.Buffer
 	zr, err := gzip.NewReader(bytes.NewReader(small))
 	if err != nil {
@@ -105,9 +98,9 @@ func badCases(t *testing.T) []badCase {
 		{name: "gzip without its 8-byte trailer", gz: true, gen: raw(small[:len(small)-8]), want: converter.ErrTruncated},
 		{name: "gzip with a wrong CRC", gz: true, gen: raw(append(append([]byte{}, small[:len(small)-8]...), 0, 0, 0, 0, 0, 0, 0, 0)), want: converter.ErrMalformed},
 		{name: "truncated JSON (half the real trace)", gen: raw(plain.Bytes()[:plain.Len()/2]), want: converter.ErrTruncated},
-		{name: "truncated JSON inside gzip", gz: true, gen: raw(gzipOf(plain.String()[:plain.Len()/3])), want: converter.ErrTruncated},
+		{name: "truncated JSON inside gzip", gz: true, gen: raw(testkit.Gzip(t, []byte(plain.String()[:plain.Len()/3]))), want: converter.ErrTruncated},
 		{name: "empty file", gen: raw(nil), want: converter.ErrTruncated},
-		{name: "empty gzip stream", gz: true, gen: raw(gzipOf("")), want: converter.ErrTruncated},
+		{name: "empty gzip stream", gz: true, gen: raw(testkit.Gzip(t, nil)), want: converter.ErrTruncated},
 		{name: "binary file named like a trace", gen: raw(junk), want: converter.ErrMalformed},
 		{name: "binary file with a gzip magic", gz: true, gen: raw(junkGz), want: converter.ErrMalformed},
 		jsonCase("top level is an array", `[1,2,3]`, converter.ErrNotKineto),
@@ -245,11 +238,10 @@ func TestConvertBadInput(t *testing.T) {
 				path := filepath.Join(t.TempDir(), traceName(1, false))
 				writeCase(t, c, path)
 				conv := startChild(t, []string{"convert", "-o", os.DevNull, path}, nil)
-				<-conv.done
-				if conv.waited != nil {
-					t.Fatalf("convert: %v\n%s", conv.waited, tail(conv.out.String(), 2000))
+				if err := conv.Wait(); err != nil {
+					t.Fatalf("convert: %v\n%s", err, testkit.Tail(conv.Output(), 2000))
 				}
-				peak := conv.peakKB.Load()
+				peak := conv.PeakRSSKB()
 				t.Logf("%s: `convert` exit 0, peak RSS (VmHWM) %.0f MiB", c.name, float64(peak)/1024)
 				if peak > 1536*1024 {
 					t.Errorf("peak RSS %d KiB over 1.5 GiB", peak)

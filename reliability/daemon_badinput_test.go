@@ -11,6 +11,7 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // writeCase writes a bad case to path (via a temp name and a rename).
@@ -67,7 +68,7 @@ func TestDaemonHugeInput(t *testing.T) {
 
 func testDaemonBadInput(t *testing.T, big bool) {
 	want := convtest.SpanIDs(t, smallTrace)
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	d := startChild(t, daemonArgs(dir, state, c), nil)
 
@@ -93,14 +94,14 @@ func testDaemonBadInput(t *testing.T, big bool) {
 		return err == nil
 	}
 	exportedLog := func(name string) bool {
-		for _, line := range strings.Split(d.out.String(), "\n") {
+		for _, line := range strings.Split(d.Output(), "\n") {
 			if strings.Contains(line, `msg="watcher: exported"`) && strings.Contains(line, "/"+name+" ") {
 				return true
 			}
 		}
 		return false
 	}
-	waitFor(t, "every bad file to be failed or exported", 60*time.Second, func() bool {
+	testkit.WaitFor(t, "every bad file to be failed or exported", 60*time.Second, func() bool {
 		for name, bc := range names {
 			switch {
 			case bc.want == nil, bc.big:
@@ -119,7 +120,7 @@ func testDaemonBadInput(t *testing.T, big bool) {
 		}
 		return true
 	})
-	logs := d.out.String()
+	logs := d.Output()
 	failed, exported, truncated := 0, 0, 0
 	for name, bc := range names {
 		switch {
@@ -147,26 +148,18 @@ func testDaemonBadInput(t *testing.T, big bool) {
 			}
 		}
 	}
-	if !d.alive() {
+	if !d.Alive() {
 		t.Fatalf("daemon died on bad input")
 	}
-	hwmBad := d.vmHWM()
+	hwmBad := d.VmHWM()
 
 	// A good file dropped afterwards is still exported, completely.
-	placeFile(t, filepath.Join(dir, filepath.Base(smallTrace)), readFile(t, smallTrace))
-	waitFor(t, "the good file's spans", 60*time.Second, func() bool {
-		got, _ := c.SpanIDs()
-		for id := range want {
-			if got[id] == 0 {
-				return false
-			}
-		}
-		return true
-	})
-	hwm := d.vmHWM()
-	d.stop(t)
+	testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
+	testkit.WaitFor(t, "the good file's spans", 60*time.Second, arrived(c, want))
+	hwm := d.VmHWM()
+	d.Stop(t)
 	if os.Getenv("SHOWLOG") != "" {
-		t.Log(d.out.String())
+		t.Log(d.Output())
 	}
 	t.Logf("%d hostile files: %d failed with a logged reason, %d tolerated and exported, %d exported with a huge string cut to 64 KiB; good file's %d spans delivered afterwards; daemon VmHWM %.0f MiB after the bad files, %.0f MiB at the end",
 		len(names), failed, exported, truncated, len(want), float64(hwmBad)/1024, float64(hwm)/1024)

@@ -27,6 +27,6 @@
 // BRIDGE_LONG_TESTS=1; the default suite stays short.
 //
 // The package must never be imported, never reach the network beyond
-// loopback, and never read /work/shared or other paths outside its own
-// testdata at run time.
+// loopback, and never read /work/shared or other paths outside the
+// repository's testdata/ at run time.
 package reliability

@@ -17,6 +17,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -25,7 +26,7 @@ import (
 // JSON) different span ids. It returns the gzip bytes and the span ids.
 func variantTrace(t *testing.T, i int) ([]byte, map[string]bool) {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(readFile(t, smallTrace)))
+	zr, err := gzip.NewReader(bytes.NewReader(testkit.ReadFile(t, smallTrace)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,10 +86,10 @@ func TestKill9DuringExport(t *testing.T) {
 		kills = 100
 	}
 	want := convtest.SpanIDs(t, smallTrace)
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	name := filepath.Base(smallTrace)
-	placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))
+	testkit.PlaceFile(t, filepath.Join(dir, name), testkit.ReadFile(t, smallTrace))
 	// The smallest requests (64 KiB, ~80 for this file), one at a time,
 	// each answered after 10 ms: a kill after 1-40 requests lands inside
 	// the export.
@@ -102,9 +103,9 @@ func TestKill9DuringExport(t *testing.T) {
 		before := c.Stats().Requests
 		n := 1 + rng.IntN(40)
 		d := startChild(t, args, nil)
-		waitFor(t, "the export to reach the kill point", 30*time.Second, func() bool { return c.Stats().Requests >= before+n })
+		testkit.WaitFor(t, "the export to reach the kill point", 30*time.Second, func() bool { return c.Stats().Requests >= before+n })
 		time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
-		d.kill()
+		d.Kill()
 		if stateRecords(t, state)[name] == "" {
 			midExport++
 		}
@@ -113,15 +114,15 @@ func TestKill9DuringExport(t *testing.T) {
 	perRun := c.Stats().Requests
 	c.SetDelay(0)
 	d := startChild(t, args, nil)
-	waitFor(t, "the file to be recorded as exported", 60*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+	testkit.WaitFor(t, "the file to be recorded as exported", 60*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
 	got, total := c.SpanIDs()
 	checkAllDelivered(t, want, got)
-	d.stop(t)
+	d.Stop(t)
 
 	// Once recorded, a restart sends nothing.
 	d = startChild(t, args, nil)
 	time.Sleep(time.Second)
-	d.stop(t)
+	d.Stop(t)
 	if _, n := c.SpanIDs(); n != total {
 		t.Fatalf("a restart after the export sent %d more spans", n-total)
 	}
@@ -141,7 +142,7 @@ func TestBackendFlapping(t *testing.T) {
 	if longTests() {
 		period, flaps = 3*time.Second, 20
 	}
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	want := map[string]bool{}
 	var names []string
@@ -152,7 +153,7 @@ func TestBackendFlapping(t *testing.T) {
 		}
 		name := traceName(i, true)
 		names = append(names, name)
-		placeFile(t, filepath.Join(dir, name), b)
+		testkit.PlaceFile(t, filepath.Join(dir, name), b)
 	}
 	c.SetDelay(10 * time.Millisecond)
 	d := startChild(t, daemonArgs(dir, state, c, "--max-request-bytes", "64KiB", "--max-in-flight", "2", "--retry-max-elapsed", "0"), nil)
@@ -166,7 +167,7 @@ func TestBackendFlapping(t *testing.T) {
 		}
 	}
 	flapTime := time.Since(start)
-	waitFor(t, "every file to be recorded as exported", 60*time.Second, func() bool {
+	testkit.WaitFor(t, "every file to be recorded as exported", 60*time.Second, func() bool {
 		recs := stateRecords(t, state)
 		for _, n := range names {
 			if recs[n] != "exported" {
@@ -177,13 +178,31 @@ func TestBackendFlapping(t *testing.T) {
 	})
 	got, total := c.SpanIDs()
 	checkAllDelivered(t, want, got)
-	if !d.alive() {
+	if !d.Alive() {
 		t.Fatal("daemon exited")
 	}
-	d.stop(t)
+	d.Stop(t)
 	st := c.Stats()
 	t.Logf("%d outages over %.1fs; %d files, %d distinct span ids expected and received (%d spans in %d accepted requests, re-sent: %d)",
 		flaps, flapTime.Seconds(), len(names), len(want), total, st.Requests, total-len(want))
+}
+
+// readOnlyState is a daemon run as user nobody whose state file is in a
+// directory only root may write (tests run as root, whom permission bits
+// do not stop), with smallTrace placed in its profiler directory.
+type readOnlyState struct {
+	c                          *otlptest.Collector
+	d                          *testkit.Process
+	dir, stateDir, state, name string
+}
+
+func startReadOnlyState(t *testing.T) readOnlyState {
+	t.Helper()
+	rs := readOnlyState{c: testkit.StartCollector(t, otlptest.Options{}), dir: sharedDir(t, 0o777), stateDir: sharedDir(t, 0o555), name: filepath.Base(smallTrace)}
+	rs.state = filepath.Join(rs.stateDir, "state.json")
+	rs.d = startChild(t, daemonArgs(rs.dir, rs.state, rs.c), nobody)
+	testkit.PlaceFile(t, filepath.Join(rs.dir, rs.name), testkit.ReadFile(t, smallTrace))
+	return rs
 }
 
 // TestStateDirNotWritable runs the daemon as user nobody with its state
@@ -194,35 +213,30 @@ func TestBackendFlapping(t *testing.T) {
 // the file is sent again with the same ids and recorded.
 func TestStateDirNotWritable(t *testing.T) {
 	t.Parallel()
-	c := startCollector(t, otlptest.Options{})
-	dir := sharedDir(t, 0o777)
-	stateDir := sharedDir(t, 0o555) // writable by nobody but root
-	state := filepath.Join(stateDir, "state.json")
 	want := convtest.SpanIDs(t, smallTrace)
-	name := filepath.Base(smallTrace)
-	d := startChild(t, daemonArgs(dir, state, c), nobody)
-	placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))
-	waitFor(t, "the spans", 30*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
-	waitFor(t, "a log line about the state file", 10*time.Second, func() bool { return strings.Contains(d.out.String(), "permission denied") })
+	rs := startReadOnlyState(t)
+	c, d, dir, stateDir, state, name := rs.c, rs.d, rs.dir, rs.stateDir, rs.state, rs.name
+	testkit.WaitFor(t, "the spans", 30*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
+	testkit.WaitFor(t, "a log line about the state file", 10*time.Second, func() bool { return strings.Contains(d.Output(), "permission denied") })
 	time.Sleep(500 * time.Millisecond)
-	if !d.alive() {
+	if !d.Alive() {
 		t.Fatal("daemon died when the state file could not be saved")
 	}
 	if recs := stateRecords(t, state); len(recs) != 0 {
 		t.Fatalf("state file written in a read-only directory: %v", recs)
 	}
-	t.Logf("state save failure reported: %s", firstLine(d.out.String(), "permission denied"))
+	t.Logf("state save failure reported: %s", firstLine(d.Output(), "permission denied"))
 
 	// The daemon stops, the directory becomes writable, and a restart
 	// sends the file again (same ids) and records it.
-	d.stop(t)
+	d.Stop(t)
 	_, before := c.SpanIDs()
 	if err := os.Chmod(stateDir, 0o777); err != nil {
 		t.Fatal(err)
 	}
 	d = startChild(t, daemonArgs(dir, state, c), nobody)
-	waitFor(t, "the state file to be written after a restart", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
-	d.stop(t)
+	testkit.WaitFor(t, "the state file to be written after a restart", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+	d.Stop(t)
 	got, total := c.SpanIDs()
 	checkAllDelivered(t, want, got)
 	t.Logf("restart re-sent %d spans with the same %d ids and recorded the file", total-before, len(want))
@@ -231,7 +245,7 @@ func TestStateDirNotWritable(t *testing.T) {
 func firstLine(out, sub string) string {
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, sub) {
-			return tail(l, 400)
+			return testkit.Tail(l, 400)
 		}
 	}
 	return ""
@@ -243,7 +257,7 @@ func firstLine(out, sub string) string {
 // overrun is logged), and every span of every file is delivered.
 func TestDiskBudget(t *testing.T) {
 	t.Parallel()
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	files := make([][]byte, 3)
 	want := map[string]bool{}
@@ -258,18 +272,18 @@ func TestDiskBudget(t *testing.T) {
 	d := startChild(t, daemonArgs(dir, state, c, "--disk-budget", strconv.Itoa(budget)), nil)
 	exists := func(i int) bool { _, err := os.Stat(filepath.Join(dir, traceName(i, true))); return err == nil }
 
-	placeFile(t, filepath.Join(dir, traceName(0, true)), files[0])
-	waitFor(t, "file 0 exported", 30*time.Second, func() bool { return stateRecords(t, state)[traceName(0, true)] == "exported" })
+	testkit.PlaceFile(t, filepath.Join(dir, traceName(0, true)), files[0])
+	testkit.WaitFor(t, "file 0 exported", 30*time.Second, func() bool { return stateRecords(t, state)[traceName(0, true)] == "exported" })
 	if !exists(0) {
 		t.Fatal("file 0 deleted although the directory is within the budget")
 	}
 
 	c.Down()
-	placeFile(t, filepath.Join(dir, traceName(1, true)), files[1])
-	waitFor(t, "the exported file 0 deleted to make room", 30*time.Second, func() bool { return !exists(0) })
-	placeFile(t, filepath.Join(dir, traceName(2, true)), files[2])
-	waitFor(t, "the overrun logged", 30*time.Second, func() bool {
-		return strings.Contains(d.out.String(), "disk budget exceeded by files not exported yet")
+	testkit.PlaceFile(t, filepath.Join(dir, traceName(1, true)), files[1])
+	testkit.WaitFor(t, "the exported file 0 deleted to make room", 30*time.Second, func() bool { return !exists(0) })
+	testkit.PlaceFile(t, filepath.Join(dir, traceName(2, true)), files[2])
+	testkit.WaitFor(t, "the overrun logged", 30*time.Second, func() bool {
+		return strings.Contains(d.Output(), "disk budget exceeded by files not exported yet")
 	})
 	time.Sleep(time.Second)
 	if !exists(1) || !exists(2) {
@@ -278,17 +292,17 @@ func TestDiskBudget(t *testing.T) {
 	if err := c.Up(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "files 1 and 2 exported", 60*time.Second, func() bool {
+	testkit.WaitFor(t, "files 1 and 2 exported", 60*time.Second, func() bool {
 		r := stateRecords(t, state)
 		return r[traceName(1, true)] == "exported" && r[traceName(2, true)] == "exported"
 	})
-	waitFor(t, "the oldest exported file deleted again", 30*time.Second, func() bool { return !exists(1) })
+	testkit.WaitFor(t, "the oldest exported file deleted again", 30*time.Second, func() bool { return !exists(1) })
 	if !exists(2) {
 		t.Fatal("the newest file was deleted although one file fits the budget")
 	}
 	got, _ := c.SpanIDs()
 	checkAllDelivered(t, want, got)
-	d.stop(t)
+	d.Stop(t)
 	t.Logf("budget %d B, files of %d B: 2 exported files deleted by the budget, 2 unexported files kept above it with the overrun logged, %d span ids delivered",
 		budget, len(files[0]), len(want))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // writeManyEvents writes a valid plain-JSON trace of n CPU ops (~150 B each).
@@ -74,7 +75,7 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{"truncate", "delete"} {
 		t.Run(mode, func(t *testing.T) {
-			c := startCollector(t, otlptest.Options{})
+			c := testkit.StartCollector(t, otlptest.Options{})
 			dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 			name := traceName(7, false)
 			path := filepath.Join(dir, name)
@@ -82,8 +83,8 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 			fi, _ := os.Stat(path)
 			d := startChild(t, daemonArgs(dir, state, c), nil)
 			var pos int64 = -1
-			waitFor(t, "the daemon reading the file", 30*time.Second, func() bool {
-				pos = readOffset(d.cmd.Process.Pid, path)
+			testkit.WaitFor(t, "the daemon reading the file", 30*time.Second, func() bool {
+				pos = readOffset(d.Pid(), path)
 				return pos > 0 && pos < fi.Size()
 			})
 			switch mode {
@@ -91,7 +92,7 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 				if err := os.Truncate(path, fi.Size()/2); err != nil {
 					t.Fatal(err)
 				}
-				waitFor(t, "the cut file failed", 30*time.Second, func() bool {
+				testkit.WaitFor(t, "the cut file failed", 30*time.Second, func() bool {
 					_, err := os.Stat(filepath.Join(dir, "failed", name))
 					return err == nil
 				})
@@ -106,8 +107,8 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 			}
 			spansBefore := c.Stats().Spans
 			want := convtest.SpanIDs(t, smallTrace)
-			placeFile(t, filepath.Join(dir, filepath.Base(smallTrace)), readFile(t, smallTrace))
-			waitFor(t, "the good file exported", 30*time.Second, func() bool {
+			testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
+			testkit.WaitFor(t, "the good file exported", 30*time.Second, func() bool {
 				return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported"
 			})
 			got, _ := c.SpanIDs()
@@ -116,8 +117,8 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 					t.Fatalf("span %s of the good file lost", id)
 				}
 			}
-			d.stop(t)
-			t.Logf("%s at byte %d of %d: %d spans of the changed file exported; file record %q; reason: %s", mode, pos, fi.Size(), spansBefore, stateRecords(t, state)[name], firstLine(d.out.String(), name))
+			d.Stop(t)
+			t.Logf("%s at byte %d of %d: %d spans of the changed file exported; file record %q; reason: %s", mode, pos, fi.Size(), spansBefore, stateRecords(t, state)[name], firstLine(d.Output(), name))
 		})
 	}
 }
@@ -129,10 +130,10 @@ func TestDaemonSymlinkOutside(t *testing.T) {
 	t.Parallel()
 	for _, follow := range []bool{false, true} {
 		t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) {
-			c := startCollector(t, otlptest.Options{})
+			c := testkit.StartCollector(t, otlptest.Options{})
 			dir, state, outside := t.TempDir(), filepath.Join(t.TempDir(), "state.json"), t.TempDir()
 			target := filepath.Join(outside, "secret.pt.trace.json.gz")
-			if err := os.WriteFile(target, readFile(t, smallTrace), 0o644); err != nil {
+			if err := os.WriteFile(target, testkit.ReadFile(t, smallTrace), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			link := filepath.Join(dir, traceName(3, true))
@@ -146,14 +147,14 @@ func TestDaemonSymlinkOutside(t *testing.T) {
 			d := startChild(t, daemonArgs(dir, state, c, extra...), nil)
 			if follow {
 				want := convtest.SpanIDs(t, smallTrace)
-				waitFor(t, "the linked file exported", 30*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
-				d.stop(t)
+				testkit.WaitFor(t, "the linked file exported", 30*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
+				d.Stop(t)
 				return
 			}
 			// A good file next to it proves the daemon scanned the directory.
 			good := traceName(4, false)
-			placeFile(t, filepath.Join(dir, good), []byte(trace(event())))
-			waitFor(t, "the good file exported", 30*time.Second, func() bool { return stateRecords(t, state)[good] == "exported" })
+			testkit.PlaceFile(t, filepath.Join(dir, good), []byte(trace(event())))
+			testkit.WaitFor(t, "the good file exported", 30*time.Second, func() bool { return stateRecords(t, state)[good] == "exported" })
 			time.Sleep(time.Second)
 			if n := c.Stats().Spans; n > 3 {
 				t.Fatalf("%d spans exported: the symlink pointing outside was followed", n)
@@ -164,8 +165,8 @@ func TestDaemonSymlinkOutside(t *testing.T) {
 			if _, err := os.Stat(target); err != nil {
 				t.Fatalf("the target outside the profiler dir was touched: %v", err)
 			}
-			t.Logf("symlink ignored; log: %s", firstLine(d.out.String(), "symlink"))
-			d.stop(t)
+			t.Logf("symlink ignored; log: %s", firstLine(d.Output(), "symlink"))
+			d.Stop(t)
 		})
 	}
 }
@@ -176,37 +177,37 @@ func TestDaemonSymlinkOutside(t *testing.T) {
 // the file is exported once it becomes readable.
 func TestDaemonUnreadableFile(t *testing.T) {
 	t.Parallel()
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir := sharedDir(t, 0o777)
 	stateDir := sharedDir(t, 0o777)
 	state := filepath.Join(stateDir, "state.json")
 	locked := filepath.Join(dir, filepath.Base(smallTrace))
-	if err := os.WriteFile(locked, readFile(t, smallTrace), 0o000); err != nil {
+	if err := os.WriteFile(locked, testkit.ReadFile(t, smallTrace), 0o000); err != nil {
 		t.Fatal(err)
 	}
 	d := startChild(t, daemonArgs(dir, state, c), nobody)
 	good := traceName(4, false)
-	placeFile(t, filepath.Join(dir, good), []byte(trace(event())))
+	testkit.PlaceFile(t, filepath.Join(dir, good), []byte(trace(event())))
 	if err := os.Chmod(filepath.Join(dir, good), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the good file exported", 30*time.Second, func() bool { return stateRecords(t, state)[good] == "exported" })
-	waitFor(t, "the unreadable file reported", 10*time.Second, func() bool { return strings.Contains(d.out.String(), "permission denied") })
+	testkit.WaitFor(t, "the good file exported", 30*time.Second, func() bool { return stateRecords(t, state)[good] == "exported" })
+	testkit.WaitFor(t, "the unreadable file reported", 10*time.Second, func() bool { return strings.Contains(d.Output(), "permission denied") })
 	if _, err := os.Stat(locked); err != nil {
 		t.Fatalf("the unreadable file was moved: %v", err)
 	}
 	if n := c.Stats().Spans; n > 3 {
 		t.Fatalf("%d spans: the unreadable file was exported?", n)
 	}
-	line := firstLine(d.out.String(), "permission denied")
+	line := firstLine(d.Output(), "permission denied")
 	if err := os.Chmod(locked, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	want := convtest.SpanIDs(t, smallTrace)
-	waitFor(t, "the file exported once readable", 60*time.Second, func() bool {
+	testkit.WaitFor(t, "the file exported once readable", 60*time.Second, func() bool {
 		got, _ := c.SpanIDs()
 		return len(got) >= len(want)
 	})
-	d.stop(t)
+	d.Stop(t)
 	t.Logf("unreadable file reported: %s", line)
 }

@@ -25,19 +25,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
-
-// freeAddr returns a loopback address free at the time of the call.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // loadRequest builds one OTLP request of n spans whose span ids encode
 // (sender, seq, i), so every span is distinct and traceable.
@@ -73,13 +62,13 @@ func TestDaemonReceiverLoad(t *testing.T) {
 		dur = 30 * time.Second
 	}
 	const senders, spansPerReq = 8, 2000
-	c := startCollector(t, otlptest.Options{Discard: false})
+	c := testkit.StartCollector(t, otlptest.Options{Discard: false})
 	c.SetDelay(20 * time.Millisecond)
-	httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
+	httpAddr, grpcAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	dir, state := t.TempDir(), t.TempDir()+"/state.json"
 	d := startChild(t, daemonArgs(dir, state, c, "--receiver-http", httpAddr, "--receiver-grpc", grpcAddr,
 		"--receiver-max-pending-bytes", "1MiB", "--receiver-max-message-bytes", "512KiB", "--max-in-flight", "1", "--max-request-bytes", "256KiB"), nil)
-	waitFor(t, "the receivers to listen", 10*time.Second, func() bool {
+	testkit.WaitFor(t, "the receivers to listen", 10*time.Second, func() bool {
 		for _, a := range []string{httpAddr, grpcAddr} {
 			conn, err := net.Dial("tcp", a)
 			if err != nil {
@@ -155,7 +144,7 @@ func TestDaemonReceiverLoad(t *testing.T) {
 	var peak int64
 	go func() {
 		for ctx.Err() == nil {
-			if h := d.vmHWM(); h > peak {
+			if h := d.VmHWM(); h > peak {
 				peak = h
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -169,17 +158,9 @@ func TestDaemonReceiverLoad(t *testing.T) {
 	nAcked := len(acked)
 	mu.Unlock()
 	c.SetDelay(0)
-	waitFor(t, "every acknowledged span at the collector", 60*time.Second, func() bool {
-		got, _ := c.SpanIDs()
-		for id := range acked {
-			if got[id] == 0 {
-				return false
-			}
-		}
-		return true
-	})
-	hwm := d.vmHWM()
-	d.stop(t)
+	testkit.WaitFor(t, "every acknowledged span at the collector", 60*time.Second, arrived(c, acked))
+	hwm := d.VmHWM()
+	d.Stop(t)
 	_, total := c.SpanIDs()
 	t.Logf("%s, %d senders (HTTP and gRPC): %d requests acknowledged (%d spans), %d refused with 429/RESOURCE_EXHAUSTED, 0 other errors; %d spans at the collector, every acknowledged one included; daemon VmHWM %.0f MiB",
 		dur, senders, okReqs.Load(), nAcked, refused.Load(), total, float64(hwm)/1024)

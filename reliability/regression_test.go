@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // TestStateSavedOnceDirWritable: after "exported but could not record it",
@@ -15,20 +16,15 @@ import (
 // restart.)
 func TestStateSavedOnceDirWritable(t *testing.T) {
 	t.Parallel()
-	c := startCollector(t, otlptest.Options{})
-	dir := sharedDir(t, 0o777)
-	stateDir := sharedDir(t, 0o555) // writable by nobody but root
-	state := filepath.Join(stateDir, "state.json")
-	name := filepath.Base(smallTrace)
-	d := startChild(t, daemonArgs(dir, state, c), nobody)
-	placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))
-	waitFor(t, "the save failure", 30*time.Second, func() bool { return firstLine(d.out.String(), "could not record it") != "" })
+	rs := startReadOnlyState(t)
+	d, stateDir, state, name := rs.d, rs.stateDir, rs.state, rs.name
+	testkit.WaitFor(t, "the save failure", 30*time.Second, func() bool { return firstLine(d.Output(), "could not record it") != "" })
 	if err := os.Chmod(stateDir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the running daemon to record the file once its state directory is writable", 30*time.Second,
+	testkit.WaitFor(t, "the running daemon to record the file once its state directory is writable", 30*time.Second,
 		func() bool { return stateRecords(t, state)[name] == "exported" })
-	d.stop(t)
+	d.Stop(t)
 }
 
 // TestOversizeSpanSettles: a file whose only problem is one huge string
@@ -37,7 +33,7 @@ func TestStateSavedOnceDirWritable(t *testing.T) {
 // receiver's limit.)
 func TestOversizeSpanSettles(t *testing.T) {
 	t.Parallel()
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	var bc badCase
 	for _, x := range badCases(t) {
@@ -51,6 +47,6 @@ func TestOversizeSpanSettles(t *testing.T) {
 	name := traceName(1, false)
 	writeCase(t, bc, filepath.Join(dir, name))
 	d := startChild(t, daemonArgs(dir, state, c), nil)
-	waitFor(t, "the file exported", 60*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
-	d.stop(t)
+	testkit.WaitFor(t, "the file exported", 60*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+	d.Stop(t)
 }

@@ -2,13 +2,6 @@ package reliability
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -26,6 +19,7 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // listeningAddrs returns the local addresses of the TCP sockets the
@@ -75,7 +69,7 @@ func listeningAddrs(t *testing.T, pid int) []string {
 // 127.0.0.1: every listening socket of the child is on loopback.
 func TestListenersLoopbackByDefault(t *testing.T) {
 	t.Parallel()
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	args := daemonArgs(dir, state, c)
 	// Drop "--metrics-addr ''": the default applies.
@@ -87,17 +81,17 @@ func TestListenersLoopbackByDefault(t *testing.T) {
 	}
 	d := startChild(t, args, nil)
 	var addrs []string
-	waitFor(t, "the telemetry listener", 10*time.Second, func() bool {
-		if !d.alive() {
+	testkit.WaitFor(t, "the telemetry listener", 10*time.Second, func() bool {
+		if !d.Alive() {
 			return true
 		}
-		addrs = listeningAddrs(t, d.cmd.Process.Pid)
+		addrs = listeningAddrs(t, d.Pid())
 		return len(addrs) > 0
 	})
-	if !d.alive() {
+	if !d.Alive() {
 		// Port 9464 taken by someone else: the error still names the
 		// default address, which must be loopback.
-		if out := d.out.String(); !strings.Contains(out, "127.0.0.1:9464") {
+		if out := d.Output(); !strings.Contains(out, "127.0.0.1:9464") {
 			t.Fatalf("daemon exited and did not name 127.0.0.1:9464:\n%s", out)
 		}
 		t.Logf("default telemetry address 127.0.0.1:9464 busy; the daemon named it in its error")
@@ -113,65 +107,8 @@ func TestListenersLoopbackByDefault(t *testing.T) {
 		t.Fatalf("default telemetry endpoint: %v", err)
 	}
 	resp.Body.Close()
-	d.stop(t)
+	d.Stop(t)
 	t.Logf("default listeners: %v (all loopback)", addrs)
-}
-
-// pki is a throw-away CA with a server certificate for 127.0.0.1 and a
-// client certificate, written as PEM files.
-type pki struct {
-	dir                                                  string
-	caFile, serverCert, serverKey, clientCert, clientKey string
-	pool                                                 *x509.CertPool
-	server                                               tls.Certificate
-}
-
-func newPKI(t *testing.T) *pki {
-	t.Helper()
-	p := &pki{dir: t.TempDir()}
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "reliability test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	p.pool = x509.NewCertPool()
-	p.pool.AddCert(ca)
-	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", caDER)
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (certFile, keyFile string, c tls.Certificate) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(key)
-		certFile = p.write(t, name+".pem", "CERTIFICATE", der)
-		keyFile = p.write(t, name+"-key.pem", "EC PRIVATE KEY", kder)
-		c, err = tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return certFile, keyFile, c
-	}
-	p.serverCert, p.serverKey, p.server = leaf("server", 2, x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey, _ = leaf("client", 3, x509.ExtKeyUsageClientAuth)
-	return p
-}
-
-func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // exportArgs are daemonArgs without --insecure and with endpoint ep.
@@ -199,40 +136,36 @@ func exportArgs(dir, state string, c *otlptest.Collector, ep string, extra ...st
 // logged.
 func TestExportTLSAndMTLS(t *testing.T) {
 	t.Parallel()
-	p := newPKI(t)
+	p := testkit.NewPKI(t)
 	want := convtest.SpanIDs(t, smallTrace)
 	name := filepath.Base(smallTrace)
-	other := newPKI(t) // a CA that did not sign the server
+	other := testkit.NewPKI(t) // a CA that did not sign the server
 
 	cases := []struct {
 		name      string
 		mtls      bool
 		protocol  string
-		extra     func(p *pki) []string
+		extra     func(p *testkit.PKI) []string
 		delivered bool
 		logWord   string
 	}{
-		{"TLS gRPC", false, "grpc", func(p *pki) []string { return []string{"--tls-ca", p.caFile} }, true, ""},
-		{"TLS HTTP", false, "http", func(p *pki) []string { return []string{"--tls-ca", p.caFile} }, true, ""},
-		{"mTLS gRPC", true, "grpc", func(p *pki) []string {
-			return []string{"--tls-ca", p.caFile, "--tls-cert", p.clientCert, "--tls-key", p.clientKey}
+		{"TLS gRPC", false, "grpc", func(p *testkit.PKI) []string { return []string{"--tls-ca", p.CAFile} }, true, ""},
+		{"TLS HTTP", false, "http", func(p *testkit.PKI) []string { return []string{"--tls-ca", p.CAFile} }, true, ""},
+		{"mTLS gRPC", true, "grpc", func(p *testkit.PKI) []string {
+			return []string{"--tls-ca", p.CAFile, "--tls-cert", p.ClientCertFile, "--tls-key", p.ClientKeyFile}
 		}, true, ""},
-		{"mTLS HTTP", true, "http", func(p *pki) []string {
-			return []string{"--tls-ca", p.caFile, "--tls-cert", p.clientCert, "--tls-key", p.clientKey}
+		{"mTLS HTTP", true, "http", func(p *testkit.PKI) []string {
+			return []string{"--tls-ca", p.CAFile, "--tls-cert", p.ClientCertFile, "--tls-key", p.ClientKeyFile}
 		}, true, ""},
 		// The server drops the connection after the handshake (TLS 1.3): the
 		// client only sees a broken connection, not "certificate required".
-		{"mTLS gRPC without a client certificate", true, "grpc", func(p *pki) []string { return []string{"--tls-ca", p.caFile} }, false, `msg="export failed`},
-		{"TLS gRPC with the wrong CA", false, "grpc", func(*pki) []string { return []string{"--tls-ca", other.caFile} }, false, "x509: certificate signed by unknown authority"},
-		{"TLS HTTP with the wrong CA", false, "http", func(*pki) []string { return []string{"--tls-ca", other.caFile} }, false, "x509: certificate signed by unknown authority"},
+		{"mTLS gRPC without a client certificate", true, "grpc", func(p *testkit.PKI) []string { return []string{"--tls-ca", p.CAFile} }, false, `msg="export failed`},
+		{"TLS gRPC with the wrong CA", false, "grpc", func(*testkit.PKI) []string { return []string{"--tls-ca", other.CAFile} }, false, "x509: certificate signed by unknown authority"},
+		{"TLS HTTP with the wrong CA", false, "http", func(*testkit.PKI) []string { return []string{"--tls-ca", other.CAFile} }, false, "x509: certificate signed by unknown authority"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
-			if tc.mtls {
-				cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, p.pool
-			}
-			c := startCollector(t, otlptest.Options{TLS: cfg})
+			c := testkit.StartCollector(t, otlptest.Options{TLS: p.ServerTLS(tc.mtls)})
 			ep := c.GRPCEndpoint()
 			if tc.protocol == "http" {
 				ep = c.HTTPURL()
@@ -240,16 +173,16 @@ func TestExportTLSAndMTLS(t *testing.T) {
 			dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 			args := exportArgs(dir, state, c, ep, append([]string{"--protocol", tc.protocol, "--shutdown-timeout", "1s"}, tc.extra(p)...)...)
 			d := startChild(t, args, nil)
-			placeFile(t, filepath.Join(dir, name), readFile(t, smallTrace))
+			testkit.PlaceFile(t, filepath.Join(dir, name), testkit.ReadFile(t, smallTrace))
 			if tc.delivered {
-				waitFor(t, "the file exported", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+				testkit.WaitFor(t, "the file exported", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
 				got, _ := c.SpanIDs()
 				checkAllDelivered(t, want, got)
-				d.stop(t)
+				d.Stop(t)
 				return
 			}
-			waitFor(t, "the TLS failure logged", 30*time.Second, func() bool {
-				return strings.Contains(d.out.String(), tc.logWord)
+			testkit.WaitFor(t, "the TLS failure logged", 30*time.Second, func() bool {
+				return strings.Contains(d.Output(), tc.logWord)
 			})
 			time.Sleep(500 * time.Millisecond)
 			if n := c.Stats().Spans; n != 0 {
@@ -258,11 +191,11 @@ func TestExportTLSAndMTLS(t *testing.T) {
 			if s := stateRecords(t, state)[name]; s == "exported" {
 				t.Fatal("file recorded as exported although nothing was delivered")
 			}
-			if !d.alive() {
+			if !d.Alive() {
 				t.Fatal("daemon exited on a TLS failure")
 			}
-			t.Logf("refused and logged: %s", firstLine(d.out.String(), tc.logWord))
-			d.stop(t)
+			t.Logf("refused and logged: %s", firstLine(d.Output(), tc.logWord))
+			d.Stop(t)
 		})
 	}
 }
@@ -275,7 +208,7 @@ func TestHeadersReachBackendNeverLogged(t *testing.T) {
 	const secret = "s3cr3t-T0KEN-5d41402abc4b2a76"
 	for _, protocol := range []string{"grpc", "http"} {
 		t.Run(protocol, func(t *testing.T) {
-			c := startCollector(t, otlptest.Options{})
+			c := testkit.StartCollector(t, otlptest.Options{})
 			dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 			ep := c.GRPCEndpoint()
 			if protocol == "http" {
@@ -284,16 +217,16 @@ func TestHeadersReachBackendNeverLogged(t *testing.T) {
 			args := append(daemonArgs(dir, state, c, "--log-level", "debug", "--log-format", "json",
 				"--headers", "authorization=Bearer "+secret+",x-scope-orgid=tenant-1", "--protocol", protocol), "--endpoint", ep)
 			d := startChild(t, args, nil)
-			placeFile(t, filepath.Join(dir, filepath.Base(smallTrace)), readFile(t, smallTrace))
-			waitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
-			d.stop(t)
+			testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
+			testkit.WaitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
+			d.Stop(t)
 			h := c.LastHeaders()
 			if got := h["authorization"]; len(got) != 1 || got[0] != "Bearer "+secret {
 				if got := h["Authorization"]; len(got) != 1 || got[0] != "Bearer "+secret {
 					t.Fatalf("backend got authorization %q, want the configured bearer token (headers: %v)", got, keys(h))
 				}
 			}
-			out := d.out.String()
+			out := d.Output()
 			if strings.Contains(out, secret) || strings.Contains(out, "5d41402abc4b2a76") {
 				t.Fatalf("the secret appears in the daemon's output:\n%s", firstLine(out, "5d41402abc4b2a76"))
 			}
@@ -320,7 +253,7 @@ func privateLog(t *testing.T) (log []byte, texts []string, tokens []string) {
 	gen := regexp.MustCompile(`Generated response (\S+): output: '[^']*', output_token_ids: \[[^\]]*\]`)
 	var b strings.Builder
 	n := 0
-	for _, line := range strings.Split(string(readFile(t, "testdata/vllm.log")), "\n") {
+	for _, line := range strings.Split(string(testkit.ReadFile(t, "../testdata/h100/vllm.log")), "\n") {
 		n++
 		switch {
 		case recv.MatchString(line):
@@ -396,11 +329,10 @@ func TestPromptPrivacy(t *testing.T) {
 		args := append([]string{"convert", "--requests", logPath, "--timezone", "UTC", "-o", out, "--log-level", "debug"}, extra...)
 		args = append(args, smallTrace)
 		cmd := startChild(t, args, nil)
-		<-cmd.done
-		if cmd.waited != nil {
-			t.Fatalf("convert: %v\n%s", cmd.waited, cmd.out.String())
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("convert: %v\n%s", err, cmd.Output())
 		}
-		return string(readFile(t, out)), cmd.out.String()
+		return string(testkit.ReadFile(t, out)), cmd.Output()
 	}
 	spans, logs := convert()
 	if !strings.Contains(spans, "gen_ai.request.id") {
@@ -415,12 +347,12 @@ func TestPromptPrivacy(t *testing.T) {
 	linked := strings.Count(spans, `"gen_ai.request.id"`)
 
 	// The daemon, following the same log, to the collector.
-	c := startCollector(t, otlptest.Options{})
+	c := testkit.StartCollector(t, otlptest.Options{})
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	d := startChild(t, daemonArgs(dir, state, c, "--vllm-log", logPath, "--vllm-log-timezone", "UTC", "--hold-timeout", "1s", "--log-level", "debug"), nil)
-	placeFile(t, filepath.Join(dir, filepath.Base(smallTrace)), readFile(t, smallTrace))
-	waitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
-	d.stop(t)
+	testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
+	testkit.WaitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
+	d.Stop(t)
 	var all strings.Builder
 	for _, req := range c.Requests() {
 		b, err := protojson.Marshal(req)
@@ -432,7 +364,7 @@ func TestPromptPrivacy(t *testing.T) {
 	if l := leaks(all.String(), texts, tokens); len(l) > 0 {
 		t.Fatalf("spans sent to the collector contain %d secrets, e.g. %q", len(l), l[0])
 	}
-	if l := leaks(d.out.String(), texts, tokens); len(l) > 0 {
+	if l := leaks(d.Output(), texts, tokens); len(l) > 0 {
 		t.Fatalf("the daemon's debug log contains %d secrets, e.g. %q", len(l), l[0])
 	}
 
@@ -446,12 +378,12 @@ func TestPromptPrivacy(t *testing.T) {
 func TestResourceLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("max-file-size", func(t *testing.T) {
-		c := startCollector(t, otlptest.Options{})
+		c := testkit.StartCollector(t, otlptest.Options{})
 		dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 		d := startChild(t, daemonArgs(dir, state, c, "--max-file-size", "100KiB"), nil)
 		big := traceName(5, true)
-		placeFile(t, filepath.Join(dir, big), readFile(t, smallTrace)) // 236 KiB
-		waitFor(t, "the large file failed", 30*time.Second, func() bool {
+		testkit.PlaceFile(t, filepath.Join(dir, big), testkit.ReadFile(t, smallTrace)) // 236 KiB
+		testkit.WaitFor(t, "the large file failed", 30*time.Second, func() bool {
 			_, err := os.Stat(filepath.Join(dir, "failed", big))
 			return err == nil
 		})
@@ -459,10 +391,10 @@ func TestResourceLimits(t *testing.T) {
 			t.Fatal("spans of a file over --max-file-size were exported")
 		}
 		small := traceName(6, false)
-		placeFile(t, filepath.Join(dir, small), []byte(trace(event())))
-		waitFor(t, "a small file exported afterwards", 30*time.Second, func() bool { return stateRecords(t, state)[small] == "exported" })
-		t.Logf("reason logged: %s", firstLine(d.out.String(), "trace file failed"))
-		d.stop(t)
+		testkit.PlaceFile(t, filepath.Join(dir, small), []byte(trace(event())))
+		testkit.WaitFor(t, "a small file exported afterwards", 30*time.Second, func() bool { return stateRecords(t, state)[small] == "exported" })
+		t.Logf("reason logged: %s", firstLine(d.Output(), "trace file failed"))
+		d.Stop(t)
 	})
 	t.Run("max-requests", func(t *testing.T) {
 		log, _, _ := privateLog(t)
@@ -470,9 +402,9 @@ func TestResourceLimits(t *testing.T) {
 		if err := os.WriteFile(logPath, log, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c := startCollector(t, otlptest.Options{})
+		c := testkit.StartCollector(t, otlptest.Options{})
 		dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
-		metrics := freeAddr(t)
+		metrics := testkit.FreeAddr(t)
 		args := daemonArgs(dir, state, c, "--vllm-log", logPath, "--vllm-log-timezone", "UTC", "--max-requests", "5", "--metrics-addr", metrics)
 		d := startChild(t, args, nil)
 		known := func() float64 {
@@ -502,7 +434,7 @@ func TestResourceLimits(t *testing.T) {
 		if maxSeen > 5 {
 			t.Fatalf("requests_known reached %v with --max-requests 5", maxSeen)
 		}
-		d.stop(t)
+		d.Stop(t)
 		t.Logf("60 requests in the log, --max-requests 5: requests_known peaked at %v", maxSeen)
 	})
 }

@@ -9,20 +9,30 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
-// BenchmarkRescan10k measures one rescan of a directory holding 10,000
-// trace files the watcher already tracks (the steady state: list, lstat,
-// parse the name, reconcile, budget snapshot).
-func BenchmarkRescan10k(b *testing.B) {
+// tenThousandTraces is a directory of 10,000 small gzip trace files of
+// eight ranks.
+func tenThousandTraces(b *testing.B) string {
+	b.Helper()
 	dir := b.TempDir()
-	body := gz(b, traceJSON("bench", 1))
+	body := testkit.Gzip(b, traceJSON("bench", 1))
 	for i := range 10_000 {
 		p := filepath.Join(dir, traceName(i%8, 1795789272000000000+int64(i), true))
 		if err := os.WriteFile(p, body, 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return dir
+}
+
+// BenchmarkRescan10k measures one rescan of a directory holding 10,000
+// trace files the watcher already tracks (the steady state: list, lstat,
+// parse the name, reconcile, budget snapshot).
+func BenchmarkRescan10k(b *testing.B) {
+	dir := tenThousandTraces(b)
 	cfg := DefaultConfig()
 	cfg.Dirs = []string{dir}
 	cfg.StatePath = filepath.Join(b.TempDir(), "state.json")
@@ -47,14 +57,7 @@ func BenchmarkRescan10k(b *testing.B) {
 // BenchmarkFirstScan10k measures discovering 10,000 new files: the scan
 // plus settling bookkeeping, before any file is read.
 func BenchmarkFirstScan10k(b *testing.B) {
-	dir := b.TempDir()
-	body := gz(b, traceJSON("bench", 1))
-	for i := range 10_000 {
-		p := filepath.Join(dir, traceName(i%8, 1795789272000000000+int64(i), true))
-		if err := os.WriteFile(p, body, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	dir := tenThousandTraces(b)
 	cfg := DefaultConfig()
 	cfg.Dirs = []string{dir}
 	cfg.StatePath = filepath.Join(b.TempDir(), "state.json")
@@ -72,15 +75,12 @@ func BenchmarkFirstScan10k(b *testing.B) {
 // trace, in decompressed MB/s: the physical limit is inflate alone
 // (klauspost/compress/gzip, see docs/performance-notes.md).
 func BenchmarkVerifyGzip(b *testing.B) {
-	p := filepath.Join("testdata", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
+	p := filepath.Join("..", "testdata", "h100", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
 	fi, err := os.Stat(p)
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw, err := os.ReadFile(p)
-	if err != nil {
-		b.Fatal(err)
-	}
+	raw := testkit.ReadFile(b, p)
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		b.Fatal(err)
@@ -121,14 +121,7 @@ func BenchmarkVerifyGzip(b *testing.B) {
 // BenchmarkListFloor10k is the floor for a rescan: list the directory and
 // lstat every entry, nothing else.
 func BenchmarkListFloor10k(b *testing.B) {
-	dir := b.TempDir()
-	body := gz(b, traceJSON("bench", 1))
-	for i := range 10_000 {
-		p := filepath.Join(dir, traceName(i%8, 1795789272000000000+int64(i), true))
-		if err := os.WriteFile(p, body, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	dir := tenThousandTraces(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		entries, err := os.ReadDir(dir)

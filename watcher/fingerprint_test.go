@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 func writeTemp(t testing.TB, name string, data []byte) string {
@@ -32,8 +34,8 @@ func checkFile(path string, gzipped bool, size int64) (string, error) {
 // corrupt: a growing file must never be failed for being incomplete.
 func TestGzipPrefixesAreTruncated(t *testing.T) {
 	t.Parallel()
-	first := gz(t, traceJSON("prefixes", 100))
-	full := append(append([]byte(nil), first...), gz(t, traceJSON("second member", 3))...) // multi-member is valid too
+	first := testkit.Gzip(t, traceJSON("prefixes", 100))
+	full := append(append([]byte(nil), first...), testkit.Gzip(t, traceJSON("second member", 3))...) // multi-member is valid too
 	p := writeTemp(t, "x.1.pt.trace.json.gz", full)
 	if _, err := checkFile(p, true, int64(len(full))); err != nil {
 		t.Fatalf("complete file: %v", err)
@@ -55,7 +57,7 @@ func TestGzipPrefixesAreTruncated(t *testing.T) {
 
 func TestCheckFile(t *testing.T) {
 	t.Parallel()
-	good := gz(t, traceJSON("good", 50))
+	good := testkit.Gzip(t, traceJSON("good", 50))
 	badCRC := append([]byte(nil), good...)
 	badCRC[len(badCRC)-5] ^= 1
 	badData := append([]byte(nil), good...)
@@ -109,7 +111,7 @@ func TestFingerprintIdentity(t *testing.T) {
 	a := traceJSON("same", 2000)
 	b := append([]byte(nil), a...)
 	b[len(b)/2] = 'X' // differs only in the middle: head and tail hashes agree
-	ga, gb := gz(t, a), gz(t, b)
+	ga, gb := testkit.Gzip(t, a), testkit.Gzip(t, b)
 	fp := func(data []byte, gzipped bool) string {
 		name := "x.1.pt.trace.json"
 		if gzipped {
@@ -134,7 +136,7 @@ func TestFingerprintIdentity(t *testing.T) {
 
 func TestVerifyStopsOnCancel(t *testing.T) {
 	t.Parallel()
-	data := gz(t, traceJSON("cancel", 2000))
+	data := testkit.Gzip(t, traceJSON("cancel", 2000))
 	p := writeTemp(t, "x.1.pt.trace.json.gz", data)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -146,8 +148,8 @@ func TestVerifyStopsOnCancel(t *testing.T) {
 // FuzzCheckFile feeds arbitrary bytes to the completeness check: it must
 // never panic and must classify every failure as truncated or corrupt.
 func FuzzCheckFile(f *testing.F) {
-	f.Add(gz(f, traceJSON("seed", 3)), true)
-	f.Add(gz(f, traceJSON("seed", 3))[:30], true)
+	f.Add(testkit.Gzip(f, traceJSON("seed", 3)), true)
+	f.Add(testkit.Gzip(f, traceJSON("seed", 3))[:30], true)
 	f.Add(traceJSON("seed", 3), false)
 	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, true)
 	dir := f.TempDir()

@@ -2,54 +2,22 @@ package watcher
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
-// TestMain fails the package if any test leaves a goroutine of this
-// package or of fsnotify running.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := waitNoLeaks(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "goroutine leak:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// waitNoLeaks waits for goroutines running watcher or fsnotify code to
-// end and returns the stacks of those that did not.
-func waitNoLeaks(d time.Duration) string {
-	deadline := time.Now().Add(d)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "watcher.(*Watcher)") || strings.Contains(g, "github.com/fsnotify/") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// TestMain fails the package if any test leaves a goroutine running (a
+// watcher's loop, an fsnotify reader).
+func TestMain(m *testing.M) { os.Exit(testkit.RunTests(m)) }
 
 // testLogger sends the watcher's logs to t.Log.
 func testLogger(t *testing.T) *slog.Logger {
@@ -79,8 +47,7 @@ func testConfig(t *testing.T, dir string) Config {
 // running is a Watcher whose Run goroutine the test owns.
 type running struct {
 	*Watcher
-	cancel context.CancelFunc
-	done   chan error
+	run *testkit.Background
 }
 
 func start(t *testing.T, cfg Config, tweak ...func(*Watcher)) *running {
@@ -92,29 +59,13 @@ func start(t *testing.T, cfg Config, tweak ...func(*Watcher)) *running {
 	for _, f := range tweak {
 		f(w)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{Watcher: w, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- w.Run(ctx) }()
-	t.Cleanup(func() { r.stop(t) })
-	return r
+	return &running{Watcher: w, run: testkit.Go(t, "Run", 5*time.Second, w.Run)}
 }
 
 // stop ends Run and waits for it; it may be called more than once.
 func (r *running) stop(t *testing.T) {
 	t.Helper()
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("Run returned %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	r.run.Stop(t)
 }
 
 // next waits up to d for a file.
@@ -164,18 +115,6 @@ func traceJSON(marker string, pad int) []byte {
 	return b.Bytes()
 }
 
-func gz(t testing.TB, data []byte) []byte {
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := zw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 // traceName builds a v0.17 name with the given export timestamp.
 func traceName(rank int, stamp int64, gzipped bool) string {
 	n := fmt.Sprintf("dp0_pp0_tp%d_dcp0_ep0_rank%d.%d.pt.trace.json", rank, rank, stamp)
@@ -183,6 +122,20 @@ func traceName(rank int, stamp int64, gzipped bool) string {
 		n += ".gz"
 	}
 	return n
+}
+
+// newDir is a fresh profiler directory and testConfig over it.
+func newDir(t *testing.T) (string, Config) {
+	dir := t.TempDir()
+	return dir, testConfig(t, dir)
+}
+
+// put writes data as the file name in dir and returns its path.
+func put(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	write(t, p, data)
+	return p
 }
 
 func write(t testing.TB, path string, data []byte) {
@@ -207,16 +160,4 @@ func age(t testing.TB, path string, d time.Duration) {
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
-}
-
-// eventually polls cond for up to 5s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

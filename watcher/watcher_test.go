@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
 )
 
@@ -18,7 +19,7 @@ func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	w := start(t, testConfig(t, dir))
-	data := gz(t, traceJSON("slow", 3000))
+	data := testkit.Gzip(t, traceJSON("slow", 3000))
 	path := filepath.Join(dir, traceName(0, 1795789272497483694, true))
 	f, err := os.Create(path)
 	if err != nil {
@@ -33,7 +34,7 @@ func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 		if i == 3*step {
 			// Halfway, stop writing until the watcher has looked at the
 			// settled but incomplete stream and rejected it.
-			eventually(t, "incomplete stream checked", func() bool { return w.Stats().Retried > 0 })
+			testkit.WaitFor(t, "incomplete stream checked", 5*time.Second, func() bool { return w.Stats().Retried > 0 })
 		}
 		if i+step >= len(data) {
 			break // complete: it may be offered from now on
@@ -89,8 +90,7 @@ func TestPlainJSONRenamedIntoPlace(t *testing.T) {
 
 func TestBacklogOldestFirst(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	// Written in a shuffled order; offered by name timestamp, then mtime.
 	names := []struct {
 		name  string
@@ -107,7 +107,7 @@ func TestBacklogOldestFirst(t *testing.T) {
 	paths := map[string]string{}
 	for i, n := range names {
 		p := filepath.Join(dir, fmt.Sprintf("%s_dp0_pp0_tp0_dcp0_ep0_rank%d.%d.pt.trace.json.gz", n.name, i, n.stamp))
-		write(t, p, gz(t, traceJSON(n.name, 5)))
+		write(t, p, testkit.Gzip(t, traceJSON(n.name, 5)))
 		age(t, p, n.age)
 		paths[p] = n.name
 	}
@@ -115,7 +115,7 @@ func TestBacklogOldestFirst(t *testing.T) {
 	want := []string{"a", "b2", "b1", "c", "d", "e"}
 	// Let the whole backlog be checked, so the order is not the order of
 	// verification.
-	eventually(t, "backlog ready", func() bool { return w.Stats().Ready == len(want) })
+	testkit.WaitFor(t, "backlog ready", 5*time.Second, func() bool { return w.Stats().Ready == len(want) })
 	if s := w.Stats(); s.Queue != len(want) || s.OldestWaiting < 2*time.Hour || s.BytesOnDisk == 0 {
 		t.Errorf("stats %+v: want %d queued, the oldest waiting 2h, bytes on disk counted", s, len(want))
 	}
@@ -132,11 +132,10 @@ func TestBacklogOldestFirst(t *testing.T) {
 
 func TestRestartOffersNothingDone(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	b := filepath.Join(dir, traceName(1, 1795789272000000002, false))
-	write(t, a, gz(t, traceJSON("a", 50)))
+	write(t, a, testkit.Gzip(t, traceJSON("a", 50)))
 	write(t, b, traceJSON("b", 50))
 	age(t, a, time.Minute)
 	age(t, b, time.Minute)
@@ -180,10 +179,8 @@ func TestRestartOffersNothingDone(t *testing.T) {
 
 func TestCrashBeforeDoneOffersAgain(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("crash", 20)))
+	dir, cfg := newDir(t)
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("crash", 20)))
 	w := start(t, cfg)
 	first := w.mustNext(t)
 	w.stop(t) // "crash": no Done
@@ -200,11 +197,9 @@ func TestCrashBeforeDoneOffersAgain(t *testing.T) {
 
 func TestRetryBackoff(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.RetryBackoff = Backoff{Initial: 150 * time.Millisecond, Max: 300 * time.Millisecond}
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, false))
-	write(t, p, traceJSON("retry", 5))
+	p := put(t, dir, traceName(0, 1795789272000000001, false), traceJSON("retry", 5))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	backendDown := errors.New("backend unavailable")
@@ -239,12 +234,10 @@ func TestRetryBackoff(t *testing.T) {
 
 func TestRetryTruncatedGivesUp(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.MaxTruncatedAttempts = 2
 	cfg.MaxTruncatedAge = time.Millisecond
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, false))
-	write(t, p, traceJSON("cut inside", 5))
+	p := put(t, dir, traceName(0, 1795789272000000001, false), traceJSON("cut inside", 5))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	cut := fmt.Errorf("converter: %w", ErrTruncated)
@@ -256,16 +249,15 @@ func TestRetryTruncatedGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := filepath.Join(dir, "failed", filepath.Base(p))
-	eventually(t, "file moved to failed/", func() bool { return exists(failed) })
+	testkit.WaitFor(t, "file moved to failed/", 5*time.Second, func() bool { return exists(failed) })
 	w.expectNone(t, 300*time.Millisecond)
 }
 
 func TestFailedMovesAside(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	content := gz(t, traceJSON("malformed inside", 5))
+	content := testkit.Gzip(t, traceJSON("malformed inside", 5))
 	write(t, p, content)
 	w := start(t, cfg)
 	f := w.mustNext(t)
@@ -286,7 +278,7 @@ func TestFailedMovesAside(t *testing.T) {
 	// The same content dropped in again is not offered; new content is.
 	write(t, p, content)
 	w.expectNone(t, 250*time.Millisecond)
-	write(t, p, gz(t, traceJSON("fixed", 5)))
+	write(t, p, testkit.Gzip(t, traceJSON("fixed", 5)))
 	if got := w.mustNext(t); got.Path != p {
 		t.Fatalf("offered %s, want %s", got.Path, p)
 	}
@@ -305,28 +297,26 @@ func TestWatcherFailsBadFilesItself(t *testing.T) {
 	}{
 		{"not gzip", []byte("this is not a gzip stream at all, just text"), nil, ErrCorrupt},
 		{"checksum", func() []byte {
-			b := gz(t, traceJSON("crc", 5))
+			b := testkit.Gzip(t, traceJSON("crc", 5))
 			b[len(b)-6] ^= 0xff // the CRC-32 in the trailer
 			return b
 		}(), nil, ErrCorrupt},
-		{"truncated for good", gz(t, traceJSON("cut", 500))[:300], func(c *Config) {
+		{"truncated for good", testkit.Gzip(t, traceJSON("cut", 500))[:300], func(c *Config) {
 			c.MaxTruncatedAttempts, c.MaxTruncatedAge = 2, time.Millisecond
 		}, ErrTruncated},
-		{"too large", gz(t, traceJSON("big", 500)), func(c *Config) { c.MaxFileSize = 100 }, ErrTooLarge},
+		{"too large", testkit.Gzip(t, traceJSON("big", 500)), func(c *Config) { c.MaxFileSize = 100 }, ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := testConfig(t, dir)
+			dir, cfg := newDir(t)
 			if tt.tweak != nil {
 				tt.tweak(&cfg)
 			}
-			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-			write(t, p, tt.data)
+			p := put(t, dir, traceName(0, 1795789272000000001, true), tt.data)
 			age(t, p, time.Minute)
 			w := start(t, cfg)
 			moved := filepath.Join(dir, "failed", filepath.Base(p))
-			eventually(t, "file moved to failed/", func() bool { return exists(moved) })
+			testkit.WaitFor(t, "file moved to failed/", 5*time.Second, func() bool { return exists(moved) })
 			w.expectNone(t, 200*time.Millisecond)
 			w.stop(t)
 			recs, err := checkpoint.Load(cfg.StatePath)
@@ -345,7 +335,7 @@ func TestTruncatedWaitsWhileYoung(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir) // default MaxTruncatedAge: 10 minutes
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	data := gz(t, traceJSON("paused writer", 500))
+	data := testkit.Gzip(t, traceJSON("paused writer", 500))
 	write(t, p, data[:len(data)/2])
 	w := start(t, cfg)
 	w.expectNone(t, 600*time.Millisecond)
@@ -362,11 +352,9 @@ func TestAfterExport(t *testing.T) {
 	t.Parallel()
 	for _, policy := range []string{AfterExportKeep, AfterExportDelete, AfterExportMove} {
 		t.Run(policy, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := testConfig(t, dir)
+			dir, cfg := newDir(t)
 			cfg.AfterExport = policy
-			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-			write(t, p, gz(t, traceJSON(policy, 5)))
+			p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON(policy, 5)))
 			w := start(t, cfg)
 			if err := w.Done(w.mustNext(t)); err != nil {
 				t.Fatal(err)
@@ -385,14 +373,13 @@ func TestAfterExport(t *testing.T) {
 
 func TestDiskBudget(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	w := start(t, cfg)
 	var paths []string
 	var size int64
 	for i := range 4 {
 		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
-		data := gz(t, traceJSON(fmt.Sprint("budget", i), 200))
+		data := testkit.Gzip(t, traceJSON(fmt.Sprint("budget", i), 200))
 		write(t, p, data)
 		size = max(size, int64(len(data)))
 		paths = append(paths, p)
@@ -408,8 +395,8 @@ func TestDiskBudget(t *testing.T) {
 
 	cfg.DiskBudgetBytes = 3*size + 10 // room for three: delete one exported file
 	w2 := start(t, cfg)
-	eventually(t, "the oldest exported file deleted", func() bool { return !exists(paths[0]) })
-	eventually(t, "budget pass", func() bool { return w2.Stats().DeletedByBudget == 1 })
+	testkit.WaitFor(t, "the oldest exported file deleted", 5*time.Second, func() bool { return !exists(paths[0]) })
+	testkit.WaitFor(t, "budget pass", 5*time.Second, func() bool { return w2.Stats().DeletedByBudget == 1 })
 	if !exists(paths[1]) || !exists(paths[2]) || !exists(paths[3]) {
 		t.Fatal("deleted more than needed")
 	}
@@ -417,8 +404,8 @@ func TestDiskBudget(t *testing.T) {
 
 	cfg.DiskBudgetBytes = size // room for one: delete the other exported file, never the unexported
 	w3 := start(t, cfg)
-	eventually(t, "second exported file deleted", func() bool { return !exists(paths[1]) })
-	eventually(t, "overrun reported", func() bool { return w3.Stats().BudgetOverrun > 0 })
+	testkit.WaitFor(t, "second exported file deleted", 5*time.Second, func() bool { return !exists(paths[1]) })
+	testkit.WaitFor(t, "overrun reported", 5*time.Second, func() bool { return w3.Stats().BudgetOverrun > 0 })
 	if !exists(paths[2]) || !exists(paths[3]) {
 		t.Fatal("an unexported file was deleted")
 	}
@@ -428,7 +415,7 @@ func TestDiskBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "exported files deleted to fit", func() bool { return !exists(paths[2]) && w3.Stats().BudgetOverrun == 0 })
+	testkit.WaitFor(t, "exported files deleted to fit", 5*time.Second, func() bool { return !exists(paths[2]) && w3.Stats().BudgetOverrun == 0 })
 	if !exists(paths[3]) {
 		t.Fatal("deleted below the budget")
 	}
@@ -436,13 +423,12 @@ func TestDiskBudget(t *testing.T) {
 
 func TestDiskBudgetCountsExportedDir(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.AfterExport = AfterExportMove
 	var size int64
 	for i := range 3 {
 		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
-		data := gz(t, traceJSON(fmt.Sprint("moved", i), 200))
+		data := testkit.Gzip(t, traceJSON(fmt.Sprint("moved", i), 200))
 		write(t, p, data)
 		size = max(size, int64(len(data)))
 	}
@@ -454,7 +440,7 @@ func TestDiskBudgetCountsExportedDir(t *testing.T) {
 		}
 	}
 	exported := filepath.Join(dir, "exported")
-	eventually(t, "oldest moved file deleted", func() bool {
+	testkit.WaitFor(t, "oldest moved file deleted", 5*time.Second, func() bool {
 		return !exists(filepath.Join(exported, traceName(0, 1795789272000000001, true)))
 	})
 	if !exists(filepath.Join(exported, traceName(2, 1795789272000000003, true))) {
@@ -464,13 +450,11 @@ func TestDiskBudgetCountsExportedDir(t *testing.T) {
 
 func TestRescanWithoutFsnotify(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.Notify = false
 	w := start(t, cfg)
 	time.Sleep(50 * time.Millisecond)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("polled", 5)))
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("polled", 5)))
 	if got := w.mustNext(t); got.Path != p {
 		t.Fatalf("offered %s, want %s", got.Path, p)
 	}
@@ -481,8 +465,7 @@ func TestMissingDirAppearsLater(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "profiles")
 	w := start(t, testConfig(t, dir))
 	time.Sleep(200 * time.Millisecond)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("late dir", 5)))
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("late dir", 5)))
 	if got := w.mustNext(t); got.Path != p {
 		t.Fatalf("offered %s, want %s", got.Path, p)
 	}
@@ -490,12 +473,11 @@ func TestMissingDirAppearsLater(t *testing.T) {
 
 func TestUnreadableFile(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	bad := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	good := filepath.Join(dir, traceName(1, 1795789272000000002, true))
-	write(t, bad, gz(t, traceJSON("no permission", 5)))
-	write(t, good, gz(t, traceJSON("fine", 5)))
+	write(t, bad, testkit.Gzip(t, traceJSON("no permission", 5)))
+	write(t, good, testkit.Gzip(t, traceJSON("fine", 5)))
 	if err := os.Chmod(bad, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +497,7 @@ func TestUnreadableFile(t *testing.T) {
 	if got := w.mustNext(t); got.Path != good {
 		t.Fatalf("offered %s, want %s", got.Path, good)
 	}
-	eventually(t, "problem reported", func() bool { return w.Stats().Problems == 1 })
+	testkit.WaitFor(t, "problem reported", 5*time.Second, func() bool { return w.Stats().Problems == 1 })
 	w.expectNone(t, 300*time.Millisecond)
 
 	if err := os.Chmod(bad, 0o644); err != nil {
@@ -575,10 +557,9 @@ func TestSymlinks(t *testing.T) {
 
 func TestIgnoredNames(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.Recursive = true
-	body := gz(t, traceJSON("ignored", 5))
+	body := testkit.Gzip(t, traceJSON("ignored", 5))
 	for _, p := range []string{
 		traceName(0, 1795789272000000001, false) + ".tmp",
 		"profiler_out_0.txt",
@@ -591,14 +572,14 @@ func TestIgnoredNames(t *testing.T) {
 		write(t, filepath.Join(dir, p), body)
 	}
 	sub := filepath.Join(dir, "run2", traceName(3, 1795789272000000005, true))
-	write(t, sub, gz(t, traceJSON("recursive", 5)))
+	write(t, sub, testkit.Gzip(t, traceJSON("recursive", 5)))
 	w := start(t, cfg)
 	if got := w.mustNext(t); got.Path != sub {
 		t.Fatalf("offered %s, want %s", got.Path, sub)
 	}
 	// A directory created while running is watched too.
 	late := filepath.Join(dir, "run3", "deeper", traceName(4, 1795789272000000006, true))
-	write(t, late, gz(t, traceJSON("late", 5)))
+	write(t, late, testkit.Gzip(t, traceJSON("late", 5)))
 	if got := w.mustNext(t); got.Path != late {
 		t.Fatalf("offered %s, want %s", got.Path, late)
 	}
@@ -607,11 +588,9 @@ func TestIgnoredNames(t *testing.T) {
 
 func TestDoneWithUnwritableState(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	stateDir := filepath.Dir(cfg.StatePath)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("state", 5)))
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("state", 5)))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	// A regular file where the state directory should be: not writable,
@@ -642,14 +621,12 @@ func TestDoneWithUnwritableState(t *testing.T) {
 
 func TestChangedWhileInFlight(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.AfterExport = AfterExportDelete
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("v1", 5)))
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("v1", 5)))
 	w := start(t, cfg)
 	f := w.mustNext(t)
-	write(t, p, gz(t, traceJSON("v2 is longer than v1", 50)))
+	write(t, p, testkit.Gzip(t, traceJSON("v2 is longer than v1", 50)))
 	time.Sleep(300 * time.Millisecond) // rescans see the change
 	if err := w.Done(f); err != nil {
 		t.Fatal(err)
@@ -664,9 +641,8 @@ func TestChangedWhileInFlight(t *testing.T) {
 
 func TestDuplicateContentOfferedOnce(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
-	body := gz(t, traceJSON("twins", 5))
+	dir, cfg := newDir(t)
+	body := testkit.Gzip(t, traceJSON("twins", 5))
 	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
 	b := filepath.Join(dir, traceName(0, 1795789272000000002, true))
 	write(t, a, body)
@@ -695,7 +671,7 @@ func TestNextAfterStop(t *testing.T) {
 func TestRealH100Trace(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	src := filepath.Join("testdata", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
+	src := filepath.Join("..", "testdata", "h100", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
 	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
@@ -725,15 +701,12 @@ func TestChangedWhileVerified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			cfg := testConfig(t, dir)
+			dir, cfg := newDir(t)
 			cfg.MaxTruncatedAttempts, cfg.MaxTruncatedAge = 2, time.Millisecond
 			cfg.Notify = false // no event may tell the watcher; it must look itself
-			p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-			write(t, p, gz(t, traceJSON(tt.name, 2000)))
+			p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON(tt.name, 2000)))
 			age(t, p, time.Minute)
-			other := filepath.Join(dir, traceName(1, 1795789272000000002, true))
-			write(t, other, gz(t, traceJSON("bystander", 5)))
+			other := put(t, dir, traceName(1, 1795789272000000002, true), testkit.Gzip(t, traceJSON("bystander", 5)))
 			opened := 0
 			w := start(t, cfg, func(w *Watcher) {
 				w.open = func(name string) (*os.File, error) {
@@ -754,7 +727,7 @@ func TestChangedWhileVerified(t *testing.T) {
 				t.Fatalf("offered %s, want only %s", got.Path, other)
 			}
 			if tt.moved {
-				eventually(t, "cut file failed", func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
+				testkit.WaitFor(t, "cut file failed", 5*time.Second, func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
 			}
 			w.expectNone(t, 300*time.Millisecond)
 		})
@@ -769,12 +742,12 @@ func TestMultipleDirs(t *testing.T) {
 	cfg.AfterExport, cfg.ExportedDir = AfterExportMove, archive
 	pa := filepath.Join(a, traceName(0, 1795789272000000002, true))
 	pb := filepath.Join(b, traceName(0, 1795789272000000001, true)) // same base name pattern, older
-	write(t, pa, gz(t, traceJSON("dir a", 5)))
-	write(t, pb, gz(t, traceJSON("dir b", 5)))
+	write(t, pa, testkit.Gzip(t, traceJSON("dir a", 5)))
+	write(t, pb, testkit.Gzip(t, traceJSON("dir b", 5)))
 	age(t, pa, time.Minute)
 	age(t, pb, time.Minute)
 	w := start(t, cfg)
-	eventually(t, "both ready", func() bool { return w.Stats().Ready == 2 })
+	testkit.WaitFor(t, "both ready", 5*time.Second, func() bool { return w.Stats().Ready == 2 })
 	for _, want := range []string{pb, pa} {
 		f := w.mustNext(t)
 		if f.Path != want {
@@ -820,10 +793,8 @@ func TestMoveIntoNeverOverwrites(t *testing.T) {
 
 func TestFailedAfterFileVanished(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
-	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	write(t, p, gz(t, traceJSON("vanishing", 5)))
+	dir, cfg := newDir(t)
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("vanishing", 5)))
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	if err := os.Remove(p); err != nil {
@@ -845,13 +816,12 @@ func TestFailedAfterFileVanished(t *testing.T) {
 // a stream that stays cut is given up on as without the option.
 func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.SkipGzipVerify = true
 	cfg.MaxTruncatedAttempts = 3
 	cfg.MaxTruncatedAge = time.Hour // the file is young: never given up here
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	data := gz(t, traceJSON("consumer verifies", 500))
+	data := testkit.Gzip(t, traceJSON("consumer verifies", 500))
 	write(t, p, data[:len(data)/2])
 	w := start(t, cfg)
 	f := w.mustNext(t) // offered although cut: the watcher did not inflate it
@@ -880,13 +850,11 @@ func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
 
 func TestSkipGzipVerifyStillFailsGarbage(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+	dir, cfg := newDir(t)
 	cfg.SkipGzipVerify = true
-	p := filepath.Join(dir, traceName(0, 1795789272000000002, true))
-	write(t, p, []byte("this is not gzip at all, only named like a trace"))
+	p := put(t, dir, traceName(0, 1795789272000000002, true), []byte("this is not gzip at all, only named like a trace"))
 	start(t, cfg)
 	// The fingerprint reads the gzip header, so garbage is still failed by
 	// the watcher itself without reaching the consumer.
-	eventually(t, "garbage moved to failed/", func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
+	testkit.WaitFor(t, "garbage moved to failed/", 5*time.Second, func() bool { return exists(filepath.Join(dir, "failed", filepath.Base(p))) })
 }

@@ -15,7 +15,7 @@ func TestRun(t *testing.T) {
 		wantOut string
 	}{
 		{"converts a trace", []string{"../../converter/testdata/golden/era_e_full.json"}, "", " spans, "},
-		{"converts with a spill", []string{"-spill", "../../converter/testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"}, "", "MB to the scratch file"},
+		{"converts with a spill", []string{"-spill", "../../testdata/h100/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"}, "", "MB to the scratch file"},
 		{"no files", nil, "need at least one trace file", ""},
 		{"missing file", []string{"testdata/nope.json"}, "nope.json", ""},
 		{"not a trace", []string{"main.go"}, "main.go", ""},

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // sink collects lines on a channel and waits for them with a timeout.
@@ -72,15 +74,8 @@ func start(t *testing.T, path string, opts Options) (*sink, func()) {
 		opts.PollInterval = 5 * time.Millisecond
 	}
 	s := newSink()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Follow(ctx, path, opts, s.handler) }()
-	return s, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Follow: %v", err)
-		}
-	}
+	run := testkit.Go(t, "Follow", 5*time.Second, func(ctx context.Context) error { return Follow(ctx, path, opts, s.handler) })
+	return s, func() { run.Stop(t) }
 }
 
 func TestFollow(t *testing.T) {

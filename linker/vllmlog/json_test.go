@@ -91,7 +91,7 @@ func TestDecodeOTLPJSON(t *testing.T) {
 
 func TestDetectFormat(t *testing.T) {
 	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("..", "testdata", "h100", name))
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "h100", name))
 		if err != nil {
 			t.Fatal(err)
 		}

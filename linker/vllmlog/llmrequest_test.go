@@ -61,7 +61,7 @@ func TestLLMRequestsFixture(t *testing.T) {
 // ../testdata/h100 with DecodeOTLPJSON.
 func fixtureSpans(t *testing.T) []LLMRequestSpan {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", "h100", "llm_request.otlp.json"))
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "h100", "llm_request.otlp.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,13 @@ package vllmlog
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 func ts(s string, loc *time.Location) int64 {
@@ -46,11 +47,7 @@ func TestParseTextLine(t *testing.T) {
 		{
 			name: "generated",
 			line: "(APIServer pid=7) INFO 11-27 14:21:05 [logger.py:92] Generated response chatcmpl-f1: output: 'The quick, output_token_ids: [9], finish_reason: x', output_token_ids: [1, 2], finish_reason: length",
-			want: func() Record {
-				r := rec(KindGenerated, "2026-11-27 14:21:05", "APIServer", 7, "chatcmpl-f1")
-				r.FinishReason = "length"
-				return r
-			}(),
+			want: finished(rec(KindGenerated, "2026-11-27 14:21:05", "APIServer", 7, "chatcmpl-f1"), "length"),
 		},
 		{
 			name: "streaming delta",
@@ -60,11 +57,7 @@ func TestParseTextLine(t *testing.T) {
 		{
 			name: "streaming complete",
 			line: "INFO 11-27 14:21:05 [logger.py:92] Generated response cmpl-1-0 (streaming complete): output: 'xy', output_token_ids: None, finish_reason: stop",
-			want: func() Record {
-				r := rec(KindGenerated, "2026-11-27 14:21:05", "", Unknown, "cmpl-1-0")
-				r.FinishReason = "stop"
-				return r
-			}(),
+			want: finished(rec(KindGenerated, "2026-11-27 14:21:05", "", Unknown, "cmpl-1-0"), "stop"),
 		},
 		{
 			name: "aborted list",
@@ -79,11 +72,7 @@ func TestParseTextLine(t *testing.T) {
 		{
 			name: "request failed",
 			line: "(APIServer pid=1) ERROR 05-19 14:03:12 [async_llm.py:620] Request chatcmpl-9 failed (input error): prompt 'secret' too long.",
-			want: func() Record {
-				r := rec(KindFailed, "2026-05-19 14:03:12", "APIServer", 1, "chatcmpl-9")
-				r.Reason = "input error"
-				return r
-			}(),
+			want: failedFor(rec(KindFailed, "2026-05-19 14:03:12", "APIServer", 1, "chatcmpl-9"), "input error"),
 		},
 		{
 			name: "iteration",
@@ -132,6 +121,12 @@ func TestParseTextLine(t *testing.T) {
 		})
 	}
 }
+
+// finished is r with finish reason why.
+func finished(r Record, why string) Record { r.FinishReason = why; return r }
+
+// failedFor is r with failure reason why.
+func failedFor(r Record, why string) Record { r.Reason = why; return r }
 
 func rec(k Kind, at, proc string, pid int, ids ...string) Record {
 	r := newRecord(k)
@@ -213,10 +208,7 @@ func quote(s string) string {
 // TestFixtureText parses the whole fixture log: every request line must
 // parse, and the counts must match the truth.
 func TestFixtureText(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "testdata", "h100", "vllm.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testkit.ReadFile(t, filepath.Join("..", "..", "testdata", "h100", "vllm.log"))
 	counts := map[Kind]int{}
 	p := NewTextParser(TextOptions{Year: 2026})
 	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {

@@ -4,26 +4,27 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/convtest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // smallTrace is a real 3-step slice of the H100 fixture (make_small_trace.py).
-const smallTrace = "testdata/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
+const smallTrace = "../../../../testdata/h100-small/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
 
 // TestMain lets a test run this test binary as the daemon in a child
-// process (for kill -9), with the arguments in BRIDGE_TEST_ARGS.
+// process (for kill -9), with the arguments in BRIDGE_TEST_ARGS; otherwise
+// it runs the tests and fails the run if a goroutine outlives them.
 func TestMain(m *testing.M) {
 	if os.Getenv("BRIDGE_TEST_DAEMON") == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -31,100 +32,53 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	os.Exit(testkit.RunTests(m))
 }
 
 func startCollector(t *testing.T) *otlptest.Collector {
 	t.Helper()
-	c, err := otlptest.Start(otlptest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return testkit.StartCollector(t, otlptest.Options{})
 }
 
-// daemonArgs are the flags every test daemon runs with: fast timers, a
-// loopback collector, no telemetry port.
+// daemonArgs are testkit.DaemonArgs against collector c, with a 300 ms
+// settle time and warnings only.
 func daemonArgs(dir, state string, c *otlptest.Collector, extra ...string) []string {
-	return append([]string{"run",
-		"--profiler-dir", dir, "--state-file", state,
-		"--endpoint", c.GRPCEndpoint(), "--protocol", "grpc", "--insecure",
-		"--settle-time", "300ms", "--rescan-interval", "200ms",
-		"--retry-initial-interval", "50ms", "--retry-max-interval", "300ms",
-		"--metrics-addr", "", "--log-level", "warn", "--shutdown-timeout", "10s",
-	}, extra...)
+	return testkit.DaemonArgs(dir, state, c.GRPCEndpoint(), append([]string{"--settle-time", "300ms", "--log-level", "warn"}, extra...)...)
 }
 
-// inProcess runs the daemon in this process until the returned stop is called.
+// inProcess runs the daemon in this process until stop is called.
 type inProcess struct {
-	cancel context.CancelFunc
-	done   chan int
-	out    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	run *testkit.Background
+	out *testkit.SyncBuffer
 }
 
 func startDaemon(t *testing.T, args []string) *inProcess {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &inProcess{cancel: cancel, done: make(chan int, 1), out: &syncBuffer{}}
-	go func() { p.done <- Main(ctx, args, io.Discard, p.out, func(string) string { return "" }) }()
-	t.Cleanup(func() { p.stop(t) })
+	p := &inProcess{out: &testkit.SyncBuffer{}}
+	// Registered before Go's stop, so it runs after it (cleanups run last
+	// first) and sees a failure of the shutdown too.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", p.out.String())
+		}
+	})
+	p.run = testkit.Go(t, "the daemon", 30*time.Second, func(ctx context.Context) error {
+		if code := Main(ctx, args, io.Discard, p.out, func(string) string { return "" }); code != 0 {
+			return fmt.Errorf("exit %d", code)
+		}
+		return nil
+	})
 	return p
 }
 
-func (p *inProcess) stop(t *testing.T) {
-	if p.cancel == nil {
-		return
-	}
-	p.cancel()
-	p.cancel = nil
-	select {
-	case code := <-p.done:
-		if code != 0 {
-			t.Errorf("daemon exited %d:\n%s", code, p.out.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Errorf("daemon did not stop within 30s:\n%s", p.out.String())
-	}
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func (p *inProcess) stop(t *testing.T) { p.run.Stop(t) }
 
 // writeInChunks writes src to dst in place, as PyTorch's gzip export does,
 // pausing between chunks; one pause is longer than the settle time, so the
 // watcher sees a stable but incomplete gzip stream.
 func writeInChunks(t *testing.T, src, dst string, beforeLast func()) {
 	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testkit.ReadFile(t, src)
 	f, err := os.Create(dst)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +115,7 @@ func TestRunExportsGrowingGzipOnceAndRestartSendsNothing(t *testing.T) {
 			t.Errorf("%d spans exported before the file was complete", n)
 		}
 	})
-	waitFor(t, "every span", 60*time.Second, func() bool { _, n := c.SpanIDs(); return n >= len(want) })
+	testkit.WaitFor(t, "every span", 60*time.Second, func() bool { _, n := c.SpanIDs(); return n >= len(want) })
 	time.Sleep(1500 * time.Millisecond) // several rescans: nothing more may come
 	got, total := c.SpanIDs()
 	if total != len(want) || len(got) != len(want) {
@@ -188,9 +142,7 @@ func TestRunEndpointDownThenUpLosesNothing(t *testing.T) {
 	c.Down()
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	startDaemon(t, daemonArgs(dir, state, c))
-	if err := copyFile(smallTrace, filepath.Join(dir, filepath.Base(smallTrace))); err != nil {
-		t.Fatal(err)
-	}
+	testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
 	time.Sleep(3 * time.Second)
 	if b, _ := os.ReadFile(state); bytes.Contains(b, []byte(`"exported"`)) {
 		t.Fatal("file recorded as exported while the backend was down")
@@ -198,7 +150,7 @@ func TestRunEndpointDownThenUpLosesNothing(t *testing.T) {
 	if err := c.Up(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "every span after the backend came back", 60*time.Second, func() bool {
+	testkit.WaitFor(t, "every span after the backend came back", 60*time.Second, func() bool {
 		got, _ := c.SpanIDs()
 		return len(got) == len(want)
 	})
@@ -208,7 +160,7 @@ func TestRunEndpointDownThenUpLosesNothing(t *testing.T) {
 			t.Fatalf("span %s lost", id)
 		}
 	}
-	waitFor(t, "the state file to record the export", 30*time.Second, func() bool {
+	testkit.WaitFor(t, "the state file to record the export", 30*time.Second, func() bool {
 		b, _ := os.ReadFile(state)
 		return bytes.Contains(b, []byte(`"exported"`))
 	})
@@ -228,17 +180,10 @@ func TestRunCorruptFilesFailAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := copyFile(smallTrace, filepath.Join(dir, filepath.Base(smallTrace))); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, daemonArgs(dir, state, c, "--log-level", "info"))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("daemon output:\n%s", d.out.String())
-		}
-	})
-	waitFor(t, "the good file's spans", 60*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
-	waitFor(t, "the bad files in failed/", 30*time.Second, func() bool {
+	testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
+	startDaemon(t, daemonArgs(dir, state, c, "--log-level", "info"))
+	testkit.WaitFor(t, "the good file's spans", 60*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) == len(want) })
+	testkit.WaitFor(t, "the bad files in failed/", 30*time.Second, func() bool {
 		for name := range bad {
 			if _, err := os.Stat(filepath.Join(dir, "failed", name)); err != nil {
 				return false
@@ -261,9 +206,7 @@ func TestRunKill9MidExportDeliversEverything(t *testing.T) {
 	want := convtest.SpanIDs(t, smallTrace)
 	c := startCollector(t)
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
-	if err := copyFile(smallTrace, filepath.Join(dir, filepath.Base(smallTrace))); err != nil {
-		t.Fatal(err)
-	}
+	testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
 	// Small requests and a slow backend: the export takes seconds.
 	args := daemonArgs(dir, state, c, "--max-request-bytes", "64KiB", "--max-in-flight", "1")
 	kills := 0
@@ -271,11 +214,11 @@ func TestRunKill9MidExportDeliversEverything(t *testing.T) {
 		c.SetDelay(150 * time.Millisecond)
 		before := c.Stats().Requests
 		cmd := childDaemon(t, args)
-		waitFor(t, "the export to start", 60*time.Second, func() bool { return c.Stats().Requests >= before+2 })
-		if err := cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
+		testkit.WaitFor(t, "the export to start", 60*time.Second, func() bool { return c.Stats().Requests >= before+2 })
+		if !cmd.Alive() {
+			t.Fatalf("daemon exited before the kill: %v", cmd.Wait())
 		}
-		_ = cmd.Wait()
+		cmd.Kill()
 		kills++
 		got, _ := c.SpanIDs()
 		if len(got) == len(want) {
@@ -284,8 +227,8 @@ func TestRunKill9MidExportDeliversEverything(t *testing.T) {
 	}
 	c.SetDelay(0)
 	cmd := childDaemon(t, args)
-	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	waitFor(t, "every span after restart", 90*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) >= len(want) })
+	defer cmd.Stop(t)
+	testkit.WaitFor(t, "every span after restart", 90*time.Second, func() bool { got, _ := c.SpanIDs(); return len(got) >= len(want) })
 	got, total := c.SpanIDs()
 	for id := range want {
 		if got[id] == 0 {
@@ -298,21 +241,13 @@ func TestRunKill9MidExportDeliversEverything(t *testing.T) {
 	t.Logf("%d kill -9 during export; %d spans delivered for %d distinct (re-sent after the kills: %d)", kills, total, len(want), total-len(want))
 }
 
-func childDaemon(t *testing.T, args []string) *exec.Cmd {
+// childDaemon runs this test binary as the daemon (see TestMain) in a
+// child process.
+func childDaemon(t *testing.T, args []string) *testkit.Process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "BRIDGE_TEST_DAEMON=1", "BRIDGE_TEST_ARGS="+strings.Join(args, "\x1f"))
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("child daemon output:\n%s", out.String())
-		}
+	return testkit.StartProcess(t, os.Args[0], []string{"-test.run=^$"}, testkit.ProcessOptions{
+		Env: append(os.Environ(), "BRIDGE_TEST_DAEMON=1", "BRIDGE_TEST_ARGS="+strings.Join(args, "\x1f")),
 	})
-	return cmd
 }
 
 func gz(s string) []byte {
@@ -321,16 +256,4 @@ func gz(s string) []byte {
 	_, _ = w.Write([]byte(s))
 	_ = w.Close()
 	return b.Bytes()
-}
-
-func copyFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
 }

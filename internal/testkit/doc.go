@@ -1,0 +1,18 @@
+// Package testkit is what the project's tests share: the goroutine-leak
+// check of every package's TestMain (RunTests), the harness that builds
+// and runs the real daemon (BuildBridge, DaemonArgs, StartProcess, and
+// StartCollector for the in-process collector of internal/otlptest), a
+// function run in the background until the test stops it (Go), a
+// throw-away PKI for TLS tests, golden-file comparison, and the small
+// helpers tests kept copying (WaitFor, FreeAddr, ReadFile, PlaceFile,
+// Gzip, SyncBuffer, Tail).
+//
+// Every helper takes the test's testing.TB and fails it with what failed
+// and where; processes and collectors it starts are stopped by the test's
+// cleanup. Fixtures used by several packages live in the repository's
+// top-level testdata/, not here.
+//
+// It is imported only by _test.go files. It must never be imported by the
+// daemon, hold global state, reach beyond loopback, or decide what a test
+// asserts: the oracles stay in the tests.
+package testkit
