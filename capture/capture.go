@@ -72,7 +72,9 @@ type Capture struct {
 type Duration time.Duration
 
 // MarshalJSON writes the duration as a Go duration string.
-func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + time.Duration(d).String() + `"`), nil }
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
 
 // UnmarshalJSON reads a Go duration string such as "30s".
 func (d *Duration) UnmarshalJSON(b []byte) error {

@@ -905,4 +905,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
