@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -222,7 +223,7 @@ func (c *Config) Validate() error {
 			bad("%s.duration (%s) must be within 0..profiling.max_duration (%s)", key, t.Duration, c.MaxDuration)
 		}
 		if t.Name == "" && t.Metric != "" {
-			t.Name = fmt.Sprintf("p%s_%s", strings.TrimPrefix(fmt.Sprintf("%g", t.Quantile*100), "0."), strings.TrimPrefix(t.Metric, "vllm:"))
+			t.Name = "p" + strings.ReplaceAll(pct(t.Quantile), ".", "_") + "_" + strings.TrimPrefix(t.Metric, "vllm:")
 		}
 		if t.Name == "schedule" || t.Name == "on_demand" {
 			bad("%s.name %q is reserved", key, t.Name)
@@ -233,6 +234,11 @@ func (c *Config) Validate() error {
 		seen[t.Name] = true
 	}
 	return errors.Join(errs...)
+}
+
+// pct writes quantile q as a percentile: 0.99 → "99", 0.995 → "99.5".
+func pct(q float64) string {
+	return strconv.FormatFloat(math.Round(q*100*1e6)/1e6, 'f', -1, 64)
 }
 
 // metricsURL is where /metrics is scraped.

@@ -382,7 +382,8 @@ func TestStartErrors(t *testing.T) {
 	sv := newStandin(t, newFakeClock())
 	sv.apiKey = "s3cr3t-vllm-key"
 	keyFile := filepath.Join(t.TempDir(), "key")
-	h := newHarness(t, sv, func(c *Config, _ *Options) { c.Cooldown = 0 })
+	logger, logs := capturedLogger()
+	h := newHarness(t, sv, func(c *Config, o *Options) { c.Cooldown = 0; o.Logger = logger })
 	h.run()
 	try := func(want string) Capture {
 		t.Helper()
@@ -431,6 +432,12 @@ func TestStartErrors(t *testing.T) {
 	}
 	if counter(t, h.ctrl, TriggerOnDemand, "start_failed") != 4 {
 		t.Error("start failures not counted")
+	}
+	if !strings.Contains(logs(), "refused the API key") {
+		t.Error("the 401 is not logged clearly")
+	}
+	if strings.Contains(logs(), sv.apiKey) {
+		t.Error("the API key was logged")
 	}
 }
 

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -266,4 +267,26 @@ func (h *harness) get(id string) Capture {
 		h.t.Fatalf("capture %s unknown", id)
 	}
 	return cp
+}
+
+// capturedLogger keeps what is logged, for tests that check what must
+// never be logged.
+func capturedLogger() (*slog.Logger, func() string) {
+	lw := &lockedWriter{w: &bytes.Buffer{}}
+	return slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug})), func() string {
+		lw.mu.Lock()
+		defer lw.mu.Unlock()
+		return lw.w.String()
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -117,7 +117,7 @@ func (t *triggerState) observe(now time.Time, s Scrape) observation {
 // "p99_time_to_first_token_seconds: p99(vllm:time_to_first_token_seconds)=2.41 > 2 over 5m0s (57 requests)".
 func (t *triggerState) describe(o observation) string {
 	return fmt.Sprintf("%s: p%s(%s)=%s > %s over %s (%s requests)", t.cfg.Name,
-		strconv.FormatFloat(t.cfg.Quantile*100, 'g', -1, 64), t.cfg.Metric,
+		pct(t.cfg.Quantile), t.cfg.Metric,
 		strconv.FormatFloat(o.Value, 'g', 4, 64), strconv.FormatFloat(t.cfg.Above, 'g', -1, 64),
 		t.cfg.Window, strconv.FormatFloat(o.Count, 'f', 0, 64))
 }
