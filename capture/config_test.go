@@ -76,7 +76,13 @@ func TestConfigValidate(t *testing.T) {
 		{"trigger window", func(c *Config) { t := trig; t.Window = 20 * time.Second; c.Triggers = []Trigger{t} }, "profiling.triggers[0].window (20s) must be at least 2 × profiling.poll_interval (15s)"},
 		{"trigger above", func(c *Config) { t := trig; t.Above = 0; c.Triggers = []Trigger{t} }, "profiling.triggers[0].above must be a positive threshold"},
 		{"trigger names", func(c *Config) { c.Triggers = []Trigger{trig, trig} }, `profiling.triggers[1].name "p99_e2e_request_latency_seconds" is used twice`},
-		{"percentile name", func(c *Config) { t := trig; t.Quantile = 0.95; t2 := trig; t2.Quantile = 0.995; c.Triggers = []Trigger{t, t2, t} }, `profiling.triggers[2].name "p95_e2e_request_latency_seconds" is used twice`},
+		{"percentile name", func(c *Config) {
+			t := trig
+			t.Quantile = 0.95
+			t2 := trig
+			t2.Quantile = 0.995
+			c.Triggers = []Trigger{t, t2, t}
+		}, `profiling.triggers[2].name "p95_e2e_request_latency_seconds" is used twice`},
 		{"reserved name", func(c *Config) { t := trig; t.Name = "schedule"; c.Triggers = []Trigger{t} }, "is reserved"},
 	}
 	for _, tc := range cases {
