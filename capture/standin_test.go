@@ -54,6 +54,7 @@ type standin struct {
 	chunkPause  time.Duration
 	onStart     chan struct{}
 	startSeenAt time.Time
+	fixture     []byte // gzipped trace written on stop; default fixtureTrace
 }
 
 type histo struct {
@@ -233,9 +234,14 @@ func (s *standin) selfStop() {
 // writeTrace copies the fixture into the profiler directory under the name
 // PyTorch gives it, growing in place in chunks like gzip.open("wt").
 func (s *standin) writeTrace() error {
-	data, err := os.ReadFile(fixtureTrace)
-	if err != nil {
-		return err
+	s.mu.Lock()
+	data := s.fixture
+	s.mu.Unlock()
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(fixtureTrace); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	s.writes++
