@@ -106,7 +106,7 @@ type Client struct {
 func NewClient(cfg Config, getenv func(string) string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
+			Proxy:                 nil, // vLLM is beside the bridge; the key must not go through a proxy
 			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:          2,
 			IdleConnTimeout:       90 * time.Second,

@@ -523,8 +523,9 @@ func (c *Controller) start(ctx context.Context, cp *Capture) {
 	if err != nil {
 		c.m.vllmErrors.WithLabelValues("start_profile", kindLabel(err)).Inc()
 		mayHaveStarted := errors.Is(err, ErrTimeout) || errors.Is(err, ErrServer)
-		if mayHaveStarted && ctx.Err() == nil {
-			// some ranks may be recording: make sure they stop
+		if mayHaveStarted {
+			// some ranks may be recording: make sure they stop (with a
+			// fresh context if this is the shutdown)
 			if serr := c.stopWithRetry(ctx, c.cfg.StopAttempts); serr != nil {
 				c.set(func() { c.recovery = cp })
 				c.recoveryAt = c.clk.Now().Add(c.cfg.StopBackoff)
@@ -532,7 +533,7 @@ func (c *Controller) start(ctx context.Context, cp *Capture) {
 			} else {
 				c.clearInFlight()
 			}
-		} else if !mayHaveStarted {
+		} else {
 			c.clearInFlight()
 		}
 		log.Warn("vLLM did not start the profiler", "err", err)
