@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
 // State is where a capture is in its life.
@@ -118,6 +120,20 @@ func (c *Capture) Attributes() map[string]string {
 		a[AttrTriggerAbove] = fmt.Sprintf("%g", *c.Threshold)
 	}
 	return a
+}
+
+// SpanAttributes are Attributes as span attributes, the measured value and
+// threshold as doubles so that TraceQL can compare them
+// ({ resource.vllm.profile.trigger.value > 2 }).
+func (c *Capture) SpanAttributes() []span.Attr {
+	out := []span.Attr{span.String(AttrCaptureID, c.ID), span.String(AttrTrigger, c.Reason), span.String(AttrTriggerName, c.Trigger)}
+	if c.Value != nil {
+		out = append(out, span.Float(AttrTriggerValue, *c.Value))
+	}
+	if c.Threshold != nil {
+		out = append(out, span.Float(AttrTriggerAbove, *c.Threshold))
+	}
+	return out
 }
 
 // newID returns a sortable, unique capture id: cap-<UTC time>-<random>.

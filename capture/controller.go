@@ -11,6 +11,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
 // vllmAPI is what the controller needs from vLLM (*Client).
@@ -855,6 +857,17 @@ func (c *Controller) ResourceAttributes(path string) map[string]string {
 		return nil
 	}
 	return cp.Attributes()
+}
+
+// ResourceSpanAttrs is ResourceAttributes as span attributes, with the
+// trigger's value and threshold as doubles: what the pipeline appends to
+// converter.Options.Resource.
+func (c *Controller) ResourceSpanAttrs(path string) []span.Attr {
+	cp, ok := c.CaptureForFile(path)
+	if !ok {
+		return nil
+	}
+	return cp.SpanAttributes()
 }
 
 // AttachTraceIDs records the trace ids the pipeline exported from the file

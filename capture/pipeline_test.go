@@ -36,10 +36,7 @@ func exportFile(t *testing.T, ctrl *Controller, col *otlptest.Collector, path st
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := []span.Attr{span.String("service.name", "vllm")}
-	for k, v := range ctrl.ResourceAttributes(path) {
-		res = append(res, span.String(k, v))
-	}
+	res := append([]span.Attr{span.String("service.name", "vllm")}, ctrl.ResourceSpanAttrs(path)...)
 	opts := converter.DefaultOptions()
 	opts.Resource = res
 	seen := map[string]bool{}
@@ -120,11 +117,18 @@ func TestCaptureSpansReachCollectorWithAttributes(t *testing.T) {
 	for _, r := range reqs {
 		for _, rs := range r.GetResourceSpans() {
 			got := map[string]string{}
+			var value float64
 			for _, kv := range rs.GetResource().GetAttributes() {
 				got[kv.GetKey()] = kv.GetValue().GetStringValue()
+				if kv.GetKey() == AttrTriggerValue {
+					value = kv.GetValue().GetDoubleValue()
+				}
 			}
 			if got[AttrCaptureID] != cp.ID || got[AttrTrigger] != cp.Reason || got[AttrTriggerName] != cp.Trigger {
 				t.Fatalf("resource attributes %v, want capture %s / %q", got, cp.ID, cp.Reason)
+			}
+			if value <= 20 || value > 30 { // 100 requests of 25 s: p99 in the (20, 30] bucket
+				t.Fatalf("trigger value %v on the resource", value)
 			}
 		}
 	}
