@@ -487,3 +487,19 @@ func TestStepsModeWaitsForVLLMToStopItself(t *testing.T) {
 		t.Fatal("max_duration did not stop a capture whose trace never came")
 	}
 }
+
+func TestBudgetPrecondition(t *testing.T) {
+	used := int64(0)
+	p := BudgetPrecondition(10<<30, 2<<30, func() int64 { return used })
+	used = 8 << 30
+	if err := p(context.Background()); err != nil {
+		t.Fatalf("8 GiB + 2 GiB of 10 GiB refused: %v", err)
+	}
+	used++
+	if err := p(context.Background()); !errors.Is(err, ErrDiskBudget) {
+		t.Fatalf("over budget: %v", err)
+	}
+	if err := BudgetPrecondition(0, 1, func() int64 { return 1 << 50 })(context.Background()); err != nil {
+		t.Fatalf("no budget refused: %v", err)
+	}
+}
