@@ -38,6 +38,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Precondition is asked before every start (the disk budget).
 	Precondition Precondition
+	// ShutdownTimeout bounds the stop Run sends when its context ends
+	// (SIGTERM); default Config.StopTimeout. Keep it inside the pod's
+	// terminationGracePeriodSeconds.
+	ShutdownTimeout time.Duration
 	// ProfilerDirs are vLLM's torch_profiler_dir(s): new trace files in them
 	// are attributed to the capture, and in Steps mode their appearance
 	// ends it. The default state file lives in the first.
@@ -63,6 +67,8 @@ type Controller struct {
 	store stateStore
 	m     *metrics
 	idle  func()
+	// shutdownTimeout bounds the stop after the context ended
+	shutdownTimeout time.Duration
 
 	kick chan struct{}
 
@@ -116,8 +122,10 @@ func New(cfg Config, opts Options) (*Controller, error) {
 		store: stateStore{path: cfg.StateFile},
 		m:     newMetrics(),
 		idle:  opts.idle,
-		kick:  make(chan struct{}, 1),
-		byID:  map[string]*Capture{},
+
+		shutdownTimeout: opts.ShutdownTimeout,
+		kick:            make(chan struct{}, 1),
+		byID:            map[string]*Capture{},
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -125,6 +133,9 @@ func New(cfg Config, opts Options) (*Controller, error) {
 	c.log = c.log.With("component", "capture")
 	if c.clk == nil {
 		c.clk = RealClock{}
+	}
+	if c.shutdownTimeout <= 0 {
+		c.shutdownTimeout = cfg.StopTimeout
 	}
 	if c.sleep == nil {
 		c.sleep = func(ctx context.Context, d time.Duration) error { return sleepOn(ctx, c.clk, d) }
@@ -177,7 +188,7 @@ func (c *Controller) StatePath() string { return c.store.path }
 
 // Run drives the schedule, the triggers and the captures until ctx ends;
 // then it stops a capture in flight (with a fresh context bounded by
-// StopTimeout) and returns nil. vLLM errors never end it.
+// Options.ShutdownTimeout) and returns nil. vLLM errors never end it.
 func (c *Controller) Run(ctx context.Context) error {
 	now := c.clk.Now()
 	if c.cfg.Every > 0 {
@@ -586,10 +597,10 @@ func (c *Controller) stop(ctx context.Context, cp *Capture, shuttingDown bool) {
 
 // stopWithRetry sends /stop_profile up to attempts times, with backoff,
 // while the failure may be transient. With a cancelled ctx (shutdown) it
-// uses a fresh context bounded by StopTimeout for one attempt.
+// uses a fresh context bounded by Options.ShutdownTimeout for one attempt.
 func (c *Controller) stopWithRetry(ctx context.Context, attempts int) error {
 	if ctx.Err() != nil {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.StopTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
 		defer cancel()
 		ctx, attempts = sctx, 1
 	}

@@ -503,3 +503,27 @@ func TestBudgetPrecondition(t *testing.T) {
 		t.Fatalf("no budget refused: %v", err)
 	}
 }
+
+// A stop on shutdown that vLLM does not answer is bounded by
+// ShutdownTimeout; the capture stays recorded in flight for the next run.
+func TestShutdownStopIsBounded(t *testing.T) {
+	sv := newStandin(t, newFakeClock())
+	h := newHarness(t, sv, func(_ *Config, o *Options) { o.ShutdownTimeout = 100 * time.Millisecond })
+	h.run()
+	cp, err := h.request(time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv.set(func(s *standin) { s.stopDelay = 3 * time.Second })
+	began := time.Now()
+	h.shutdown()
+	if took := time.Since(began); took > 2*time.Second {
+		t.Fatalf("shutdown took %s with a 100ms ShutdownTimeout", took)
+	}
+	if doc, _ := h.ctrl.store.load(); doc.InFlight == nil || doc.InFlight.ID != cp.ID {
+		t.Fatal("unconfirmed stop: the state file must keep the capture for the next run")
+	}
+	if counter(t, h.ctrl, TriggerOnDemand, "stop_failed") != 1 {
+		t.Fatal("not counted as stop_failed")
+	}
+}
