@@ -176,3 +176,19 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// A token file that cannot be read refuses every control request (500),
+// never falling back to "no token".
+func TestControlTokenUnreadable(t *testing.T) {
+	sv := newStandin(t, newFakeClock())
+	h := newHarness(t, sv, nil)
+	handler := NewHandler(h.ctrl, filepath.Join(t.TempDir(), "missing"), testLogger(t))
+	req := httptest.NewRequest("POST", ControlPath, nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 9464}))
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError || len(sv.callList()) != 0 {
+		t.Fatalf("unreadable token file: %d %s", rec.Code, rec.Body)
+	}
+}
