@@ -16,8 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 

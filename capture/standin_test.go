@@ -16,7 +16,7 @@ import (
 )
 
 // fixtureTrace is a real vLLM 0.17 H100 trace (the converter's fixture).
-var fixtureTrace = filepath.Join("..", "converter", "testdata", "h100", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
+var fixtureTrace = filepath.Join("..", "testdata", "h100", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
 
 // vLLM's default histogram buckets for TTFT and e2e latency (seconds), as
 // in vllm/v1/metrics/loggers.py.
