@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +128,88 @@ func TestExampleJaegerLocal(t *testing.T) {
 	steps, requests := splitRequestTraces(got)
 	st := checkStepTraces(t, steps, tr, 0, svc)
 	checkRequestTraces(t, tr, requests, st, svc, true)
+	checkReadmeJaegerQueries(t, svc, got, time.Unix(0, w.StartNS).Add(-time.Minute), time.Unix(0, w.StopNS).Add(time.Minute))
+}
+
+// checkReadmeJaegerQueries runs the README's "Find a slow request" Jaeger
+// queries against what the example exported (all, from got) and checks
+// their answers: by request id, the one request trace and every
+// vllm.request.step span of it, each linked to a step trace; by step
+// operation, step traces only, never request traces.
+func checkReadmeJaegerQueries(t *testing.T, svc string, got map[string]*Trace, min, max time.Time) {
+	t.Helper()
+	// The answer key, from the spans found by time alone.
+	wantSteps := map[string]int{}   // request id -> its vllm.request.step spans
+	stepTraces := map[string]bool{} // decode step traces
+	anyStep := map[string]bool{}    // step traces of every kind
+	for id, tr := range got {
+		for _, s := range tr.Spans {
+			switch {
+			case s.Name == "vllm.request.step":
+				rid, _ := s.Attrs["gen_ai.request.id"].(string)
+				wantSteps[rid]++
+			case s.Parent == "" && strings.HasPrefix(s.Name, "vllm.step."):
+				anyStep[id] = true
+				stepTraces[id] = s.Name == "vllm.step.decode"
+			}
+		}
+	}
+	for id, decode := range stepTraces {
+		if !decode {
+			delete(stepTraces, id)
+		}
+	}
+	if len(wantSteps) == 0 || len(stepTraces) == 0 {
+		t.Fatalf("example has %d requests with step spans and %d decode step traces", len(wantSteps), len(stepTraces))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	checked := 0
+	for rid, n := range wantSteps {
+		if checked == 3 {
+			break
+		}
+		checked++
+		for _, op := range []string{"llm_request", "vllm.request.step"} {
+			found, err := jaegerAPI.FindTagged(ctx, svc, op, map[string]string{"gen_ai.request.id": rid}, min, max, 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(found) != 1 {
+				t.Errorf("Jaeger: operation %s, tag gen_ai.request.id=%s: %d traces, want 1", op, rid, len(found))
+				continue
+			}
+			steps := 0
+			for _, s := range found[0].Spans {
+				if s.OperationName != "vllm.request.step" {
+					continue
+				}
+				steps++
+				linked := false
+				for _, r := range s.References {
+					if r.RefType == "FOLLOWS_FROM" && anyStep[r.TraceID] {
+						linked = true
+					}
+				}
+				if !linked {
+					t.Errorf("Jaeger: %s: a vllm.request.step span has no link to an exported step trace: %+v", rid, s.References)
+				}
+			}
+			if steps != n {
+				t.Errorf("Jaeger: operation %s, request %s: %d vllm.request.step spans, want %d", op, rid, steps, n)
+			}
+		}
+	}
+	found, err := jaegerAPI.FindTagged(ctx, svc, "vllm.step.decode", nil, min, max, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != len(stepTraces) {
+		t.Errorf("Jaeger: operation vllm.step.decode: %d traces, want the %d decode step traces", len(found), len(stepTraces))
+	}
+	for _, tr := range found {
+		if !stepTraces[tr.TraceID] {
+			t.Errorf("Jaeger: operation vllm.step.decode found trace %s, which is no decode step trace", tr.TraceID)
+		}
+	}
 }

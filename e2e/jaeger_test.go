@@ -180,3 +180,69 @@ func (j *jaeger) firstSpansAfter(start time.Time, service string, timeout time.D
 		return d, d >= 0
 	}
 }
+
+// taggedTrace is one trace as Jaeger's UI API (/api/traces) returns it,
+// reduced to what the README's Jaeger queries are checked on.
+type taggedTrace struct {
+	TraceID string `json:"traceID"`
+	Spans   []struct {
+		SpanID        string `json:"spanID"`
+		OperationName string `json:"operationName"`
+		References    []struct {
+			RefType string `json:"refType"`
+			TraceID string `json:"traceID"`
+		} `json:"references"`
+		Tags []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"tags"`
+		Warnings []string `json:"warnings"`
+	} `json:"spans"`
+}
+
+// FindTagged runs the search Jaeger's UI runs: service, operation and tags
+// (exact match) over [min, max], through /api/traces. It is the API the
+// README's Jaeger queries use: in v1.76 /api/v3/traces ignores attribute
+// filters, /api/traces applies them.
+func (j *jaeger) FindTagged(ctx context.Context, service, operation string, tags map[string]string, min, max time.Time, n int) ([]taggedTrace, error) {
+	q := url.Values{
+		"service": {service},
+		"start":   {strconv.FormatInt(min.UnixMicro(), 10)},
+		"end":     {strconv.FormatInt(max.UnixMicro(), 10)},
+		"limit":   {strconv.Itoa(n)},
+	}
+	if operation != "" {
+		q.Set("operation", operation)
+	}
+	if len(tags) > 0 {
+		b, err := json.Marshal(tags)
+		if err != nil {
+			return nil, err
+		}
+		q.Set("tags", string(b))
+	}
+	u := "http://" + j.query + "/api/traces?" + q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := j.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: read body: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %.500s", u, resp.Status, body)
+	}
+	var out struct {
+		Data []taggedTrace `json:"data"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("GET %s: decode: %w", u, err)
+	}
+	return out.Data, nil
+}

@@ -387,6 +387,9 @@ type reqSteps struct {
 	known bool
 	steps []*stepRec
 	phase []Phase
+	// windowStart is the start of the first step of the trace file the
+	// request's first step came from (see appendLatencies).
+	windowStart int64
 }
 
 // flushPlan is what one flush writes: one batch per resource.
@@ -425,6 +428,7 @@ func (l *Linker) plan(seqs []*sequence, final bool) *flushPlan {
 					if !rs.known {
 						rs.req = Request{ID: a.id}
 					}
+					rs.windowStart = q.steps[0].Start
 					byReq[a.id] = rs
 					ids = append(ids, a.id)
 				}

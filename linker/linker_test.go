@@ -282,6 +282,8 @@ func dumpSpans(spans []span.Span) string {
 				fmt.Fprintf(&b, "  %s=%q\n", a.Key, v.Str)
 			case span.TypeDouble:
 				fmt.Fprintf(&b, "  %s=%g\n", a.Key, v.AsFloat())
+			case span.TypeStringSlice:
+				fmt.Fprintf(&b, "  %s=%q\n", a.Key, v.Strs)
 			default:
 				fmt.Fprintf(&b, "  %s=%d\n", a.Key, v.Num)
 			}

@@ -43,6 +43,9 @@ type Request struct {
 	// Finish is when its last token was produced (spans), or when the log
 	// said it finished (Generated response / abort / failure lines).
 	Arrival, Scheduled, FirstToken, Finish int64
+	// ArrivalRes and FinishRes are the resolutions of Arrival and Finish in
+	// ns (1 for span times, 1e9 for the default text log); 0 when unknown.
+	ArrivalRes, FinishRes int64
 	// PromptTokens and CompletionTokens are usage counts; MaxTokens the
 	// request's max_tokens. -1 when unknown.
 	PromptTokens, CompletionTokens, MaxTokens int
@@ -52,6 +55,9 @@ type Request struct {
 	SpanID, ParentSpanID span.SpanID
 	// Attrs are gen_ai.* attributes from the best source.
 	Attrs []span.Attr
+	// FinishReason is finish_reason of the Generated response log line
+	// ("stop", "length", …); empty when unknown.
+	FinishReason string
 	// Aborted is set when vLLM logged the request as aborted or failed.
 	Aborted bool
 	// Source is the best source that contributed anything.

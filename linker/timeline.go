@@ -261,6 +261,12 @@ func (t *Timeline) AddLogRecord(stream string, src Source, rec vllmlog.Record) {
 			if rec.Kind == vllmlog.KindAborted || rec.Kind == vllmlog.KindFailed {
 				r.Aborted = true
 			}
+			if rec.FinishReason != "" {
+				r.FinishReason = rec.FinishReason
+			}
+			if rec.Kind == vllmlog.KindGenerated && rec.OutputTokens >= 0 && r.src[fUsage] <= src {
+				r.CompletionTokens = rec.OutputTokens
+			}
 		case vllmlog.KindDelta:
 			// Still running; nothing to record beyond the touch.
 		}
@@ -412,9 +418,15 @@ func (t *Timeline) Request(id string) (Request, bool) {
 	if !ok {
 		return Request{}, false
 	}
+	return r.snapshot(), true
+}
+
+// snapshot copies the request for use outside the lock.
+func (r *reqState) snapshot() Request {
 	c := r.Request
 	c.Attrs = append([]span.Attr(nil), r.Attrs...)
-	return c, true
+	c.ArrivalRes, c.FinishRes = r.res[fArrival], r.res[fFinish]
+	return c
 }
 
 // Len returns the number of requests held.
@@ -552,9 +564,7 @@ func (t *Timeline) allRequests() []Request {
 	defer t.mu.Unlock()
 	out := make([]Request, 0, len(t.reqs))
 	for _, r := range t.reqs {
-		c := r.Request
-		c.Attrs = append([]span.Attr(nil), r.Attrs...)
-		out = append(out, c)
+		out = append(out, r.snapshot())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

@@ -255,6 +255,9 @@ func parseGenerated(s string, allowText bool) (Record, error) {
 		}
 		rest = rest[n:]
 	}
+	if ids, ok := strings.CutPrefix(rest, ", output_token_ids: "); ok {
+		r.OutputTokens = countList(ids)
+	}
 	if j := strings.LastIndex(rest, ", finish_reason: "); j >= 0 {
 		fr := strings.TrimSpace(rest[j+len(", finish_reason: "):])
 		if fr != "None" && len(fr) <= 32 && validID(fr) {

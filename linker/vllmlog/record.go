@@ -83,6 +83,11 @@ type Record struct {
 	PromptTokens int
 	// FinishReason is finish_reason on a Generated line.
 	FinishReason string
+	// OutputTokens is the number of output_token_ids on a Generated line
+	// (a count only: the ids themselves are never kept); on a streaming
+	// delta it counts only that delta's ids. Unknown when the line has
+	// none ("output_token_ids: None" on "(streaming complete)").
+	OutputTokens int
 	// Reason is the failure text on a Failed line ("engine dead",
 	// "bad request", …), without user content.
 	Reason string
@@ -123,6 +128,6 @@ func malformed(format, reason string) error {
 }
 
 func newRecord(k Kind) Record {
-	return Record{Kind: k, MaxTokens: Unknown, N: Unknown, PromptTokens: Unknown,
+	return Record{Kind: k, MaxTokens: Unknown, N: Unknown, PromptTokens: Unknown, OutputTokens: Unknown,
 		Temperature: -1, TopP: -1, PID: Unknown}
 }

@@ -31,13 +31,13 @@ func TestParseTextLine(t *testing.T) {
 			name: "received U with prefix",
 			line: "(APIServer pid=81234) INFO 05-19 14:03:07 [logger.py:63] Received request chatcmpl-3f9a1c7e5b2d4a60: params: SamplingParams(n=1, presence_penalty=0.0, temperature=0.7, top_p=0.9, stop=['a, b=(', \"x\"], max_tokens=256, structured_outputs=StructuredOutputsParams(json=None), extra_args=None), lora_request: None.",
 			want: Record{Kind: KindReceived, Time: ts("2026-05-19 14:03:07", time.UTC), Resolution: 1e9, Process: "APIServer", PID: 81234,
-				RequestIDs: []string{"chatcmpl-3f9a1c7e5b2d4a60"}, MaxTokens: 256, N: 1, Temperature: 0.7, TopP: 0.9, PromptTokens: Unknown},
+				RequestIDs: []string{"chatcmpl-3f9a1c7e5b2d4a60"}, MaxTokens: 256, N: 1, Temperature: 0.7, TopP: 0.9, PromptTokens: Unknown, OutputTokens: Unknown},
 		},
 		{
 			name: "received v0.8 with prompt and token ids, no prefix",
 			line: "INFO 03-18 09:00:01 [logger.py:39] Received request cmpl-abc-0: prompt: 'Say \\'hi\\', params: SamplingParams(max_tokens=1)', params: SamplingParams(n=2, temperature=1.0, top_p=1.0, max_tokens=16), prompt_token_ids: [1, 2, 3, 4], lora_request: None, prompt_adapter_request: None.",
 			want: Record{Kind: KindReceived, Time: ts("2026-03-18 09:00:01", time.UTC), Resolution: 1e9, PID: Unknown,
-				RequestIDs: []string{"cmpl-abc-0"}, MaxTokens: 16, N: 2, Temperature: 1, TopP: 1, PromptTokens: 4},
+				RequestIDs: []string{"cmpl-abc-0"}, MaxTokens: 16, N: 2, Temperature: 1, TopP: 1, PromptTokens: 4, OutputTokens: Unknown},
 		},
 		{
 			name: "added internal id",
@@ -47,12 +47,12 @@ func TestParseTextLine(t *testing.T) {
 		{
 			name: "generated",
 			line: "(APIServer pid=7) INFO 11-27 14:21:05 [logger.py:92] Generated response chatcmpl-f1: output: 'The quick, output_token_ids: [9], finish_reason: x', output_token_ids: [1, 2], finish_reason: length",
-			want: finished(rec(KindGenerated, "2026-11-27 14:21:05", "APIServer", 7, "chatcmpl-f1"), "length"),
+			want: withOutput(finished(rec(KindGenerated, "2026-11-27 14:21:05", "APIServer", 7, "chatcmpl-f1"), "length"), 2),
 		},
 		{
 			name: "streaming delta",
 			line: "INFO 11-27 14:21:05 [logger.py:92] Generated response cmpl-1-0 (streaming delta): output: 'x', output_token_ids: [1], finish_reason: None",
-			want: rec(KindDelta, "2026-11-27 14:21:05", "", Unknown, "cmpl-1-0"),
+			want: withOutput(rec(KindDelta, "2026-11-27 14:21:05", "", Unknown, "cmpl-1-0"), 1),
 		},
 		{
 			name: "streaming complete",
@@ -96,7 +96,7 @@ func TestParseTextLine(t *testing.T) {
 		{name: "throughput", line: "(APIServer pid=7) INFO 11-27 14:21:03 [loggers.py:123] Engine 000: Avg prompt throughput: 374.3 tokens/s", err: ErrNotRequestLine},
 		{name: "uvicorn", line: `(APIServer pid=7) INFO:     127.0.0.1:41000 - "POST /v1/chat/completions HTTP/1.1" 200 OK`, err: ErrNotRequestLine},
 		{name: "start_profile", line: `(APIServer pid=7) INFO:     127.0.0.1:41000 - "POST /start_profile HTTP/1.1" 200 OK`,
-			want: Record{Kind: KindProfileStart, Resolution: 1e9, MaxTokens: Unknown, N: Unknown, PromptTokens: Unknown, Temperature: -1, TopP: -1, PID: Unknown}},
+			want: Record{Kind: KindProfileStart, Resolution: 1e9, MaxTokens: Unknown, N: Unknown, PromptTokens: Unknown, OutputTokens: Unknown, Temperature: -1, TopP: -1, PID: Unknown}},
 		{name: "failed start_profile", line: `INFO:     127.0.0.1:41000 - "POST /start_profile HTTP/1.1" 500 Internal Server Error`, err: ErrNotRequestLine},
 		{name: "empty", line: "", err: ErrNotRequestLine},
 		{name: "bad iteration", line: "INFO 11-27 14:21:04 [core.py:404] Iteration(x): 1 context requests", err: ErrMalformed},
@@ -124,6 +124,9 @@ func TestParseTextLine(t *testing.T) {
 
 // finished is r with finish reason why.
 func finished(r Record, why string) Record { r.FinishReason = why; return r }
+
+// withOutput is r with n output tokens.
+func withOutput(r Record, n int) Record { r.OutputTokens = n; return r }
 
 // failedFor is r with failure reason why.
 func failedFor(r Record, why string) Record { r.Reason = why; return r }
