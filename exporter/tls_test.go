@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configtls"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
 )
 
@@ -79,11 +80,11 @@ func testPKI(t *testing.T, dir string) *tls.Config {
 func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	col := startCollector(t, otlptest.Options{TLS: testPKI(t, dir)})
-	opts := TransportOptions{
+	opts := TransportOptions{TLS: configtls.Config{
 		CAFile:   filepath.Join(dir, "ca.pem"),
 		CertFile: filepath.Join(dir, "client.pem"),
 		KeyFile:  filepath.Join(dir, "client-key.pem"),
-	}
+	}}
 	tests := []struct {
 		name    string
 		sink    SinkConfig
@@ -94,19 +95,19 @@ func TestMutualTLS(t *testing.T) {
 		{"http-options", SinkConfig{Protocol: ProtocolHTTPProtobuf, Transport: withEndpoint(opts, col.HTTPURL())}, nil, nil},
 		{"grpc-env", SinkConfig{Protocol: ProtocolGRPC}, map[string]string{
 			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":           "https://" + col.GRPCEndpoint(),
-			"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE":        opts.CAFile,
-			"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE": opts.CertFile,
-			"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY":         opts.KeyFile,
+			"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE":        opts.TLS.CAFile,
+			"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE": opts.TLS.CertFile,
+			"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY":         opts.TLS.KeyFile,
 		}, nil},
 		{"http-env", SinkConfig{Protocol: ProtocolHTTPProtobuf}, map[string]string{
 			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":    col.HTTPURL(),
-			"OTEL_EXPORTER_OTLP_CERTIFICATE":        opts.CAFile,
-			"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": opts.CertFile,
-			"OTEL_EXPORTER_OTLP_CLIENT_KEY":         opts.KeyFile,
+			"OTEL_EXPORTER_OTLP_CERTIFICATE":        opts.TLS.CAFile,
+			"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": opts.TLS.CertFile,
+			"OTEL_EXPORTER_OTLP_CLIENT_KEY":         opts.TLS.KeyFile,
 		}, nil},
-		{"http-no-client-cert", SinkConfig{Protocol: ProtocolHTTPProtobuf, Transport: TransportOptions{Endpoint: col.HTTPURL(), CAFile: opts.CAFile}}, nil, ErrPermanent},
+		{"http-no-client-cert", SinkConfig{Protocol: ProtocolHTTPProtobuf, Transport: TransportOptions{Endpoint: col.HTTPURL(), TLS: configtls.Config{CAFile: opts.TLS.CAFile}}}, nil, ErrPermanent},
 		// gRPC reports TLS failures as Unavailable: retried until max_elapsed_time.
-		{"grpc-no-client-cert", SinkConfig{Protocol: ProtocolGRPC, Transport: TransportOptions{Endpoint: col.GRPCEndpoint(), CAFile: opts.CAFile}}, nil, ErrRetriesExhausted},
+		{"grpc-no-client-cert", SinkConfig{Protocol: ProtocolGRPC, Transport: TransportOptions{Endpoint: col.GRPCEndpoint(), TLS: configtls.Config{CAFile: opts.TLS.CAFile}}}, nil, ErrRetriesExhausted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

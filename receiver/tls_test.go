@@ -127,7 +127,7 @@ func TestTLS(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.TLS = &TLSConfig{CertFile: p.serverCert, KeyFile: p.servKey}
+			cfg.TLS = TLSConfig{CertFile: p.serverCert, KeyFile: p.servKey}
 			if mtls {
 				cfg.TLS.ClientCAFile = p.caFile
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
 )
 
@@ -406,7 +407,7 @@ func TestDiskBudget(t *testing.T) {
 	}
 	w.stop(t)
 
-	cfg.DiskBudgetBytes = 3*size + 10 // room for three: delete one exported file
+	cfg.DiskBudgetBytes = bytesize.ByteSize(3*size + 10) // room for three: delete one exported file
 	w2 := start(t, cfg)
 	eventually(t, "the oldest exported file deleted", func() bool { return !exists(paths[0]) })
 	eventually(t, "budget pass", func() bool { return w2.Stats().DeletedByBudget == 1 })
@@ -415,7 +416,7 @@ func TestDiskBudget(t *testing.T) {
 	}
 	w2.stop(t)
 
-	cfg.DiskBudgetBytes = size // room for one: delete the other exported file, never the unexported
+	cfg.DiskBudgetBytes = bytesize.ByteSize(size) // room for one: delete the other exported file, never the unexported
 	w3 := start(t, cfg)
 	eventually(t, "second exported file deleted", func() bool { return !exists(paths[1]) })
 	eventually(t, "overrun reported", func() bool { return w3.Stats().BudgetOverrun > 0 })
@@ -446,7 +447,7 @@ func TestDiskBudgetCountsExportedDir(t *testing.T) {
 		write(t, p, data)
 		size = max(size, int64(len(data)))
 	}
-	cfg.DiskBudgetBytes = 2*size + 10
+	cfg.DiskBudgetBytes = bytesize.ByteSize(2*size + 10)
 	w := start(t, cfg)
 	for range 3 {
 		if err := w.Done(w.mustNext(t)); err != nil {

@@ -35,7 +35,6 @@ type convertOptions struct {
 
 func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg := DefaultConfig()
-	cfg.Output.Protocol = ""
 	var co convertOptions
 	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -43,7 +42,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprint(fs.Output(), convertUsage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.Output.File, "o", "", "write OTLP/JSON lines to this file (a name ending in .pb: length-delimited OTLP protobuf); - = stdout (same as --output-file)")
+	fs.StringVar(&cfg.Output.Sink.Path, "o", "", "write OTLP/JSON lines to this file (a name ending in .pb: length-delimited OTLP protobuf); - = stdout (same as --output-file)")
 	bindOutputFlags(fs, &cfg.Output)
 	bindConvertFlags(fs, &cfg.Convert)
 	fs.StringVar(&cfg.ServiceName, "service-name", cfg.ServiceName, "service.name of the exported spans")
@@ -64,10 +63,10 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if len(files) == 0 {
 		return fmt.Errorf("%w: convert needs at least one trace file (see convert -h)", errUsage)
 	}
-	if cfg.Output.File == "" && !cfg.Output.HasEndpoint(getenv) {
+	if cfg.Output.Sink.Path == "" && !cfg.Output.HasEndpoint(getenv) {
 		return fmt.Errorf("%w: say where spans go: -o FILE (OTLP/JSON lines) or --endpoint URL", errUsage)
 	}
-	if err := cfg.Output.validate(); err != nil {
+	if err := cfg.Output.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	loc, err := loadLocation(co.timeZone)
@@ -83,7 +82,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	report := stdout
-	if cfg.Output.File == "-" {
+	if cfg.Output.Sink.Path == "-" {
 		report = stderr
 	}
 

@@ -20,56 +20,6 @@ import (
 // scopeName is the instrumentation scope of every span the bridge makes.
 const scopeName = "vllm-otel-bridge"
 
-// sinkConfig turns the output settings into the exporter's sink. Unset
-// fields stay unset so the OTEL_EXPORTER_OTLP_* variables keep working.
-func sinkConfig(o OutputConfig, getenv func(string) string) exporter.SinkConfig {
-	if o.File != "" {
-		return exporter.SinkConfig{Protocol: exporter.ProtocolFile, Path: o.File}
-	}
-	sc := exporter.SinkConfig{Protocol: protocolName(o.Protocol, getenv)}
-	t := &sc.Transport
-	t.Endpoint = o.Endpoint
-	if o.Insecure {
-		v := true
-		t.Insecure = &v
-	}
-	t.CAFile, t.CertFile, t.KeyFile = o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile
-	t.Headers = o.Headers
-	t.Compression = o.Compression
-	t.Timeout = o.Timeout
-	return sc
-}
-
-// protocolName maps our protocol names to the exporter's. An empty protocol
-// defers to OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, else gRPC (what vLLM's
-// own exporter and Jaeger/Tempo's default port 4317 speak).
-func protocolName(p string, getenv func(string) string) string {
-	switch p {
-	case "grpc":
-		return exporter.ProtocolGRPC
-	case "http", "http/protobuf":
-		return exporter.ProtocolHTTPProtobuf
-	case "http/json":
-		return exporter.ProtocolHTTPJSON
-	case "":
-		if getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") != "" || getenv("OTEL_EXPORTER_OTLP_PROTOCOL") != "" {
-			return ""
-		}
-		return exporter.ProtocolGRPC
-	}
-	return p
-}
-
-func exporterConfig(o OutputConfig) exporter.Config {
-	c := exporter.DefaultConfig()
-	c.MaxRequestBytes = int(o.MaxRequestBytes)
-	c.MaxInFlight = o.MaxInFlight
-	c.Retry.InitialInterval = o.Retry.InitialInterval
-	c.Retry.MaxInterval = o.Retry.MaxInterval
-	c.Retry.MaxElapsedTime = o.Retry.MaxElapsedTime
-	return c
-}
-
 // startExporter builds and starts the exporter the output settings ask for.
 // An output file "-" writes to stdout.
 //
@@ -80,16 +30,16 @@ func exporterConfig(o OutputConfig) exporter.Config {
 // spans).
 func startExporter(ctx context.Context, o OutputConfig, oneShot bool, stdout io.Writer, getenv func(string) string, logger *slog.Logger) (*exporter.Exporter, string, error) {
 	var client exporter.Client
-	if o.File == "-" {
+	if o.Sink.Path == "-" {
 		client = exporter.NewWriterClient(stdout)
 	} else {
-		c, err := exporter.NewClientFor(sinkConfig(o, getenv), nil, getenv)
+		c, err := exporter.NewClientFor(o.Sink, nil, getenv)
 		if err != nil {
 			return nil, "", fmt.Errorf("output: %w", err)
 		}
 		client = c
 	}
-	cfg := exporterConfig(o)
+	cfg := o.Policy
 	if oneShot {
 		cfg.FlushInterval = 24 * time.Hour
 	}
@@ -100,9 +50,9 @@ func startExporter(ctx context.Context, o OutputConfig, oneShot bool, stdout io.
 	if err := exp.Start(ctx); err != nil {
 		return nil, "", fmt.Errorf("output: starting exporter: %w", err)
 	}
-	where := o.File
+	where := o.Sink.Path
 	if where == "" {
-		where = o.Endpoint
+		where = o.Sink.Transport.Endpoint
 		if where == "" {
 			where = "the OTEL_EXPORTER_OTLP_* endpoint"
 		}

@@ -141,23 +141,8 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	}
 	d.exp, d.where = exp, where
 
-	wcfg := watcher.DefaultConfig()
-	wcfg.Dirs = cfg.Profiler.Dirs
-	wcfg.Recursive = cfg.Profiler.Recursive
-	wcfg.RescanInterval = cfg.Profiler.RescanInterval
-	wcfg.SettleTime = cfg.Profiler.SettleTime
-	wcfg.FollowSymlinks = cfg.Profiler.FollowSymlinks
-	wcfg.MaxFileSize = int64(cfg.Profiler.MaxFileSize)
+	wcfg := cfg.Profiler
 	wcfg.StatePath = cfg.StateFile
-	wcfg.AfterExport = cfg.Profiler.AfterExport
-	wcfg.ExportedDir = cfg.Profiler.ExportedDir
-	wcfg.OnFailure = cfg.Profiler.OnFailure
-	wcfg.FailedDir = cfg.Profiler.FailedDir
-	wcfg.DiskBudgetBytes = int64(cfg.Profiler.DiskBudget)
-	wcfg.Notify = cfg.Profiler.Notify
-	wcfg.MaxTruncatedAttempts = cfg.Profiler.MaxTruncatedAttempts
-	wcfg.MaxTruncatedAge = cfg.Profiler.MaxTruncatedAge
-	wcfg.StateRetention = cfg.Profiler.StateRetention
 	// The converter checks the gzip trailer itself, emits nothing from a
 	// cut stream and reports it as ErrTruncated, which settle hands back
 	// to the watcher as a truncated read: a second inflate just to check
@@ -170,20 +155,14 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	}
 	d.w = w
 
-	d.tl = linker.NewTimeline(linker.TimelineOptions{MaxRequests: cfg.Requests.MaxRequests, Retention: cfg.Requests.Retention})
+	d.tl = linker.NewTimeline(cfg.Requests.TimelineOptions)
 	d.lk = linker.New(d.tl, d.emitRequestSpans, linker.Options{
 		Resource:              &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
-		ExpectLLMRequestSpans: cfg.Receiver.GRPC != "" || cfg.Receiver.HTTP != "",
+		ExpectLLMRequestSpans: cfg.Receiver.Enabled(),
 		EmitFor:               rankZeroOrUnknown,
 	})
 
-	rc := receiver.DefaultConfig()
-	rc.GRPCAddr, rc.HTTPAddr = cfg.Receiver.GRPC, cfg.Receiver.HTTP
-	if cfg.Receiver.TLS.CertFile != "" {
-		rc.TLS = &receiver.TLSConfig{CertFile: cfg.Receiver.TLS.CertFile, KeyFile: cfg.Receiver.TLS.KeyFile, ClientCAFile: cfg.Receiver.TLS.ClientCAFile}
-	}
-	rc.MaxRecvMessageBytes = int64(cfg.Receiver.MaxMessageBytes)
-	rc.MaxPendingBytes = int64(cfg.Receiver.MaxPendingBytes)
+	rc := cfg.Receiver
 	if rc.Enabled() {
 		r, err := receiver.New(rc, receiver.ConsumerFunc(d.consume), logger.With("component", "receiver"))
 		if err != nil {
