@@ -112,7 +112,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"server without cert", func() error { _, err := Config{KeyFile: key}.Server(); return err }, "cert_file"},
 		{"server without key", func() error { _, err := Config{CertFile: cert}.Server(); return err }, "key_file"},
 		{"bad pair", func() error { _, err := Config{CertFile: cert, KeyFile: notPEM}.Server(); return err }, "key_file"},
-		{"client ca not pem", func() error { _, err := Config{CertFile: cert, KeyFile: key, ClientCAFile: notPEM}.Server(); return err }, "client_ca_file"},
+		{"client ca not pem", func() error {
+			_, err := Config{CertFile: cert, KeyFile: key, ClientCAFile: notPEM}.Server()
+			return err
+		}, "client_ca_file"},
 	}
 	for _, tc := range tests {
 		if err := tc.call(); err == nil || !strings.Contains(err.Error(), tc.want) {
