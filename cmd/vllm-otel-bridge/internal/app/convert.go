@@ -59,8 +59,8 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	files := fs.Args()
-	if len(files) == 0 {
+	paths := fs.Args()
+	if len(paths) == 0 {
 		return fmt.Errorf("%w: convert needs at least one trace file (see convert -h)", errUsage)
 	}
 	if cfg.Output.Sink.Path == "" && !cfg.Output.HasEndpoint(getenv) {
@@ -109,38 +109,25 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		lk = linker.New(tl, func(b *span.Batch) error { return exp.Export(ctx, b, reqTracker) }, linker.Options{
 			Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
+			Scope:    bridgeScope("linker"),
 			EmitFor:  rankZeroOrUnknown,
 		})
 	}
 
-	opts := converter.DefaultOptions()
-	opts.MaxSpansPerTrace = cfg.Convert.MaxSpansPerTrace
-	opts.PythonSpans = cfg.Convert.PythonSpans
-	opts.Scope = span.Scope{Name: scopeName + "/converter"}
-	if lk != nil {
-		opts.Linker = lk
-	}
+	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes, linker: lk, exp: exp}
 
 	// failed counts failures; each was already printed on its own line.
 	failed := 0
-	for _, path := range files {
+	for _, path := range paths {
 		start := time.Now()
-		t := exp.NewTracker()
-		o := opts
-		o.Resource = fileResource(path, cfg.ServiceName, cfg.ResourceAttributes, "")
-		st, err := convertFile(ctx, path, -1, cfg.Convert.SpillDir, o, exp, t)
-		if err == nil {
-			err = t.Wait(ctx)
-		} else {
-			t.Close()
-		}
+		res, err := files.process(ctx, jobForPath(path))
 		if err != nil {
 			failed++
 			fmt.Fprintf(stderr, "vllm-otel-bridge: %s: %v\n", path, err)
 			continue
 		}
 		if co.summary {
-			printSummary(report, path, st, time.Since(start))
+			printSummary(report, path, res.stats, time.Since(start))
 		}
 	}
 	if lk != nil {
@@ -171,7 +158,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(report, "exported %d spans in %d requests (%.1f MB) to %s\n", es.SpansExported, es.RequestsExported, float64(es.BytesExported)/1e6, where)
 	}
 	if failed > 0 {
-		return reportedError{failed: failed, total: len(files)}
+		return reportedError{failed: failed, total: len(paths)}
 	}
 	return nil
 }

@@ -112,6 +112,7 @@ type daemon struct {
 	w        *watcher.Watcher
 	tl       *linker.Timeline
 	lk       *linker.Linker
+	files    *filePipeline
 	rcv      *receiver.Receiver
 	hostName string
 	loc      *time.Location
@@ -158,9 +159,12 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	d.tl = linker.NewTimeline(cfg.Requests.TimelineOptions)
 	d.lk = linker.New(d.tl, d.emitRequestSpans, linker.Options{
 		Resource:              &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
+		Scope:                 bridgeScope("linker"),
 		ExpectLLMRequestSpans: cfg.Receiver.Enabled(),
 		EmitFor:               rankZeroOrUnknown,
 	})
+	d.files = &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes,
+		hostName: d.hostName, linker: d.lk, exp: d.exp}
 
 	rc := cfg.Receiver
 	if rc.Enabled() {
@@ -293,27 +297,12 @@ func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
 	log := d.logger.With("file", f.Path, "attempt", f.Attempt)
 	d.holdForRequests(outer, f)
 	start := time.Now()
-	opts := converter.DefaultOptions()
-	opts.MaxSpansPerTrace = d.cfg.Convert.MaxSpansPerTrace
-	opts.PythonSpans = d.cfg.Convert.PythonSpans
-	opts.Scope = span.Scope{Name: scopeName + "/converter", Version: version.Get().Version}
-	opts.Resource = fileResource(f.Path, d.cfg.ServiceName, d.cfg.ResourceAttributes, d.hostName)
-	opts.Linker = d.lk
-	if !f.Name.ExportTime.IsZero() {
-		opts.ExportTimeNs = f.Name.ExportTime.UnixNano()
-	}
-	t := d.exp.NewTracker()
-	st, err := convertFile(ctx, f.Path, f.Size, d.cfg.Convert.SpillDir, opts, d.exp, t)
+	res, err := d.files.process(ctx, jobForFile(f))
 	if err != nil {
-		t.Close()
-		d.settle(log, f, err, "conversion")
+		d.settle(log, f, err, res.stage)
 		return
 	}
-	convTook := time.Since(start)
-	if err := t.Wait(ctx); err != nil {
-		d.settle(log, f, err, "export")
-		return
-	}
+	st, convTook := res.stats, res.converted
 	if err := d.lk.Flush(false); err != nil {
 		log.Warn("request spans", "err", err)
 	}
