@@ -83,9 +83,9 @@ func BenchmarkExport1M(b *testing.B) {
 			var cl Client
 			switch p {
 			case "grpc":
-				cl, err = NewGRPCClient(TransportOptions{Endpoint: grpcEP, Insecure: boolp(true)})
+				cl, err = NewGRPCClient(TransportOptions{Endpoint: grpcEP, Insecure: true})
 			default:
-				cl, err = NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: httpEP, Insecure: boolp(true)}})
+				cl, err = NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: httpEP, Insecure: true}})
 			}
 			if err != nil {
 				b.Fatal(err)

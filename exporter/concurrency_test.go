@@ -62,7 +62,7 @@ func TestConcurrentProducers(t *testing.T) {
 	if len(ids) != producers*batches*per {
 		t.Fatalf("%d distinct spans, want %d", len(ids), producers*batches*per)
 	}
-	if m := col.Stats().MaxBytes; m > cfg.MaxRequestBytes {
+	if m := col.Stats().MaxBytes; m > int(cfg.MaxRequestBytes) {
 		t.Fatalf("request of %d bytes > %d", m, cfg.MaxRequestBytes)
 	}
 }

@@ -3,17 +3,21 @@ package exporter
 import (
 	"fmt"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 )
 
 // Config is the exporter's policy: how requests are cut, how many are in
 // flight, and how failures are retried. Transport settings (endpoint, TLS,
-// headers…) belong to the Client, not here.
+// headers…) belong to the Client (SinkConfig), not here. The yaml keys are
+// the user's, under the daemon's output section; fields tagged "-" are not
+// user keys.
 type Config struct {
 	// MaxRequestBytes caps the encoded size of one OTLP request
 	// (ExportTraceServiceRequest). Default 3 MiB, under the 4 MiB gRPC
 	// receive limit of Jaeger's and Tempo's receivers. A single span larger
 	// than this is sent alone, with a warning.
-	MaxRequestBytes int `yaml:"max_request_bytes"`
+	MaxRequestBytes bytesize.ByteSize `yaml:"max_request_bytes"`
 	// MaxInFlight is the number of requests being sent at once. Default 4.
 	// The file client always gets 1: its writes are serial, and one sender
 	// writes the requests in the order they were cut.
@@ -23,10 +27,10 @@ type Config struct {
 	// the other fields) means a request waits only in the producer's hands.
 	// Memory held by the
 	// exporter is about (MaxInFlight + QueueSize + 1) × MaxRequestBytes.
-	QueueSize int `yaml:"queue_size"`
+	QueueSize int `yaml:"-"`
 	// FlushInterval sends a partly filled request once it is this old, so
 	// a trickle of spans (forwarded requests) is not held back. Default 1s.
-	FlushInterval time.Duration `yaml:"flush_interval"`
+	FlushInterval time.Duration `yaml:"-"`
 	// Retry governs retries of transient failures.
 	Retry RetryConfig `yaml:"retry"`
 }

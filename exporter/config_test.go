@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configtls"
 )
 
 func TestConfigFile(t *testing.T) {
@@ -15,8 +17,6 @@ func TestConfigFile(t *testing.T) {
 		"tuned":            "",
 		"tiny_requests":    "max_request_bytes",
 		"no_senders":       "max_in_flight",
-		"negative_queue":   "queue_size",
-		"zero_flush":       "flush_interval",
 		"inverted_retry":   "retry.max_interval",
 		"negative_elapsed": "retry.max_elapsed_time",
 	}
@@ -42,11 +42,16 @@ func TestConfigFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkConfigError(t, cfg.Validate(), want)
-			if name == "tuned" && (cfg.FlushInterval != 250*time.Millisecond || cfg.Retry.MaxElapsedTime != 5*time.Minute) {
-				t.Fatalf("durations not decoded: %+v", cfg)
+			if name == "tuned" && (cfg.MaxRequestBytes != 2<<20 || cfg.Retry.MaxElapsedTime != 5*time.Minute) {
+				t.Fatalf("size or durations not decoded: %+v", cfg)
 			}
 		})
 	}
+	// Not yaml keys, but still checked.
+	negQueue, zeroFlush := DefaultConfig(), DefaultConfig()
+	negQueue.QueueSize, zeroFlush.FlushInterval = -1, 0
+	checkConfigError(t, negQueue.Validate(), "queue_size")
+	checkConfigError(t, zeroFlush.Validate(), "flush_interval")
 }
 
 func checkConfigError(t *testing.T, err error, wantKey string) {
@@ -94,17 +99,17 @@ func TestTransportOptionsValidate(t *testing.T) {
 		{"empty", TransportOptions{}, ""},
 		{"gzip", TransportOptions{Compression: "gzip"}, ""},
 		{"zstd", TransportOptions{Compression: "zstd"}, "compression"},
-		{"cert without key", TransportOptions{CertFile: "c.pem"}, "cert_file"},
-		{"insecure with ca", TransportOptions{Insecure: boolp(true), CAFile: "ca.pem"}, "insecure"},
+		{"cert without key", TransportOptions{TLS: configtls.Config{CertFile: "c.pem"}}, "tls.cert_file"},
+		{"insecure with ca", TransportOptions{Insecure: true, TLS: configtls.Config{CAFile: "ca.pem"}}, "insecure"},
 		{"negative timeout", TransportOptions{Timeout: -time.Second}, "timeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { checkConfigError(t, tc.o.Validate(), tc.key) })
 	}
-	if _, err := NewGRPCClient(TransportOptions{CAFile: "testdata/config.yaml"}); err == nil {
+	if _, err := NewGRPCClient(TransportOptions{TLS: configtls.Config{CAFile: "testdata/config.yaml"}}); err == nil {
 		t.Fatal("a CA file without certificates was accepted")
 	}
-	if _, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{CAFile: "testdata/missing.pem"}}); err == nil {
+	if _, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{TLS: configtls.Config{CAFile: "testdata/missing.pem"}}}); err == nil {
 		t.Fatal("a missing CA file was accepted")
 	}
 }

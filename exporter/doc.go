@@ -67,7 +67,7 @@
 //	OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_TRACES_INSECURE
 //	    "true" disables TLS (default false). Option: Insecure.
 //	OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE
-//	    PEM file of CAs to trust. Option: CAFile.
+//	    PEM file of CAs to trust. Option: TLS.CAFile.
 //	OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE
 //	OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY
 //	    PEM client certificate and key for mTLS. Options: CertFile, KeyFile.
@@ -81,10 +81,11 @@
 //	OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT
 //	    Milliseconds per attempt (default 10000). Option: Timeout.
 //	OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
-//	    "grpc", "http/protobuf" (the OTel default) or "http/json".
-//	    NewClientFor uses it to choose the client when SinkConfig.Protocol
-//	    is empty; the HTTP client uses it to choose JSON (option:
-//	    HTTPOptions.JSON).
+//	    "grpc", "http/protobuf" or "http/json". NewClientFor uses it to
+//	    choose the client when SinkConfig.Protocol is empty, and gRPC when
+//	    it is unset too (not the OTel default http/protobuf: gRPC is what
+//	    vLLM's own exporter and the backends' default port 4317 speak);
+//	    the HTTP client uses it to choose JSON (option: HTTPOptions.JSON).
 //
 // Retry settings are not taken from the environment: Config.Retry.
 package exporter

@@ -247,7 +247,7 @@ func (e *Exporter) Export(ctx context.Context, b *span.Batch, t *Tracker) error 
 // *added counts t's spans in the open request; it is handed over to the
 // request when it is cut.
 func (e *Exporter) room(ctx context.Context, entryLen int, t *Tracker, added *int) error {
-	if e.bld.Spans() > 0 && e.bld.SizeWith(entryLen) > e.cfg.MaxRequestBytes {
+	if e.bld.Spans() > 0 && e.bld.SizeWith(entryLen) > int(e.cfg.MaxRequestBytes) {
 		e.cur.addSpans(t, *added)
 		*added = 0
 		if err := e.cut(ctx, true); err != nil {
@@ -257,7 +257,7 @@ func (e *Exporter) room(ctx context.Context, entryLen int, t *Tracker, added *in
 	}
 	if e.bld.Spans() == 0 {
 		e.curSince = time.Now()
-		if size := e.bld.SizeWith(entryLen); size > e.cfg.MaxRequestBytes {
+		if size := e.bld.SizeWith(entryLen); size > int(e.cfg.MaxRequestBytes) {
 			e.stats.oversize.Add(1)
 			e.log.Warn("span larger than max_request_bytes; sending it alone, the backend may refuse it",
 				"bytes", size, "max_request_bytes", e.cfg.MaxRequestBytes)
@@ -341,7 +341,7 @@ func (e *Exporter) getBuf() []byte {
 }
 
 func (e *Exporter) putBuf(b []byte) {
-	if cap(b) > 2*e.cfg.MaxRequestBytes+(64<<10) {
+	if cap(b) > 2*int(e.cfg.MaxRequestBytes)+(64<<10) {
 		return // an oversize span's buffer: let it go
 	}
 	select {

@@ -30,7 +30,7 @@ type protoCase struct {
 func protocols() []protoCase {
 	return []protoCase{
 		{"grpc", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewGRPCClient(TransportOptions{Endpoint: c.GRPCEndpoint(), Insecure: boolp(true)})
+			cl, err := NewGRPCClient(TransportOptions{Endpoint: c.GRPCEndpoint(), Insecure: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +51,7 @@ func protocols() []protoCase {
 			return cl
 		}},
 		{"http-gzip", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPEndpoint(), Insecure: boolp(true), Compression: "gzip"}})
+			cl, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPEndpoint(), Insecure: true, Compression: "gzip"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func TestExportDeliversExactSpans(t *testing.T) {
 				t.Fatal(err)
 			}
 			st := col.Stats()
-			if st.MaxBytes > cfg.MaxRequestBytes {
+			if st.MaxBytes > int(cfg.MaxRequestBytes) {
 				t.Fatalf("largest request %d bytes > limit %d", st.MaxBytes, cfg.MaxRequestBytes)
 			}
 			if st.Spans != len(want) || tr.Acked() != int64(len(want)) {
@@ -129,7 +129,7 @@ func TestExportDeliversExactSpans(t *testing.T) {
 
 func TestNothingLost100k(t *testing.T) {
 	col := testkit.StartCollector(t, otlptest.Options{})
-	cl, err := NewGRPCClient(TransportOptions{Endpoint: col.GRPCEndpoint(), Insecure: boolp(true)})
+	cl, err := NewGRPCClient(TransportOptions{Endpoint: col.GRPCEndpoint(), Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestNothingLost100k(t *testing.T) {
 			t.Fatalf("span %x received %d times", id, n)
 		}
 	}
-	if m := col.Stats().MaxBytes; m > cfg.MaxRequestBytes {
+	if m := col.Stats().MaxBytes; m > int(cfg.MaxRequestBytes) {
 		t.Fatalf("request of %d bytes > %d", m, cfg.MaxRequestBytes)
 	}
 }
@@ -382,7 +382,7 @@ func TestBackpressureWhileDown(t *testing.T) {
 		t.Fatalf("in flight %d, queued %d exceed the bounds", s.InFlight, s.Queued)
 	}
 	spanBytes := otlpproto.EntrySize(otlpproto.SpanSize(&kernelBatch(testResource, 0, 1).Spans[0]))
-	perRequest := cfg.MaxRequestBytes / spanBytes
+	perRequest := int(cfg.MaxRequestBytes) / spanBytes
 	held := int(last) * per
 	if maxHeld := (cfg.MaxInFlight + cfg.QueueSize + 1) * (perRequest + 1); held > maxHeld+per {
 		t.Fatalf("%d spans accepted while down, bound is %d", held, maxHeld+per)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configtls"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/otlptest"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
@@ -12,7 +13,7 @@ import (
 func TestMutualTLS(t *testing.T) {
 	p := testkit.NewPKI(t)
 	col := testkit.StartCollector(t, otlptest.Options{TLS: p.ServerTLS(true)})
-	opts := TransportOptions{CAFile: p.CAFile, CertFile: p.ClientCertFile, KeyFile: p.ClientKeyFile}
+	opts := TransportOptions{TLS: configtls.Config{CAFile: p.CAFile, CertFile: p.ClientCertFile, KeyFile: p.ClientKeyFile}}
 	tests := []struct {
 		name    string
 		sink    SinkConfig
@@ -23,19 +24,19 @@ func TestMutualTLS(t *testing.T) {
 		{"http-options", SinkConfig{Protocol: ProtocolHTTPProtobuf, Transport: withEndpoint(opts, col.HTTPURL())}, nil, nil},
 		{"grpc-env", SinkConfig{Protocol: ProtocolGRPC}, map[string]string{
 			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":           "https://" + col.GRPCEndpoint(),
-			"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE":        opts.CAFile,
-			"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE": opts.CertFile,
-			"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY":         opts.KeyFile,
+			"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE":        opts.TLS.CAFile,
+			"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE": opts.TLS.CertFile,
+			"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY":         opts.TLS.KeyFile,
 		}, nil},
 		{"http-env", SinkConfig{Protocol: ProtocolHTTPProtobuf}, map[string]string{
 			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":    col.HTTPURL(),
-			"OTEL_EXPORTER_OTLP_CERTIFICATE":        opts.CAFile,
-			"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": opts.CertFile,
-			"OTEL_EXPORTER_OTLP_CLIENT_KEY":         opts.KeyFile,
+			"OTEL_EXPORTER_OTLP_CERTIFICATE":        opts.TLS.CAFile,
+			"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": opts.TLS.CertFile,
+			"OTEL_EXPORTER_OTLP_CLIENT_KEY":         opts.TLS.KeyFile,
 		}, nil},
-		{"http-no-client-cert", SinkConfig{Protocol: ProtocolHTTPProtobuf, Transport: TransportOptions{Endpoint: col.HTTPURL(), CAFile: opts.CAFile}}, nil, ErrPermanent},
+		{"http-no-client-cert", SinkConfig{Protocol: ProtocolHTTPProtobuf, Transport: TransportOptions{Endpoint: col.HTTPURL(), TLS: configtls.Config{CAFile: opts.TLS.CAFile}}}, nil, ErrPermanent},
 		// gRPC reports TLS failures as Unavailable: retried until max_elapsed_time.
-		{"grpc-no-client-cert", SinkConfig{Protocol: ProtocolGRPC, Transport: TransportOptions{Endpoint: col.GRPCEndpoint(), CAFile: opts.CAFile}}, nil, ErrRetriesExhausted},
+		{"grpc-no-client-cert", SinkConfig{Protocol: ProtocolGRPC, Transport: TransportOptions{Endpoint: col.GRPCEndpoint(), TLS: configtls.Config{CAFile: opts.TLS.CAFile}}}, nil, ErrRetriesExhausted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package exporter
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"os"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configtls"
 )
 
 // TransportOptions are the settings of an OTLP gRPC or HTTP client. Every
@@ -27,13 +28,12 @@ type TransportOptions struct {
 	// or host:port. A URL's scheme also sets Insecure (http) or not (https).
 	// For HTTP a URL's path is used as is; host:port uses /v1/traces.
 	Endpoint string `yaml:"endpoint"`
-	// Insecure disables TLS when true, forces TLS when false.
-	Insecure *bool `yaml:"insecure"`
-	// CAFile is a PEM file of CAs to verify the server with.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are the client certificate and key (mTLS).
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
+	// Insecure, when true, disables TLS. False leaves it to the endpoint's
+	// scheme and the OTEL_EXPORTER_OTLP_[TRACES_]INSECURE variables.
+	Insecure bool `yaml:"insecure"`
+	// TLS names the CA to verify the server with and the client
+	// certificate and key (mTLS).
+	TLS configtls.Config `yaml:"tls"`
 	// Headers are sent with every request (gRPC metadata / HTTP headers).
 	// Their values are never logged.
 	Headers map[string]string `yaml:"headers"`
@@ -50,14 +50,14 @@ func (o TransportOptions) Validate() error {
 	default:
 		return &ConfigError{"compression", fmt.Sprintf("%q is not gzip or none", o.Compression)}
 	}
-	if (o.CertFile == "") != (o.KeyFile == "") {
-		return &ConfigError{"cert_file", "cert_file and key_file must be set together"}
+	if err := o.TLS.Validate(); err != nil {
+		return &ConfigError{"tls.cert_file", err.Error()}
 	}
 	if o.Timeout < 0 {
 		return &ConfigError{"timeout", "must not be negative"}
 	}
-	if o.Insecure != nil && *o.Insecure && (o.CAFile != "" || o.CertFile != "") {
-		return &ConfigError{"insecure", "cannot be true together with ca_file or cert_file"}
+	if o.Insecure && (o.TLS.CAFile != "" || o.TLS.CertFile != "") {
+		return &ConfigError{"insecure", "cannot be true together with tls.ca_file or tls.cert_file"}
 	}
 	return nil
 }
@@ -67,27 +67,9 @@ func isURL(s string) bool { return strings.Contains(s, "://") }
 // tlsConfig builds a TLS config from the file options, or nil when none
 // is set.
 func (o TransportOptions) tlsConfig() (*tls.Config, error) {
-	if o.CAFile == "" && o.CertFile == "" {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("exporter: reading ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &ConfigError{"ca_file", fmt.Sprintf("%s holds no PEM certificate", o.CAFile)}
-		}
-		cfg.RootCAs = pool
-	}
-	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("exporter: loading cert_file/key_file: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	cfg, err := o.TLS.Client()
+	if err != nil {
+		return nil, fmt.Errorf("exporter: tls: %w", err)
 	}
 	return cfg, nil
 }
@@ -123,10 +105,8 @@ func NewGRPCClient(o TransportOptions) (*GRPCClient, error) {
 	switch {
 	case tlsCfg != nil:
 		opts = append(opts, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
-	case o.Insecure != nil && *o.Insecure:
+	case o.Insecure:
 		opts = append(opts, otlptracegrpc.WithInsecure())
-	case o.Insecure != nil:
-		opts = append(opts, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})))
 	}
 	if o.Headers != nil {
 		opts = append(opts, otlptracegrpc.WithHeaders(o.Headers))
@@ -192,10 +172,8 @@ func NewHTTPClient(o HTTPOptions) (*HTTPClient, error) {
 	switch {
 	case tlsCfg != nil:
 		opts = append(opts, otlptracehttp.WithTLSClientConfig(tlsCfg))
-	case o.Insecure != nil && *o.Insecure:
+	case o.Insecure:
 		opts = append(opts, otlptracehttp.WithInsecure())
-	case o.Insecure != nil:
-		opts = append(opts, otlptracehttp.WithTLSClientConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
 	}
 	if o.Headers != nil {
 		opts = append(opts, otlptracehttp.WithHeaders(o.Headers))

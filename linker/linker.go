@@ -31,6 +31,10 @@ type Options struct {
 	// that no profiled step served. Default false: only requests seen in a
 	// profile get spans.
 	EmitUnlinkedRequests bool
+	// Scope is the instrumentation scope of the spans the linker writes.
+	// Default {Name: "vllm-otel-bridge/linker"}, the style of the
+	// converter's "vllm-otel-bridge/converter".
+	Scope span.Scope
 	// IDSeed seeds the deterministic ids of the spans the linker writes.
 	// Default "vllm-otel-bridge/linker/v1"; change it only to get a second,
 	// independent copy of the request-side spans.
@@ -59,6 +63,9 @@ func (o *Options) defaults() {
 	}
 	if o.IDSeed == "" {
 		o.IDSeed = "vllm-otel-bridge/linker/v1"
+	}
+	if o.Scope.Name == "" {
+		o.Scope.Name = "vllm-otel-bridge/linker"
 	}
 	if o.MaxSteps <= 0 {
 		o.MaxSteps = 100000
@@ -454,7 +461,7 @@ func (l *Linker) plan(seqs []*sequence, final bool) *flushPlan {
 	add := func(res *span.Resource, sp span.Span, k emitKey) {
 		b := batches[res]
 		if b == nil {
-			b = &span.Batch{Resource: res, Scope: span.Scope{Name: "github.com/vllm-otel-bridge/vllm-otel-bridge/linker"}}
+			b = &span.Batch{Resource: res, Scope: l.opts.Scope}
 			batches[res] = b
 			order = append(order, res)
 		}

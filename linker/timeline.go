@@ -16,13 +16,14 @@ import (
 type TimelineOptions struct {
 	// MaxRequests caps the requests kept; the least recently updated go
 	// first. Default 100000.
-	MaxRequests int
+	MaxRequests int `yaml:"max_requests"`
 	// MaxIterations caps the Iteration(i) records kept. Default 200000.
-	MaxIterations int
+	// Not a user key.
+	MaxIterations int `yaml:"-"`
 	// Retention drops requests and iterations not updated for this long,
 	// measured on the sources' own clock (the newest record time seen), so
 	// an offline conversion behaves like a live one. Default 15 minutes.
-	Retention time.Duration
+	Retention time.Duration `yaml:"retention"`
 }
 
 func (o *TimelineOptions) defaults() {

@@ -1,13 +1,13 @@
 package receiver
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configtls"
 )
 
 // Defaults.
@@ -32,42 +32,39 @@ const (
 const HTTPTracesPath = "/v1/traces"
 
 // Config configures a Receiver. The zero value is not useful; start from
-// DefaultConfig.
+// DefaultConfig. The yaml keys are the user's, under the daemon's receiver
+// section (receiver.grpc, receiver.tls.cert_file…); ConfigError.Key names
+// them the same way.
 type Config struct {
 	// GRPCAddr is the host:port of the OTLP/gRPC listener; empty turns it
 	// off. Port 0 picks a free port (see Receiver.Addrs).
-	GRPCAddr string `yaml:"grpc_addr"`
+	GRPCAddr string `yaml:"grpc"`
 	// HTTPAddr is the host:port of the OTLP/HTTP listener (POST /v1/traces);
 	// empty turns it off.
-	HTTPAddr string `yaml:"http_addr"`
-	// TLS, when set, makes both listeners TLS-only (and mTLS-only when
-	// ClientCAFile is set).
-	TLS *TLSConfig `yaml:"tls"`
+	HTTPAddr string `yaml:"http"`
+	// TLS, when any file is named, makes both listeners TLS-only (and
+	// mTLS-only when ClientCAFile is set). CAFile is a client's and is not
+	// used here.
+	TLS TLSConfig `yaml:"tls"`
 	// MaxRecvMessageBytes bounds one request's uncompressed body (protobuf
 	// message or JSON document). Larger requests are refused as too large.
-	MaxRecvMessageBytes int64 `yaml:"max_recv_message_bytes"`
+	MaxRecvMessageBytes bytesize.ByteSize `yaml:"max_message_bytes"`
 	// MaxPendingBytes bounds the uncompressed request bodies read but not yet
 	// acknowledged by the Consumer, over all requests in flight on both
 	// listeners. A request that would exceed it is refused as retryable. It
 	// must be at least MaxRecvMessageBytes. Memory held by requests in
 	// flight is up to about 6 times this (decoded protobuf) plus the
 	// Consumer's own buffers.
-	MaxPendingBytes int64 `yaml:"max_pending_bytes"`
+	MaxPendingBytes bytesize.ByteSize `yaml:"max_pending_bytes"`
 	// RetryAfter is the delay suggested to senders refused for overload or
 	// for a Consumer failure (gRPC RetryInfo; HTTP Retry-After, rounded up to
-	// whole seconds).
-	RetryAfter time.Duration `yaml:"retry_after"`
+	// whole seconds). Not a user key.
+	RetryAfter time.Duration `yaml:"-"`
 }
 
-// TLSConfig names PEM files. Certificates are read once, by New.
-type TLSConfig struct {
-	// CertFile and KeyFile hold the server certificate chain and key.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ClientCAFile, when set, turns on mTLS: clients must present a
-	// certificate signed by one of these CAs.
-	ClientCAFile string `yaml:"client_ca_file"`
-}
+// TLSConfig names the PEM files of the listeners' certificate; they are
+// read once, by New.
+type TLSConfig = configtls.Config
 
 // DefaultConfig returns the defaults: both listeners on loopback at the
 // OTLP ports, no TLS, 16 MiB per request, 32 MiB pending, retry after 1 s.
@@ -91,7 +88,7 @@ const maxGRPCMessage = 1<<31 - 1
 // config with both listeners off is valid (the receiver is disabled; see
 // Enabled) but New refuses it.
 func (c Config) Validate() error {
-	for _, a := range []struct{ key, addr string }{{"grpc_addr", c.GRPCAddr}, {"http_addr", c.HTTPAddr}} {
+	for _, a := range []struct{ key, addr string }{{"grpc", c.GRPCAddr}, {"http", c.HTTPAddr}} {
 		if a.addr == "" {
 			continue
 		}
@@ -101,22 +98,22 @@ func (c Config) Validate() error {
 	}
 	if c.GRPCAddr != "" && c.GRPCAddr == c.HTTPAddr {
 		if _, port, _ := net.SplitHostPort(c.GRPCAddr); port != "0" {
-			return &ConfigError{Key: "http_addr", Reason: "same address as grpc_addr " + strconv.Quote(c.GRPCAddr)}
+			return &ConfigError{Key: "http", Reason: "same address as grpc " + strconv.Quote(c.GRPCAddr)}
 		}
 	}
 	switch {
 	case c.MaxRecvMessageBytes <= 0:
-		return &ConfigError{Key: "max_recv_message_bytes", Reason: "must be positive"}
+		return &ConfigError{Key: "max_message_bytes", Reason: "must be positive"}
 	case c.MaxRecvMessageBytes > maxGRPCMessage:
-		return &ConfigError{Key: "max_recv_message_bytes", Reason: fmt.Sprintf("must be at most %d", maxGRPCMessage)}
+		return &ConfigError{Key: "max_message_bytes", Reason: fmt.Sprintf("must be at most %d", maxGRPCMessage)}
 	case c.MaxPendingBytes < c.MaxRecvMessageBytes:
-		return &ConfigError{Key: "max_pending_bytes", Reason: fmt.Sprintf("%d is less than max_recv_message_bytes (%d): a request of the largest allowed size could never be accepted", c.MaxPendingBytes, c.MaxRecvMessageBytes)}
+		return &ConfigError{Key: "max_pending_bytes", Reason: fmt.Sprintf("%d is less than max_message_bytes (%d): a request of the largest allowed size could never be accepted", c.MaxPendingBytes, c.MaxRecvMessageBytes)}
 	case c.RetryAfter <= 0:
 		return &ConfigError{Key: "retry_after", Reason: "must be positive"}
 	case c.RetryAfter > time.Hour:
 		return &ConfigError{Key: "retry_after", Reason: "must be at most 1h"}
 	}
-	if c.TLS != nil {
+	if !c.TLS.IsZero() {
 		switch {
 		case c.TLS.CertFile == "":
 			return &ConfigError{Key: "tls.cert_file", Reason: "required when tls is set"}
@@ -151,29 +148,4 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// serverTLS loads the files named by t into a server tls.Config.
-func (t *TLSConfig) serverTLS() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("receiver: load tls.cert_file %q / tls.key_file %q: %w", t.CertFile, t.KeyFile, err)
-	}
-	cfg := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-	}
-	if t.ClientCAFile != "" {
-		pem, err := os.ReadFile(t.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("receiver: read tls.client_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("receiver: tls.client_ca_file %q: no PEM certificate found", t.ClientCAFile)
-		}
-		cfg.ClientCAs = pool
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return cfg, nil
 }

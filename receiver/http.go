@@ -82,7 +82,7 @@ func (r *Receiver) serveTraces(w http.ResponseWriter, req *http.Request) {
 			fmt.Sprintf("unsupported Content-Type %q; want %s or %s", req.Header.Get("Content-Type"), contentTypeProto, contentTypeJSON))
 		return
 	}
-	max := r.cfg.MaxRecvMessageBytes
+	max := int64(r.cfg.MaxRecvMessageBytes)
 	if req.ContentLength > max {
 		r.stats.tooLarge.Add(1)
 		r.httpError(w, format, http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
@@ -163,7 +163,7 @@ func (r *Receiver) serveTraces(w http.ResponseWriter, req *http.Request) {
 // held by all bodies being read never exceed MaxPendingBytes. It returns the
 // number of bytes still held, which the caller must release, also on error.
 func (r *Receiver) readBody(src io.Reader, sizeHint int64) (data []byte, held int64, err error) {
-	max := r.cfg.MaxRecvMessageBytes
+	max := int64(r.cfg.MaxRecvMessageBytes)
 	size := int64(64 << 10)
 	if sizeHint >= 0 {
 		size = sizeHint + 1 // room for the read that reports EOF

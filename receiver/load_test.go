@@ -258,7 +258,7 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	st := r.Stats()
-	if st.PeakPendingBytes > cfg.MaxPendingBytes {
+	if st.PeakPendingBytes > int64(cfg.MaxPendingBytes) {
 		t.Errorf("peak pending %d > bound %d", st.PeakPendingBytes, cfg.MaxPendingBytes)
 	}
 	if st.RefusedOverload == 0 || int(st.RefusedOverload) != overload {

@@ -138,13 +138,13 @@ func New(cfg Config, consumer Consumer, logger *slog.Logger) (*Receiver, error) 
 		cfg:      cfg,
 		consumer: consumer,
 		log:      logger,
-		pending:  newLimiter(cfg.MaxPendingBytes),
+		pending:  newLimiter(int64(cfg.MaxPendingBytes)),
 		shutdown: make(chan struct{}),
 	}
-	if cfg.TLS != nil {
-		t, err := cfg.TLS.serverTLS()
+	if !cfg.TLS.IsZero() {
+		t, err := cfg.TLS.Server()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("receiver: tls: %w", err)
 		}
 		r.tls = t
 	}
@@ -172,7 +172,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if r.cfg.GRPCAddr != "" {
 		ln, err := lc.Listen(ctx, "tcp", r.cfg.GRPCAddr)
 		if err != nil {
-			return fmt.Errorf("receiver: listen grpc_addr %s: %w", r.cfg.GRPCAddr, err)
+			return fmt.Errorf("receiver: listen grpc %s: %w", r.cfg.GRPCAddr, err)
 		}
 		grpcLn = ln
 	}
@@ -182,7 +182,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 			if grpcLn != nil {
 				_ = grpcLn.Close()
 			}
-			return fmt.Errorf("receiver: listen http_addr %s: %w", r.cfg.HTTPAddr, err)
+			return fmt.Errorf("receiver: listen http %s: %w", r.cfg.HTTPAddr, err)
 		}
 		httpLn = ln
 	}

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
@@ -153,7 +154,7 @@ func TestDefaultsBindLoopback(t *testing.T) {
 	if !isLoopback(c.GRPCAddr) || !isLoopback(c.HTTPAddr) {
 		t.Fatalf("default addresses %q, %q are not loopback", c.GRPCAddr, c.HTTPAddr)
 	}
-	if c.TLS != nil {
+	if !c.TLS.IsZero() {
 		t.Error("TLS on by default")
 	}
 	for addr, want := range map[string]bool{
@@ -398,8 +399,8 @@ func TestOverload(t *testing.T) {
 	req := makeRequest(5, 10)
 	size := int64(proto.Size(req))
 	cfg := testConfig()
-	cfg.MaxRecvMessageBytes = size
-	cfg.MaxPendingBytes = size + size/2 // room for one request, not two
+	cfg.MaxRecvMessageBytes = bytesize.ByteSize(size)
+	cfg.MaxPendingBytes = bytesize.ByteSize(size + size/2) // room for one request, not two
 	cfg.RetryAfter = 1500 * time.Millisecond
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
@@ -441,7 +442,7 @@ func TestOverload(t *testing.T) {
 		t.Errorf("HTTP retry after release: %d", res.code)
 	}
 	st := r.Stats()
-	if st.RefusedOverload != 2 || st.Requests != 3 || st.PeakPendingBytes > cfg.MaxPendingBytes || st.PendingBytes != 0 {
+	if st.RefusedOverload != 2 || st.Requests != 3 || st.PeakPendingBytes > int64(cfg.MaxPendingBytes) || st.PendingBytes != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -511,7 +512,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := clash.Start(ctx); err == nil || !strings.Contains(err.Error(), "http_addr") {
+	if err := clash.Start(ctx); err == nil || !strings.Contains(err.Error(), "http") {
 		t.Errorf("Start on a taken port: %v", err)
 	}
 	if err := clash.Start(ctx); err == nil || errors.Is(err, ErrStarted) {
@@ -523,7 +524,7 @@ func TestNewErrors(t *testing.T) {
 	off := testConfig()
 	off.GRPCAddr, off.HTTPAddr = "", ""
 	missing := testConfig()
-	missing.TLS = &TLSConfig{CertFile: "testdata/nonexistent.pem", KeyFile: "testdata/nonexistent.key"}
+	missing.TLS = TLSConfig{CertFile: "testdata/nonexistent.pem", KeyFile: "testdata/nonexistent.key"}
 	for _, tc := range []struct {
 		name       string
 		cfg        Config

@@ -27,7 +27,7 @@ func TestTLS(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.TLS = &TLSConfig{CertFile: p.ServerCertFile, KeyFile: p.ServerKeyFile}
+			cfg.TLS = TLSConfig{CertFile: p.ServerCertFile, KeyFile: p.ServerKeyFile}
 			if mtls {
 				cfg.TLS.ClientCAFile = p.CAFile
 			}

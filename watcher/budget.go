@@ -71,7 +71,7 @@ func (w *Watcher) budget(snap []rootFiles) {
 	var onDisk int64
 	for ri, rf := range snap {
 		total := rf.total
-		if limit := w.cfg.DiskBudgetBytes; limit > 0 && total > limit {
+		if limit := int64(w.cfg.DiskBudgetBytes); limit > 0 && total > limit {
 			cands := rf.deletable
 			sort.Slice(cands, func(i, j int) bool { return cands[i].less(cands[j]) })
 			for _, c := range cands {

@@ -3,6 +3,8 @@ package watcher
 import (
 	"fmt"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 )
 
 // After-export policies (Config.AfterExport).
@@ -20,8 +22,8 @@ const (
 
 // Backoff is an exponential backoff: Initial, doubled per attempt up to Max.
 type Backoff struct {
-	Initial time.Duration `yaml:"initial" json:"initial"`
-	Max     time.Duration `yaml:"max" json:"max"`
+	Initial time.Duration `yaml:"initial"`
+	Max     time.Duration `yaml:"max"`
 }
 
 // delay returns the wait before attempt n (n >= 1).
@@ -33,27 +35,30 @@ func (b Backoff) delay(n int) time.Duration {
 	return min(d, b.Max)
 }
 
-// Config configures a Watcher. Start from DefaultConfig.
+// Config configures a Watcher. Start from DefaultConfig. The yaml keys are
+// the user's, under the daemon's profiler section (profiler.settle_time…);
+// ConfigError.Key names them the same way. Fields tagged "-" are not user
+// keys: the daemon sets StatePath from its top-level state_file.
 type Config struct {
 	// Dirs are the profiler directories (vLLM's torch_profiler_dir).
-	Dirs []string `yaml:"dirs" json:"dirs"`
+	Dirs []string `yaml:"dirs"`
 	// Recursive also watches subdirectories, except "exported", "failed",
 	// "capture_traces" and the configured ExportedDir/FailedDir.
-	Recursive bool `yaml:"recursive" json:"recursive"`
+	Recursive bool `yaml:"recursive"`
 	// Notify uses fsnotify to notice files promptly. False: rescan only (for
 	// file systems without inotify, such as NFS).
-	Notify bool `yaml:"notify" json:"notify"`
+	Notify bool `yaml:"notify"`
 	// RescanInterval is how often every directory is listed again. fsnotify
 	// is a hint; the rescan is the truth.
-	RescanInterval time.Duration `yaml:"rescan_interval" json:"rescan_interval"`
+	RescanInterval time.Duration `yaml:"rescan_interval"`
 	// SettleTime is how long size and mtime must stay unchanged before a
 	// file is checked and offered. A file whose mtime is already older than
 	// SettleTime when first seen counts as settled.
-	SettleTime time.Duration `yaml:"settle_time" json:"settle_time"`
+	SettleTime time.Duration `yaml:"settle_time"`
 	// FollowSymlinks false: a symlink is followed only if it resolves to a
 	// file inside the watched directory. True: followed wherever it points.
 	// Symlinked directories are never followed.
-	FollowSymlinks bool `yaml:"follow_symlinks" json:"follow_symlinks"`
+	FollowSymlinks bool `yaml:"follow_symlinks"`
 	// SkipGzipVerify false (the default): a settled .gz is inflated to its
 	// end and its CRC-32/length trailer checked before it is offered.
 	// True: it is offered once settled, for a consumer that verifies the
@@ -61,40 +66,40 @@ type Config struct {
 	// matching IsTruncated (the converter does both, so the daemon sets
 	// it): every byte is then inflated once instead of twice. Truncated
 	// reads are counted and given up on (MaxTruncated*) the same way.
-	SkipGzipVerify bool `yaml:"skip_gzip_verify" json:"skip_gzip_verify"`
+	SkipGzipVerify bool `yaml:"-"`
 	// MaxFileSize (bytes on disk, 0 = no limit): larger files are failed
 	// with ErrTooLarge.
-	MaxFileSize int64 `yaml:"max_file_size" json:"max_file_size"`
+	MaxFileSize bytesize.ByteSize `yaml:"max_file_size"`
 	// StatePath is the state file. Empty: ".vllm-otel-bridge-state.json" in
 	// the first of Dirs.
-	StatePath string `yaml:"state_path" json:"state_path"`
+	StatePath string `yaml:"-"`
 	// StateRetention is how long a record is kept after its file was last
 	// seen on disk.
-	StateRetention time.Duration `yaml:"state_retention" json:"state_retention"`
+	StateRetention time.Duration `yaml:"state_retention"`
 	// AfterExport is "keep", "delete" or "move" (into ExportedDir).
-	AfterExport string `yaml:"after_export" json:"after_export"`
+	AfterExport string `yaml:"after_export"`
 	// ExportedDir: empty means "<dir>/exported"; a relative path is taken
 	// relative to each watched directory.
-	ExportedDir string `yaml:"exported_dir" json:"exported_dir"`
+	ExportedDir string `yaml:"exported_dir"`
 	// OnFailure is "keep" or "move" (into FailedDir).
-	OnFailure string `yaml:"on_failure" json:"on_failure"`
+	OnFailure string `yaml:"on_failure"`
 	// FailedDir: empty means "<dir>/failed"; relative as ExportedDir.
-	FailedDir string `yaml:"failed_dir" json:"failed_dir"`
+	FailedDir string `yaml:"failed_dir"`
 	// DiskBudgetBytes (0 = none): when the trace files of one watched
 	// directory (with its exported and failed directories) exceed it, the
 	// oldest already exported files are deleted until it fits. Files not
 	// yet exported are never deleted; the overrun is logged and reported in
 	// Stats instead.
-	DiskBudgetBytes int64 `yaml:"disk_budget_bytes" json:"disk_budget_bytes"`
+	DiskBudgetBytes bytesize.ByteSize `yaml:"disk_budget"`
 	// RetryBackoff paces files whose export or read failed transiently.
-	RetryBackoff Backoff `yaml:"retry_backoff" json:"retry_backoff"`
+	RetryBackoff Backoff `yaml:"-"`
 	// A file that keeps reading as truncated (an incomplete gzip stream, or
 	// Retry with an error matching IsTruncated) is failed
 	// once it has read as truncated MaxTruncatedAttempts times AND has not
 	// been modified for MaxTruncatedAge. Zero disables that condition; both
 	// zero means such a file waits for ever.
-	MaxTruncatedAge      time.Duration `yaml:"max_truncated_age" json:"max_truncated_age"`
-	MaxTruncatedAttempts int           `yaml:"max_truncated_attempts" json:"max_truncated_attempts"`
+	MaxTruncatedAge      time.Duration `yaml:"max_truncated_age"`
+	MaxTruncatedAttempts int           `yaml:"max_truncated_attempts"`
 }
 
 // DefaultConfig returns the defaults. Dirs is empty and must be set.
@@ -143,7 +148,7 @@ func (c Config) Validate() error {
 	case c.StateRetention <= 0:
 		return bad("state_retention", "must be positive, got %v", c.StateRetention)
 	case c.DiskBudgetBytes < 0:
-		return bad("disk_budget_bytes", "must not be negative, got %d", c.DiskBudgetBytes)
+		return bad("disk_budget", "must not be negative, got %d", c.DiskBudgetBytes)
 	case c.RetryBackoff.Initial <= 0:
 		return bad("retry_backoff.initial", "must be positive, got %v", c.RetryBackoff.Initial)
 	case c.RetryBackoff.Max < c.RetryBackoff.Initial:

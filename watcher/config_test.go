@@ -52,7 +52,7 @@ func TestConfigFile(t *testing.T) {
 	if err := everything.Decode(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.RetryBackoff.Max != 5*time.Minute || cfg.SettleTime != 5*time.Second || cfg.Notify || cfg.MaxTruncatedAttempts != 5 || cfg.FailedDir != "quarantine" {
+	if cfg.DiskBudgetBytes != 50<<30 || cfg.MaxFileSize != 10<<30 || cfg.SettleTime != 5*time.Second || cfg.Notify || cfg.MaxTruncatedAttempts != 5 || cfg.FailedDir != "quarantine" {
 		t.Errorf("decoded %+v", cfg)
 	}
 }
@@ -77,7 +77,7 @@ func TestConfigValidate(t *testing.T) {
 		{"zero settle is fine", func(c *Config) { c.SettleTime = 0 }, ""},
 		{"negative max size", func(c *Config) { c.MaxFileSize = -1 }, "max_file_size"},
 		{"zero retention", func(c *Config) { c.StateRetention = 0 }, "state_retention"},
-		{"negative budget", func(c *Config) { c.DiskBudgetBytes = -5 }, "disk_budget_bytes"},
+		{"negative budget", func(c *Config) { c.DiskBudgetBytes = -5 }, "disk_budget"},
 		{"zero backoff", func(c *Config) { c.RetryBackoff.Initial = 0 }, "retry_backoff.initial"},
 		{"max below initial", func(c *Config) { c.RetryBackoff.Max = c.RetryBackoff.Initial / 2 }, "retry_backoff.max"},
 		{"negative truncated age", func(c *Config) { c.MaxTruncatedAge = -time.Second }, "max_truncated_age"},

@@ -551,7 +551,7 @@ func (w *Watcher) check(ctx context.Context, j work) {
 			return
 		}
 		w.mu.Unlock()
-		if w.cfg.MaxFileSize > 0 && j.size > w.cfg.MaxFileSize {
+		if w.cfg.MaxFileSize > 0 && j.size > int64(w.cfg.MaxFileSize) {
 			err = &FileError{Op: "check", Path: j.path, Err: fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, j.size, w.cfg.MaxFileSize)}
 		} else if j.gz && !j.verified && !w.cfg.SkipGzipVerify {
 			err = verifyGzip(ctx, w.open, j.path, j.size)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
 )
@@ -393,7 +394,7 @@ func TestDiskBudget(t *testing.T) {
 	}
 	w.stop(t)
 
-	cfg.DiskBudgetBytes = 3*size + 10 // room for three: delete one exported file
+	cfg.DiskBudgetBytes = bytesize.ByteSize(3*size + 10) // room for three: delete one exported file
 	w2 := start(t, cfg)
 	testkit.WaitFor(t, "the oldest exported file deleted", 5*time.Second, func() bool { return !exists(paths[0]) })
 	testkit.WaitFor(t, "budget pass", 5*time.Second, func() bool { return w2.Stats().DeletedByBudget == 1 })
@@ -402,7 +403,7 @@ func TestDiskBudget(t *testing.T) {
 	}
 	w2.stop(t)
 
-	cfg.DiskBudgetBytes = size // room for one: delete the other exported file, never the unexported
+	cfg.DiskBudgetBytes = bytesize.ByteSize(size) // room for one: delete the other exported file, never the unexported
 	w3 := start(t, cfg)
 	testkit.WaitFor(t, "second exported file deleted", 5*time.Second, func() bool { return !exists(paths[1]) })
 	testkit.WaitFor(t, "overrun reported", 5*time.Second, func() bool { return w3.Stats().BudgetOverrun > 0 })
@@ -432,7 +433,7 @@ func TestDiskBudgetCountsExportedDir(t *testing.T) {
 		write(t, p, data)
 		size = max(size, int64(len(data)))
 	}
-	cfg.DiskBudgetBytes = 2*size + 10
+	cfg.DiskBudgetBytes = bytesize.ByteSize(2*size + 10)
 	w := start(t, cfg)
 	for range 3 {
 		if err := w.Done(w.mustNext(t)); err != nil {

@@ -11,52 +11,36 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/receiver"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher"
 )
 
-// Config is the daemon's whole configuration: the YAML file's shape. Every
-// key can also be set by a flag and an environment variable (see flags.go);
+// Config is the daemon's whole configuration: the YAML file's shape. Each
+// component owns its section (keys, defaults, Validate): profiler is
+// watcher.Config, receiver is receiver.Config, output is the exporter's
+// SinkConfig and Config, requests embeds linker.TimelineOptions. Every key
+// can also be set by a flag and an environment variable (see flags.go);
 // precedence is defaults < file < environment < flags.
 type Config struct {
 	ServiceName        string            `yaml:"service_name"`
 	ResourceAttributes map[string]string `yaml:"resource_attributes"`
 
-	Profiler ProfilerConfig `yaml:"profiler"`
-	// StateFile records which trace files were fully exported.
+	Profiler watcher.Config `yaml:"profiler"`
+	// StateFile records which trace files were fully exported; it becomes
+	// the watcher's StatePath (a top-level key for historical reasons).
 	StateFile string          `yaml:"state_file"`
 	Convert   ConvertConfig   `yaml:"convert"`
 	Requests  RequestsConfig  `yaml:"requests"`
-	Receiver  ReceiverConfig  `yaml:"receiver"`
+	Receiver  receiver.Config `yaml:"receiver"`
 	Output    OutputConfig    `yaml:"output"`
 	Telemetry TelemetryConfig `yaml:"telemetry"`
 	Log       LogConfig       `yaml:"log"`
 	// ShutdownTimeout bounds how long SIGTERM waits for the file in flight.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-}
-
-// ProfilerConfig says where vLLM writes traces and what to do with them.
-type ProfilerConfig struct {
-	Dirs           []string      `yaml:"dirs"`
-	Recursive      bool          `yaml:"recursive"`
-	SettleTime     time.Duration `yaml:"settle_time"`
-	RescanInterval time.Duration `yaml:"rescan_interval"`
-	FollowSymlinks bool          `yaml:"follow_symlinks"`
-	MaxFileSize    ByteSize      `yaml:"max_file_size"`
-	// AfterExport is keep, delete or move.
-	AfterExport string `yaml:"after_export"`
-	ExportedDir string `yaml:"exported_dir"`
-	// OnFailure is keep or move.
-	OnFailure  string   `yaml:"on_failure"`
-	FailedDir  string   `yaml:"failed_dir"`
-	DiskBudget ByteSize `yaml:"disk_budget"`
-	// Notify uses inotify; false = rescans only (NFS).
-	Notify bool `yaml:"notify"`
-	// A file that keeps reading as truncated is failed after this many
-	// reads AND this long without change (0 disables a condition).
-	MaxTruncatedAttempts int           `yaml:"max_truncated_attempts"`
-	MaxTruncatedAge      time.Duration `yaml:"max_truncated_age"`
-	// StateRetention keeps a state record this long after its file was
-	// last seen.
-	StateRetention time.Duration `yaml:"state_retention"`
 }
 
 // ConvertConfig shapes the spans made from each trace.
@@ -70,7 +54,8 @@ type ConvertConfig struct {
 	SpillDir string `yaml:"spill_dir"`
 }
 
-// RequestsConfig says where request timelines come from.
+// RequestsConfig says where request timelines come from; its bounds
+// (retention, max_requests) are the linker's TimelineOptions.
 type RequestsConfig struct {
 	// Logs are vLLM log files (text or JSON) followed like tail -F.
 	Logs []string `yaml:"logs"`
@@ -83,56 +68,24 @@ type RequestsConfig struct {
 	// HoldTimeout bounds how long a finished trace waits for the logs to
 	// catch up with its end before it is converted anyway.
 	HoldTimeout time.Duration `yaml:"hold_timeout"`
-	// Retention is how long request data is kept for linking.
-	Retention time.Duration `yaml:"retention"`
-	// MaxRequests bounds the request data kept in memory.
-	MaxRequests int `yaml:"max_requests"`
+
+	linker.TimelineOptions `yaml:",inline"`
 }
 
-// ReceiverConfig is the OTLP receiver for vLLM's own llm_request spans.
-type ReceiverConfig struct {
-	GRPC            string    `yaml:"grpc"`
-	HTTP            string    `yaml:"http"`
-	TLS             TLSConfig `yaml:"tls"`
-	MaxMessageBytes ByteSize  `yaml:"max_message_bytes"`
-	MaxPendingBytes ByteSize  `yaml:"max_pending_bytes"`
-}
-
-// TLSConfig holds certificate paths. Empty means plaintext.
-type TLSConfig struct {
-	CAFile   string `yaml:"ca_file"`
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ClientCAFile turns on mutual TLS for a server.
-	ClientCAFile string `yaml:"client_ca_file"`
-}
-
-// OutputConfig is where spans go: an OTLP endpoint or an OTLP/JSON file.
-// Unset endpoint fields fall back to the standard OTEL_EXPORTER_OTLP_*
-// environment variables, which the OTLP clients read themselves.
+// OutputConfig is where spans go (an OTLP endpoint or an OTLP/JSON file:
+// the exporter's SinkConfig) and how they are cut and retried (its
+// Config). Unset endpoint fields fall back to the standard
+// OTEL_EXPORTER_OTLP_* environment variables, which the OTLP clients read
+// themselves.
 type OutputConfig struct {
-	Endpoint    string            `yaml:"endpoint"`
-	Protocol    string            `yaml:"protocol"`
-	Insecure    bool              `yaml:"insecure"`
-	Headers     map[string]string `yaml:"headers"`
-	Compression string            `yaml:"compression"`
-	TLS         TLSConfig         `yaml:"tls"`
-	Timeout     time.Duration     `yaml:"timeout"`
-	// File writes OTLP/JSON lines instead of sending ("-" = stdout).
-	File            string      `yaml:"file"`
-	MaxRequestBytes ByteSize    `yaml:"max_request_bytes"`
-	MaxInFlight     int         `yaml:"max_in_flight"`
-	Retry           RetryConfig `yaml:"retry"`
+	Sink   exporter.SinkConfig `yaml:",inline"`
+	Policy exporter.Config     `yaml:",inline"`
 }
 
-// RetryConfig is the exporter's backoff.
-type RetryConfig struct {
-	InitialInterval time.Duration `yaml:"initial_interval"`
-	MaxInterval     time.Duration `yaml:"max_interval"`
-	// MaxElapsedTime after which one file's export is given up and the file
-	// is retried later from disk (0 = keep retrying).
-	MaxElapsedTime time.Duration `yaml:"max_elapsed_time"`
-}
+// minRequestBytes is the daemon's floor under output.max_request_bytes
+// (the exporter accepts smaller, for tests): below it most requests would
+// carry a span or two.
+const minRequestBytes = 64 << 10
 
 // TelemetryConfig is the bridge's own metrics and health endpoint.
 type TelemetryConfig struct {
@@ -146,48 +99,37 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
-// DefaultConfig returns the configuration used when nothing is set.
+// DefaultConfig returns the configuration used when nothing is set: each
+// component's defaults, and where the daemon wants otherwise (named
+// below) its own.
 func DefaultConfig() Config {
-	return Config{
+	cfg := Config{
 		ServiceName: "vllm",
-		Profiler: ProfilerConfig{
-			SettleTime:     2 * time.Second,
-			RescanInterval: 10 * time.Second,
-			AfterExport:    "keep",
-			OnFailure:      "move",
-			Notify:         true,
-
-			MaxTruncatedAttempts: 3,
-			MaxTruncatedAge:      10 * time.Minute,
-			StateRetention:       72 * time.Hour,
-		},
-		StateFile: "vllm-otel-bridge-state.json",
-		Convert:   ConvertConfig{MaxSpansPerTrace: 10000},
+		Profiler:    watcher.DefaultConfig(),
+		StateFile:   "vllm-otel-bridge-state.json",
+		Convert:     ConvertConfig{MaxSpansPerTrace: 10000},
 		Requests: RequestsConfig{
 			Format:      "auto",
 			StartAt:     "beginning",
 			TimeZone:    "Local",
 			HoldTimeout: 10 * time.Second,
-			Retention:   time.Hour,
-			MaxRequests: 100000,
+			// Longer than the linker's 15 minutes: a live daemon links
+			// traces that may wait behind a backlog.
+			TimelineOptions: linker.TimelineOptions{Retention: time.Hour, MaxRequests: 100000},
 		},
-		Receiver: ReceiverConfig{
-			MaxMessageBytes: 16 << 20,
-			MaxPendingBytes: 32 << 20,
-		},
-		Output: OutputConfig{
-			MaxRequestBytes: 3 << 20,
-			MaxInFlight:     4,
-			Retry: RetryConfig{
-				InitialInterval: time.Second,
-				MaxInterval:     30 * time.Second,
-				MaxElapsedTime:  5 * time.Minute,
-			},
-		},
+		Receiver:        receiver.DefaultConfig(),
+		Output:          OutputConfig{Policy: exporter.DefaultConfig()},
 		Telemetry:       TelemetryConfig{Addr: "127.0.0.1:9464"},
 		Log:             LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: 30 * time.Second,
 	}
+	// The receiver listens only when asked to (--receiver-grpc/-http).
+	cfg.Receiver.GRPCAddr, cfg.Receiver.HTTPAddr = "", ""
+	// A file whose export keeps failing goes back to disk after 5 minutes
+	// (the library retries for ever), and the first retry waits a second.
+	cfg.Output.Policy.Retry.InitialInterval = time.Second
+	cfg.Output.Policy.Retry.MaxElapsedTime = 5 * time.Minute
+	return cfg
 }
 
 // LoadFile reads a YAML config over cfg. ${VAR} and ${VAR:-default} are
@@ -239,7 +181,8 @@ func expandEnv(s string, getenv func(string) string) string {
 	return b.String()
 }
 
-// Validate checks the configuration for the run command and names the bad key.
+// Validate checks the configuration for the run command and names the bad
+// key: each component's Validate for its section, and the daemon's own keys.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -250,22 +193,8 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Profiler.Dirs) == 0 {
 		bad("profiler.dirs", "at least one profiler directory is required (--profiler-dir)")
-	}
-	if c.Profiler.SettleTime < 0 {
-		bad("profiler.settle_time", "must not be negative")
-	}
-	if c.Profiler.RescanInterval <= 0 {
-		bad("profiler.rescan_interval", "must be positive")
-	}
-	switch c.Profiler.AfterExport {
-	case "keep", "delete", "move":
-	default:
-		bad("profiler.after_export", "%q is not keep, delete or move", c.Profiler.AfterExport)
-	}
-	switch c.Profiler.OnFailure {
-	case "keep", "move":
-	default:
-		bad("profiler.on_failure", "%q is not keep or move", c.Profiler.OnFailure)
+	} else if err := c.Profiler.Validate(); err != nil {
+		errs = append(errs, underKey("profiler", err))
 	}
 	if c.StateFile == "" {
 		bad("state_file", "must not be empty")
@@ -289,15 +218,15 @@ func (c *Config) Validate() error {
 	if c.Requests.HoldTimeout < 0 {
 		bad("requests.hold_timeout", "must not be negative")
 	}
-	for key, addr := range map[string]string{"receiver.grpc": c.Receiver.GRPC, "receiver.http": c.Receiver.HTTP, "telemetry.addr": c.Telemetry.Addr} {
-		if addr == "" {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			bad(key, "%q is not host:port", addr)
+	if err := c.Receiver.Validate(); err != nil {
+		errs = append(errs, underKey("receiver", err))
+	}
+	if c.Telemetry.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Telemetry.Addr); err != nil {
+			bad("telemetry.addr", "%q is not host:port", c.Telemetry.Addr)
 		}
 	}
-	if err := c.Output.validate(); err != nil {
+	if err := c.Output.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	switch c.Log.Level {
@@ -313,34 +242,44 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (o *OutputConfig) validate() error {
+// Validate checks the output section: the sink's and the exporter's own
+// Validate, and the daemon's floor under max_request_bytes.
+func (o *OutputConfig) Validate() error {
 	var errs []error
-	switch o.Protocol {
-	case "", "grpc", "http", "http/protobuf", "http/json":
-	default:
-		errs = append(errs, fmt.Errorf("output.protocol: %q is not grpc, http (http/protobuf) or http/json", o.Protocol))
+	if err := o.Sink.Validate(); err != nil {
+		errs = append(errs, underKey("output", err))
 	}
-	switch o.Compression {
-	case "", "gzip", "none":
-	default:
-		errs = append(errs, fmt.Errorf("output.compression: %q is not gzip or none", o.Compression))
-	}
-	if o.MaxRequestBytes < 64<<10 {
-		errs = append(errs, fmt.Errorf("output.max_request_bytes: %s is below the 64KiB minimum", o.MaxRequestBytes))
-	}
-	if o.MaxInFlight < 1 {
-		errs = append(errs, fmt.Errorf("output.max_in_flight: must be at least 1"))
-	}
-	if (o.TLS.CertFile == "") != (o.TLS.KeyFile == "") {
-		errs = append(errs, fmt.Errorf("output.tls: cert_file and key_file go together"))
+	if o.Policy.MaxRequestBytes < minRequestBytes {
+		errs = append(errs, fmt.Errorf("output.max_request_bytes: %s is below the %s minimum", o.Policy.MaxRequestBytes, bytesize.ByteSize(minRequestBytes)))
+	} else if err := o.Policy.Validate(); err != nil {
+		errs = append(errs, underKey("output", err))
 	}
 	return errors.Join(errs...)
+}
+
+// underKey names a component's bad key under its section of the file:
+// "profiler.settle_time: must not be negative".
+func underKey(section string, err error) error {
+	var (
+		we *watcher.ConfigError
+		re *receiver.ConfigError
+		ee *exporter.ConfigError
+	)
+	switch {
+	case errors.As(err, &we):
+		return fmt.Errorf("%s.%s: %s", section, we.Key, we.Reason)
+	case errors.As(err, &re):
+		return fmt.Errorf("%s.%s: %s", section, re.Key, re.Reason)
+	case errors.As(err, &ee):
+		return fmt.Errorf("%s.%s: %s", section, ee.Key, ee.Reason)
+	}
+	return fmt.Errorf("%s: %w", section, err)
 }
 
 // HasEndpoint reports whether spans go to an OTLP endpoint: one is
 // configured here or through the standard OTEL_EXPORTER_OTLP_* variables.
 func (o *OutputConfig) HasEndpoint(getenv func(string) string) bool {
-	return o.Endpoint != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != ""
+	return o.Sink.Transport.Endpoint != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != ""
 }
 
 func loadLocation(name string) (*time.Location, error) {

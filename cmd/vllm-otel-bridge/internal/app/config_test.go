@@ -3,9 +3,16 @@ package app
 import (
 	"flag"
 	"io"
+	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -36,14 +43,14 @@ func TestLoadFileAndPrecedence(t *testing.T) {
 		{"dirs from flags replace file and env", strings.Join(cfg.Profiler.Dirs, ","), "/flag/one,/flag/two"},
 		{"settle_time from file", cfg.Profiler.SettleTime, 3 * time.Second},
 		{"rescan default kept", cfg.Profiler.RescanInterval, 10 * time.Second},
-		{"disk budget", cfg.Profiler.DiskBudget, ByteSize(20 << 30)},
+		{"disk budget", cfg.Profiler.DiskBudgetBytes, bytesize.ByteSize(20 << 30)},
 		{"max spans from env over file", cfg.Convert.MaxSpansPerTrace, 7000},
-		{"endpoint expanded", cfg.Output.Endpoint, "https://tempo.example:4318"},
-		{"header expanded", cfg.Output.Headers["authorization"], "Bearer s3cret"},
-		{"protocol from flag over file", cfg.Output.Protocol, "grpc"},
-		{"max request bytes", cfg.Output.MaxRequestBytes, ByteSize(2 << 20)},
-		{"retry elapsed", cfg.Output.Retry.MaxElapsedTime, time.Minute},
-		{"retry initial default kept", cfg.Output.Retry.InitialInterval, time.Second},
+		{"endpoint expanded", cfg.Output.Sink.Transport.Endpoint, "https://tempo.example:4318"},
+		{"header expanded", cfg.Output.Sink.Transport.Headers["authorization"], "Bearer s3cret"},
+		{"protocol from flag over file", cfg.Output.Sink.Protocol, "grpc"},
+		{"max request bytes", cfg.Output.Policy.MaxRequestBytes, bytesize.ByteSize(2 << 20)},
+		{"retry elapsed", cfg.Output.Policy.Retry.MaxElapsedTime, time.Minute},
+		{"retry initial default kept", cfg.Output.Policy.Retry.InitialInterval, time.Second},
 		{"log level from env", cfg.Log.Level, "debug"},
 		{"log format from file", cfg.Log.Format, "json"},
 		{"resource attr", cfg.ResourceAttributes["deployment.environment"], "staging"},
@@ -82,12 +89,12 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 		{"after export", func(c *Config) { c.Profiler.AfterExport = "shred" }, "profiler.after_export"},
 		{"on failure", func(c *Config) { c.Profiler.OnFailure = "delete" }, "profiler.on_failure"},
 		{"negative cap", func(c *Config) { c.Convert.MaxSpansPerTrace = -1 }, "convert.max_spans_per_trace"},
-		{"protocol", func(c *Config) { c.Output.Protocol = "thrift" }, "output.protocol"},
-		{"tiny requests", func(c *Config) { c.Output.MaxRequestBytes = 10 }, "output.max_request_bytes"},
-		{"receiver addr", func(c *Config) { c.Receiver.GRPC = "4317" }, "receiver.grpc"},
+		{"protocol", func(c *Config) { c.Output.Sink.Protocol = "thrift" }, "output.protocol"},
+		{"tiny requests", func(c *Config) { c.Output.Policy.MaxRequestBytes = 10 }, "output.max_request_bytes"},
+		{"receiver addr", func(c *Config) { c.Receiver.GRPCAddr = "4317" }, "receiver.grpc"},
 		{"time zone", func(c *Config) { c.Requests.TimeZone = "Mars/Olympus" }, "requests.time_zone"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
-		{"tls pair", func(c *Config) { c.Output.TLS.CertFile = "c.pem" }, "output.tls"},
+		{"tls pair", func(c *Config) { c.Output.Sink.Transport.TLS.CertFile = "c.pem" }, "output.tls"},
 		{"rescan", func(c *Config) { c.Profiler.RescanInterval = 0 }, "profiler.rescan_interval"},
 	}
 	for _, tc := range tests {
@@ -108,23 +115,6 @@ func TestValidateNamesTheBadKey(t *testing.T) {
 	}
 }
 
-func TestByteSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want ByteSize
-		ok   bool
-	}{
-		{"3MiB", 3 << 20, true}, {"500MB", 500e6, true}, {"1.5GiB", 3 << 29, true},
-		{"1024", 1024, true}, {"2G", 2 << 30, true}, {"-1", 0, false}, {"lots", 0, false}, {"", 0, false},
-	}
-	for _, tc := range tests {
-		got, err := ParseByteSize(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("ParseByteSize(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestExpandEnv(t *testing.T) {
 	getenv := env(map[string]string{"A": "1"})
 	for in, want := range map[string]string{
@@ -136,6 +126,130 @@ func TestExpandEnv(t *testing.T) {
 	} {
 		if got := expandEnv(in, getenv); got != want {
 			t.Errorf("expandEnv(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSchemaKeys pins the YAML schema users write: the sections are the
+// components' own Config types now, and none of them may add, drop or
+// rename a key by accident (a field that is not a user key is tagged "-").
+// The list is the schema of the hand-written structs this replaced.
+func TestSchemaKeys(t *testing.T) {
+	want := []string{
+		"convert.max_spans_per_trace",
+		"convert.python_spans",
+		"convert.spill_dir",
+		"log.format",
+		"log.level",
+		"output.compression",
+		"output.endpoint",
+		"output.file",
+		"output.headers",
+		"output.insecure",
+		"output.max_in_flight",
+		"output.max_request_bytes",
+		"output.protocol",
+		"output.retry.initial_interval",
+		"output.retry.max_elapsed_time",
+		"output.retry.max_interval",
+		"output.timeout",
+		"output.tls.ca_file",
+		"output.tls.cert_file",
+		"output.tls.client_ca_file",
+		"output.tls.key_file",
+		"profiler.after_export",
+		"profiler.dirs",
+		"profiler.disk_budget",
+		"profiler.exported_dir",
+		"profiler.failed_dir",
+		"profiler.follow_symlinks",
+		"profiler.max_file_size",
+		"profiler.max_truncated_age",
+		"profiler.max_truncated_attempts",
+		"profiler.notify",
+		"profiler.on_failure",
+		"profiler.recursive",
+		"profiler.rescan_interval",
+		"profiler.settle_time",
+		"profiler.state_retention",
+		"receiver.grpc",
+		"receiver.http",
+		"receiver.max_message_bytes",
+		"receiver.max_pending_bytes",
+		"receiver.tls.ca_file",
+		"receiver.tls.cert_file",
+		"receiver.tls.client_ca_file",
+		"receiver.tls.key_file",
+		"requests.format",
+		"requests.hold_timeout",
+		"requests.logs",
+		"requests.max_requests",
+		"requests.retention",
+		"requests.start_at",
+		"requests.time_zone",
+		"resource_attributes",
+		"service_name",
+		"shutdown_timeout",
+		"state_file",
+		"telemetry.addr",
+	}
+	var got []string
+	yamlKeys(reflect.TypeOf(Config{}), "", &got)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("yaml keys changed:\ngot  %q\nwant %q", got, want)
+	}
+}
+
+// yamlKeys lists the dotted yaml keys of t: inline structs merge into their
+// parent, nested structs (but time types) are sections.
+func yamlKeys(t reflect.Type, prefix string, out *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case opts == "inline":
+			yamlKeys(ft, prefix, out)
+		case ft.Kind() == reflect.Struct && ft.PkgPath() != "time":
+			yamlKeys(ft, prefix+name+".", out)
+		default:
+			*out = append(*out, prefix+name)
+		}
+	}
+}
+
+// TestShippedConfigsLoad decodes the configs users copy (examples/ and the
+// Kubernetes ConfigMap) with unknown keys refused, and validates them.
+func TestShippedConfigsLoad(t *testing.T) {
+	root := "../../../../"
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	raw, err := os.ReadFile(root + "deploy/kubernetes/configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &cm); err != nil || cm.Data["bridge.yaml"] == "" {
+		t.Fatalf("configmap: no bridge.yaml (%v)", err)
+	}
+	example, err := os.ReadFile(root + "examples/bridge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"examples/bridge.yaml": string(example), "configmap bridge.yaml": cm.Data["bridge.yaml"]} {
+		cfg := DefaultConfig()
+		if err := loadYAML(&cfg, strings.NewReader(text), name, env(nil)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

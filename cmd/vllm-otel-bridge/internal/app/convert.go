@@ -35,7 +35,6 @@ type convertOptions struct {
 
 func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg := DefaultConfig()
-	cfg.Output.Protocol = ""
 	var co convertOptions
 	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -43,7 +42,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprint(fs.Output(), convertUsage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.Output.File, "o", "", "write OTLP/JSON lines to this file (a name ending in .pb: length-delimited OTLP protobuf); - = stdout (same as --output-file)")
+	fs.StringVar(&cfg.Output.Sink.Path, "o", "", "write OTLP/JSON lines to this file (a name ending in .pb: length-delimited OTLP protobuf); - = stdout (same as --output-file)")
 	bindOutputFlags(fs, &cfg.Output)
 	bindConvertFlags(fs, &cfg.Convert)
 	fs.StringVar(&cfg.ServiceName, "service-name", cfg.ServiceName, "service.name of the exported spans")
@@ -60,14 +59,14 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	files := fs.Args()
-	if len(files) == 0 {
+	paths := fs.Args()
+	if len(paths) == 0 {
 		return fmt.Errorf("%w: convert needs at least one trace file (see convert -h)", errUsage)
 	}
-	if cfg.Output.File == "" && !cfg.Output.HasEndpoint(getenv) {
+	if cfg.Output.Sink.Path == "" && !cfg.Output.HasEndpoint(getenv) {
 		return fmt.Errorf("%w: say where spans go: -o FILE (OTLP/JSON lines) or --endpoint URL", errUsage)
 	}
-	if err := cfg.Output.validate(); err != nil {
+	if err := cfg.Output.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	loc, err := loadLocation(co.timeZone)
@@ -83,7 +82,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	report := stdout
-	if cfg.Output.File == "-" {
+	if cfg.Output.Sink.Path == "-" {
 		report = stderr
 	}
 
@@ -110,38 +109,25 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		lk = linker.New(tl, func(b *span.Batch) error { return exp.Export(ctx, b, reqTracker) }, linker.Options{
 			Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
+			Scope:    bridgeScope("linker"),
 			EmitFor:  rankZeroOrUnknown,
 		})
 	}
 
-	opts := converter.DefaultOptions()
-	opts.MaxSpansPerTrace = cfg.Convert.MaxSpansPerTrace
-	opts.PythonSpans = cfg.Convert.PythonSpans
-	opts.Scope = span.Scope{Name: scopeName + "/converter"}
-	if lk != nil {
-		opts.Linker = lk
-	}
+	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes, linker: lk, exp: exp}
 
 	// failed counts failures; each was already printed on its own line.
 	failed := 0
-	for _, path := range files {
+	for _, path := range paths {
 		start := time.Now()
-		t := exp.NewTracker()
-		o := opts
-		o.Resource = fileResource(path, cfg.ServiceName, cfg.ResourceAttributes, "")
-		st, err := convertFile(ctx, path, -1, cfg.Convert.SpillDir, o, exp, t)
-		if err == nil {
-			err = t.Wait(ctx)
-		} else {
-			t.Close()
-		}
+		res, err := files.process(ctx, jobForPath(path))
 		if err != nil {
 			failed++
 			fmt.Fprintf(stderr, "vllm-otel-bridge: %s: %v\n", path, err)
 			continue
 		}
 		if co.summary {
-			printSummary(report, path, st, time.Since(start))
+			printSummary(report, path, res.stats, time.Since(start))
 		}
 	}
 	if lk != nil {
@@ -172,7 +158,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(report, "exported %d spans in %d requests (%.1f MB) to %s\n", es.SpansExported, es.RequestsExported, float64(es.BytesExported)/1e6, where)
 	}
 	if failed > 0 {
-		return reportedError{failed: failed, total: len(files)}
+		return reportedError{failed: failed, total: len(paths)}
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ func bindRunFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Profiler.ExportedDir, "exported-dir", c.Profiler.ExportedDir, "where after-export=move puts files; default <dir>/exported (config: profiler.exported_dir)")
 	fs.StringVar(&c.Profiler.OnFailure, "on-failure", c.Profiler.OnFailure, "keep or move a file that cannot be converted (config: profiler.on_failure)")
 	fs.StringVar(&c.Profiler.FailedDir, "failed-dir", c.Profiler.FailedDir, "where on-failure=move puts files; default <dir>/failed (config: profiler.failed_dir)")
-	fs.Var(&c.Profiler.DiskBudget, "disk-budget", "delete the oldest exported trace files above this size; 0 = never (config: profiler.disk_budget)")
+	fs.Var(&c.Profiler.DiskBudgetBytes, "disk-budget", "delete the oldest exported trace files above this size; 0 = never (config: profiler.disk_budget)")
 	fs.BoolVar(&c.Profiler.Notify, "notify", c.Profiler.Notify, "use inotify as a hint; false = rescans only, for NFS (config: profiler.notify)")
 	fs.IntVar(&c.Profiler.MaxTruncatedAttempts, "max-truncated-attempts", c.Profiler.MaxTruncatedAttempts, "truncated reads before a cut file may be failed; 0 disables (config: profiler.max_truncated_attempts)")
 	fs.DurationVar(&c.Profiler.MaxTruncatedAge, "max-truncated-age", c.Profiler.MaxTruncatedAge, "how long a cut file must stay unchanged before it is failed; 0 disables (config: profiler.max_truncated_age)")
@@ -45,12 +45,12 @@ func bindRunFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Requests.HoldTimeout, "hold-timeout", c.Requests.HoldTimeout, "how long a finished trace waits for request data (config: requests.hold_timeout)")
 	fs.DurationVar(&c.Requests.Retention, "request-retention", c.Requests.Retention, "how long request data is kept for linking (config: requests.retention)")
 	fs.IntVar(&c.Requests.MaxRequests, "max-requests", c.Requests.MaxRequests, "bound on requests kept in memory (config: requests.max_requests)")
-	fs.StringVar(&c.Receiver.GRPC, "receiver-grpc", c.Receiver.GRPC, "OTLP/gRPC receiver address for vLLM's spans, e.g. 127.0.0.1:4317; empty = off (config: receiver.grpc)")
-	fs.StringVar(&c.Receiver.HTTP, "receiver-http", c.Receiver.HTTP, "OTLP/HTTP receiver address, e.g. 127.0.0.1:4318; empty = off (config: receiver.http)")
+	fs.StringVar(&c.Receiver.GRPCAddr, "receiver-grpc", c.Receiver.GRPCAddr, "OTLP/gRPC receiver address for vLLM's spans, e.g. 127.0.0.1:4317; empty = off (config: receiver.grpc)")
+	fs.StringVar(&c.Receiver.HTTPAddr, "receiver-http", c.Receiver.HTTPAddr, "OTLP/HTTP receiver address, e.g. 127.0.0.1:4318; empty = off (config: receiver.http)")
 	fs.StringVar(&c.Receiver.TLS.CertFile, "receiver-tls-cert", c.Receiver.TLS.CertFile, "receiver TLS certificate (config: receiver.tls.cert_file)")
 	fs.StringVar(&c.Receiver.TLS.KeyFile, "receiver-tls-key", c.Receiver.TLS.KeyFile, "receiver TLS key (config: receiver.tls.key_file)")
 	fs.StringVar(&c.Receiver.TLS.ClientCAFile, "receiver-tls-client-ca", c.Receiver.TLS.ClientCAFile, "require client certificates signed by this CA (config: receiver.tls.client_ca_file)")
-	fs.Var(&c.Receiver.MaxMessageBytes, "receiver-max-message-bytes", "largest OTLP request accepted (config: receiver.max_message_bytes)")
+	fs.Var(&c.Receiver.MaxRecvMessageBytes, "receiver-max-message-bytes", "largest OTLP request accepted (config: receiver.max_message_bytes)")
 	fs.Var(&c.Receiver.MaxPendingBytes, "receiver-max-pending-bytes", "received bytes not yet acknowledged downstream before senders are told to retry (config: receiver.max_pending_bytes)")
 	bindOutputFlags(fs, &c.Output)
 	fs.StringVar(&c.Telemetry.Addr, "metrics-addr", c.Telemetry.Addr, "address of /metrics /healthz /readyz; empty = off (config: telemetry.addr)")
@@ -65,9 +65,10 @@ func bindConvertFlags(fs *flag.FlagSet, c *ConvertConfig) {
 	fs.StringVar(&c.SpillDir, "spill-dir", c.SpillDir, "directory for the converter's scratch file (records and args out of memory, about 225 B per event); empty = $TMPDIR or /tmp, off = in memory (config: convert.spill_dir)")
 }
 
-func bindOutputFlags(fs *flag.FlagSet, o *OutputConfig) {
+func bindOutputFlags(fs *flag.FlagSet, out *OutputConfig) {
+	o, p := &out.Sink.Transport, &out.Policy
 	fs.StringVar(&o.Endpoint, "endpoint", o.Endpoint, "OTLP endpoint (grpc: host:port or URL; http: URL); default from OTEL_EXPORTER_OTLP_* (config: output.endpoint)")
-	fs.StringVar(&o.Protocol, "protocol", o.Protocol, "grpc or http (config: output.protocol)")
+	fs.StringVar(&out.Sink.Protocol, "protocol", out.Sink.Protocol, "grpc or http (config: output.protocol)")
 	fs.BoolVar(&o.Insecure, "insecure", o.Insecure, "plaintext connection to the endpoint (config: output.insecure)")
 	fs.Var((*mapValue)(&o.Headers), "headers", "export headers k=v,k2=v2, e.g. authorization=Bearer… (never logged) (config: output.headers)")
 	fs.StringVar(&o.Compression, "compression", o.Compression, "gzip or none (config: output.compression)")
@@ -75,12 +76,12 @@ func bindOutputFlags(fs *flag.FlagSet, o *OutputConfig) {
 	fs.StringVar(&o.TLS.CertFile, "tls-cert", o.TLS.CertFile, "client certificate for mTLS (config: output.tls.cert_file)")
 	fs.StringVar(&o.TLS.KeyFile, "tls-key", o.TLS.KeyFile, "client key for mTLS (config: output.tls.key_file)")
 	fs.DurationVar(&o.Timeout, "export-timeout", o.Timeout, "timeout of one export request; 0 = client default (config: output.timeout)")
-	fs.StringVar(&o.File, "output-file", o.File, "write OTLP/JSON lines (a name ending in .pb: length-delimited OTLP protobuf) to this file instead of an endpoint; - = stdout (config: output.file)")
-	fs.Var(&o.MaxRequestBytes, "max-request-bytes", "largest encoded export request (config: output.max_request_bytes)")
-	fs.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, "concurrent export requests (config: output.max_in_flight)")
-	fs.DurationVar(&o.Retry.InitialInterval, "retry-initial-interval", o.Retry.InitialInterval, "first retry delay (config: output.retry.initial_interval)")
-	fs.DurationVar(&o.Retry.MaxInterval, "retry-max-interval", o.Retry.MaxInterval, "longest retry delay (config: output.retry.max_interval)")
-	fs.DurationVar(&o.Retry.MaxElapsedTime, "retry-max-elapsed", o.Retry.MaxElapsedTime, "give up one file's export after this and retry the file later; 0 = never (config: output.retry.max_elapsed_time)")
+	fs.StringVar(&out.Sink.Path, "output-file", out.Sink.Path, "write OTLP/JSON lines (a name ending in .pb: length-delimited OTLP protobuf) to this file instead of an endpoint; - = stdout (config: output.file)")
+	fs.Var(&p.MaxRequestBytes, "max-request-bytes", "largest encoded export request (config: output.max_request_bytes)")
+	fs.IntVar(&p.MaxInFlight, "max-in-flight", p.MaxInFlight, "concurrent export requests (config: output.max_in_flight)")
+	fs.DurationVar(&p.Retry.InitialInterval, "retry-initial-interval", p.Retry.InitialInterval, "first retry delay (config: output.retry.initial_interval)")
+	fs.DurationVar(&p.Retry.MaxInterval, "retry-max-interval", p.Retry.MaxInterval, "longest retry delay (config: output.retry.max_interval)")
+	fs.DurationVar(&p.Retry.MaxElapsedTime, "retry-max-elapsed", p.Retry.MaxElapsedTime, "give up one file's export after this and retry the file later; 0 = never (config: output.retry.max_elapsed_time)")
 }
 
 // parseWithEnv parses args, then sets every flag that was not given on the

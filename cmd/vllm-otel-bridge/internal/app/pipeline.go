@@ -13,62 +13,14 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/version"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/tracefile"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher"
 )
 
 // scopeName is the instrumentation scope of every span the bridge makes.
 const scopeName = "vllm-otel-bridge"
-
-// sinkConfig turns the output settings into the exporter's sink. Unset
-// fields stay unset so the OTEL_EXPORTER_OTLP_* variables keep working.
-func sinkConfig(o OutputConfig, getenv func(string) string) exporter.SinkConfig {
-	if o.File != "" {
-		return exporter.SinkConfig{Protocol: exporter.ProtocolFile, Path: o.File}
-	}
-	sc := exporter.SinkConfig{Protocol: protocolName(o.Protocol, getenv)}
-	t := &sc.Transport
-	t.Endpoint = o.Endpoint
-	if o.Insecure {
-		v := true
-		t.Insecure = &v
-	}
-	t.CAFile, t.CertFile, t.KeyFile = o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile
-	t.Headers = o.Headers
-	t.Compression = o.Compression
-	t.Timeout = o.Timeout
-	return sc
-}
-
-// protocolName maps our protocol names to the exporter's. An empty protocol
-// defers to OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, else gRPC (what vLLM's
-// own exporter and Jaeger/Tempo's default port 4317 speak).
-func protocolName(p string, getenv func(string) string) string {
-	switch p {
-	case "grpc":
-		return exporter.ProtocolGRPC
-	case "http", "http/protobuf":
-		return exporter.ProtocolHTTPProtobuf
-	case "http/json":
-		return exporter.ProtocolHTTPJSON
-	case "":
-		if getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") != "" || getenv("OTEL_EXPORTER_OTLP_PROTOCOL") != "" {
-			return ""
-		}
-		return exporter.ProtocolGRPC
-	}
-	return p
-}
-
-func exporterConfig(o OutputConfig) exporter.Config {
-	c := exporter.DefaultConfig()
-	c.MaxRequestBytes = int(o.MaxRequestBytes)
-	c.MaxInFlight = o.MaxInFlight
-	c.Retry.InitialInterval = o.Retry.InitialInterval
-	c.Retry.MaxInterval = o.Retry.MaxInterval
-	c.Retry.MaxElapsedTime = o.Retry.MaxElapsedTime
-	return c
-}
 
 // startExporter builds and starts the exporter the output settings ask for.
 // An output file "-" writes to stdout.
@@ -80,16 +32,16 @@ func exporterConfig(o OutputConfig) exporter.Config {
 // spans).
 func startExporter(ctx context.Context, o OutputConfig, oneShot bool, stdout io.Writer, getenv func(string) string, logger *slog.Logger) (*exporter.Exporter, string, error) {
 	var client exporter.Client
-	if o.File == "-" {
+	if o.Sink.Path == "-" {
 		client = exporter.NewWriterClient(stdout)
 	} else {
-		c, err := exporter.NewClientFor(sinkConfig(o, getenv), nil, getenv)
+		c, err := exporter.NewClientFor(o.Sink, nil, getenv)
 		if err != nil {
 			return nil, "", fmt.Errorf("output: %w", err)
 		}
 		client = c
 	}
-	cfg := exporterConfig(o)
+	cfg := o.Policy
 	if oneShot {
 		cfg.FlushInterval = 24 * time.Hour
 	}
@@ -100,9 +52,9 @@ func startExporter(ctx context.Context, o OutputConfig, oneShot bool, stdout io.
 	if err := exp.Start(ctx); err != nil {
 		return nil, "", fmt.Errorf("output: starting exporter: %w", err)
 	}
-	where := o.File
+	where := o.Sink.Path
 	if where == "" {
-		where = o.Endpoint
+		where = o.Sink.Transport.Endpoint
 		if where == "" {
 			where = "the OTEL_EXPORTER_OTLP_* endpoint"
 		}
@@ -110,12 +62,74 @@ func startExporter(ctx context.Context, o OutputConfig, oneShot bool, stdout io.
 	return exp, where, nil
 }
 
-// fileResource builds the resource attributes of one trace file: the
-// service name, the user's attributes, what the file name says (rank, host,
-// pid), and hostName when the name says none. The converter adds what the
-// trace content says (GPU, CUDA versions, distributedInfo) for keys not set.
-func fileResource(path, serviceName string, extra map[string]string, hostName string) []span.Attr {
-	attrs := []span.Attr{span.String("service.name", serviceName)}
+// bridgeScope is the instrumentation scope of the spans one part of the
+// bridge makes: "vllm-otel-bridge/converter", "vllm-otel-bridge/linker",
+// with the bridge's version.
+func bridgeScope(part string) span.Scope {
+	return span.Scope{Name: scopeName + "/" + part, Version: version.Get().Version}
+}
+
+// fileJob is one trace file on its way through the pipeline. Its name is
+// parsed once: by the watcher (watcher.File.Name) or by jobForPath.
+type fileJob struct {
+	path string
+	// size >= 0 converts exactly the first size bytes: the daemon passes
+	// the size the watcher settled on and identified the file by, so a .gz
+	// that grew again meanwhile reads as truncated (and is retried) instead
+	// of being exported whole under the identity of its shorter self, which
+	// a restart would not recognise. size < 0 reads to the end.
+	size  int64
+	name  tracefile.Info
+	named bool // the base name parsed as a vLLM trace file name
+}
+
+// jobForFile is the job of a file the watcher offered (its name parsed).
+func jobForFile(f watcher.File) fileJob {
+	return fileJob{path: f.Path, size: f.Size, name: f.Name, named: true}
+}
+
+// jobForPath is the job of a file named on the command line, read whole.
+func jobForPath(path string) fileJob {
+	info, ok := tracefile.Parse(filepath.Base(path))
+	return fileJob{path: path, size: -1, name: info, named: ok}
+}
+
+// filePipeline is what every trace file goes through, in run and convert
+// alike: the converter's options, the file's resource, the linker, the
+// scratch file, and the exporter's acknowledgement.
+type filePipeline struct {
+	convert     ConvertConfig
+	serviceName string
+	attrs       map[string]string // the user's resource attributes
+	hostName    string            // host.name when the file name says none; "" = leave out
+	linker      *linker.Linker    // nil: steps are not linked
+	exp         *exporter.Exporter
+}
+
+// options are the converter's options for job.
+func (p *filePipeline) options(job fileJob) converter.Options {
+	opts := converter.DefaultOptions()
+	opts.MaxSpansPerTrace = p.convert.MaxSpansPerTrace
+	opts.PythonSpans = p.convert.PythonSpans
+	opts.Scope = bridgeScope("converter")
+	opts.Resource = p.resource(job)
+	if p.linker != nil {
+		opts.Linker = p.linker
+	}
+	// The file name's export time, used by the converter only for traces
+	// without an absolute time base.
+	if job.named && !job.name.ExportTime.IsZero() {
+		opts.ExportTimeNs = job.name.ExportTime.UnixNano()
+	}
+	return opts
+}
+
+// resource builds the resource attributes of one trace file: the service
+// name, the user's attributes, what the file name says (rank, host, pid),
+// and hostName when the name says none. The converter adds what the trace
+// content says (GPU, CUDA versions, distributedInfo) for keys not set.
+func (p *filePipeline) resource(job fileJob) []span.Attr {
+	attrs := []span.Attr{span.String("service.name", p.serviceName)}
 	seen := map[string]bool{"service.name": true}
 	add := func(a span.Attr) {
 		if !seen[a.Key] {
@@ -123,40 +137,57 @@ func fileResource(path, serviceName string, extra map[string]string, hostName st
 			attrs = append(attrs, a)
 		}
 	}
-	keys := make([]string, 0, len(extra))
-	for k := range extra {
+	keys := make([]string, 0, len(p.attrs))
+	for k := range p.attrs {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		if k == "service.name" {
-			attrs[0] = span.String(k, extra[k])
+			attrs[0] = span.String(k, p.attrs[k])
 			continue
 		}
-		add(span.String(k, extra[k]))
+		add(span.String(k, p.attrs[k]))
 	}
-	base := filepath.Base(path)
-	if info, ok := tracefile.Parse(base); ok {
-		for _, a := range info.ResourceAttrs() {
+	if job.named {
+		for _, a := range job.name.ResourceAttrs() {
 			add(a)
 		}
 	}
-	add(span.String("vllm.trace.file", base))
-	if hostName != "" {
-		add(span.String("host.name", hostName))
+	add(span.String("vllm.trace.file", filepath.Base(job.path)))
+	if p.hostName != "" {
+		add(span.String("host.name", p.hostName))
 	}
 	add(span.String("telemetry.sdk.name", scopeName))
 	add(span.String("telemetry.sdk.version", version.Get().Version))
 	return attrs
 }
 
-// exportTimeNs is the file name's export time, used by the converter only
-// for traces without an absolute time base.
-func exportTimeNs(path string) int64 {
-	if info, ok := tracefile.Parse(filepath.Base(path)); ok && !info.ExportTime.IsZero() {
-		return info.ExportTime.UnixNano()
+// fileResult is what one file's trip through the pipeline gave.
+type fileResult struct {
+	stats     converter.Stats
+	converted time.Duration // converting took (the acknowledgement comes after)
+	// stage names the step that failed: "conversion" or "export".
+	stage string
+}
+
+// process converts job, hands its spans to the exporter and waits until
+// the backend acknowledged every one of them.
+func (p *filePipeline) process(ctx context.Context, job fileJob) (fileResult, error) {
+	start := time.Now()
+	t := p.exp.NewTracker()
+	st, err := p.convertFile(ctx, job, t)
+	res := fileResult{stats: st, converted: time.Since(start)}
+	if err != nil {
+		t.Close()
+		res.stage = "conversion"
+		return res, err
 	}
-	return 0
+	if err := t.Wait(ctx); err != nil {
+		res.stage = "export"
+		return res, err
+	}
+	return res, nil
 }
 
 // spillOff is the spill_dir value that keeps the converter's scratch data
@@ -193,27 +224,22 @@ func openSpill(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// convertFile converts one trace file and hands its spans to exp under
-// tracker t. It does not wait for the acknowledgement. The converter's
-// records and args go to a scratch file (openSpill), so its memory stays
-// flat however large the trace.
-//
-// size >= 0 converts exactly the first size bytes: the daemon passes the
-// size the watcher settled on and identified the file by, so a .gz that
-// grew again meanwhile reads as truncated (and is retried) instead of
-// being exported whole under the identity of its shorter self, which a
-// restart would not recognise. size < 0 reads to the end.
-func convertFile(ctx context.Context, path string, size int64, spillDir string, opts converter.Options, exp *exporter.Exporter, t *exporter.Tracker) (converter.Stats, error) {
-	f, err := os.Open(path)
+// convertFile converts one trace file and hands its spans to the exporter
+// under tracker t. It does not wait for the acknowledgement. The
+// converter's records and args go to a scratch file (openSpill), so its
+// memory stays flat however large the trace.
+func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter.Tracker) (converter.Stats, error) {
+	f, err := os.Open(job.path)
 	if err != nil {
 		return converter.Stats{}, err
 	}
 	defer f.Close()
 	var r io.Reader = f
-	if size >= 0 {
-		r = io.LimitReader(f, size)
+	if job.size >= 0 {
+		r = io.LimitReader(f, job.size)
 	}
-	sp, err := openSpill(spillDir)
+	opts := p.options(job)
+	sp, err := openSpill(p.convert.SpillDir)
 	if err != nil {
 		return converter.Stats{}, err
 	}
@@ -221,11 +247,8 @@ func convertFile(ctx context.Context, path string, size int64, spillDir string, 
 		defer sp.Close()
 		opts.Spill = sp
 	}
-	if opts.ExportTimeNs == 0 {
-		opts.ExportTimeNs = exportTimeNs(path)
-	}
 	return converter.Convert(ctx, r, opts, func(b *span.Batch) error {
-		return exp.Export(ctx, b, t)
+		return p.exp.Export(ctx, b, t)
 	})
 }
 

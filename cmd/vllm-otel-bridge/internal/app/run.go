@@ -15,8 +15,6 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/version"
@@ -112,26 +110,19 @@ type daemon struct {
 	w        *watcher.Watcher
 	tl       *linker.Timeline
 	lk       *linker.Linker
+	files    *filePipeline
 	rcv      *receiver.Receiver
 	hostName string
 	loc      *time.Location
 
-	convSeconds prometheus.Histogram
-	lagSeconds  prometheus.Histogram
-	mu          sync.Mutex
-	converted   converterTotals
-}
-
-// converterTotals sums what the converter reported over all files.
-type converterTotals struct {
-	files, spans, steps, dropped, orphanGPU, jsonBytes, truncated int64
+	conv *conversionMetrics
 }
 
 func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(string) string, logger *slog.Logger) (*daemon, error) {
 	v := version.Get()
 	logger.Info("starting vllm-otel-bridge", "version", v.Version, "commit", v.Commit, "go", v.GoVersion,
 		"os", runtime.GOOS, "arch", runtime.GOARCH, "profiler_dirs", cfg.Profiler.Dirs, "state_file", cfg.StateFile)
-	d := &daemon{cfg: cfg, getenv: getenv, logger: logger, tel: newTelemetry(logger)}
+	d := &daemon{cfg: cfg, getenv: getenv, logger: logger, tel: newTelemetry(logger), conv: newConversionMetrics()}
 	d.hostName, _ = os.Hostname()
 	d.loc, _ = loadLocation(cfg.Requests.TimeZone)
 
@@ -141,23 +132,8 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	}
 	d.exp, d.where = exp, where
 
-	wcfg := watcher.DefaultConfig()
-	wcfg.Dirs = cfg.Profiler.Dirs
-	wcfg.Recursive = cfg.Profiler.Recursive
-	wcfg.RescanInterval = cfg.Profiler.RescanInterval
-	wcfg.SettleTime = cfg.Profiler.SettleTime
-	wcfg.FollowSymlinks = cfg.Profiler.FollowSymlinks
-	wcfg.MaxFileSize = int64(cfg.Profiler.MaxFileSize)
+	wcfg := cfg.Profiler
 	wcfg.StatePath = cfg.StateFile
-	wcfg.AfterExport = cfg.Profiler.AfterExport
-	wcfg.ExportedDir = cfg.Profiler.ExportedDir
-	wcfg.OnFailure = cfg.Profiler.OnFailure
-	wcfg.FailedDir = cfg.Profiler.FailedDir
-	wcfg.DiskBudgetBytes = int64(cfg.Profiler.DiskBudget)
-	wcfg.Notify = cfg.Profiler.Notify
-	wcfg.MaxTruncatedAttempts = cfg.Profiler.MaxTruncatedAttempts
-	wcfg.MaxTruncatedAge = cfg.Profiler.MaxTruncatedAge
-	wcfg.StateRetention = cfg.Profiler.StateRetention
 	// The converter checks the gzip trailer itself, emits nothing from a
 	// cut stream and reports it as ErrTruncated, which settle hands back
 	// to the watcher as a truncated read: a second inflate just to check
@@ -170,20 +146,17 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	}
 	d.w = w
 
-	d.tl = linker.NewTimeline(linker.TimelineOptions{MaxRequests: cfg.Requests.MaxRequests, Retention: cfg.Requests.Retention})
+	d.tl = linker.NewTimeline(cfg.Requests.TimelineOptions)
 	d.lk = linker.New(d.tl, d.emitRequestSpans, linker.Options{
 		Resource:              &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
-		ExpectLLMRequestSpans: cfg.Receiver.GRPC != "" || cfg.Receiver.HTTP != "",
+		Scope:                 bridgeScope("linker"),
+		ExpectLLMRequestSpans: cfg.Receiver.Enabled(),
 		EmitFor:               rankZeroOrUnknown,
 	})
+	d.files = &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes,
+		hostName: d.hostName, linker: d.lk, exp: d.exp}
 
-	rc := receiver.DefaultConfig()
-	rc.GRPCAddr, rc.HTTPAddr = cfg.Receiver.GRPC, cfg.Receiver.HTTP
-	if cfg.Receiver.TLS.CertFile != "" {
-		rc.TLS = &receiver.TLSConfig{CertFile: cfg.Receiver.TLS.CertFile, KeyFile: cfg.Receiver.TLS.KeyFile, ClientCAFile: cfg.Receiver.TLS.ClientCAFile}
-	}
-	rc.MaxRecvMessageBytes = int64(cfg.Receiver.MaxMessageBytes)
-	rc.MaxPendingBytes = int64(cfg.Receiver.MaxPendingBytes)
+	rc := cfg.Receiver
 	if rc.Enabled() {
 		r, err := receiver.New(rc, receiver.ConsumerFunc(d.consume), logger.With("component", "receiver"))
 		if err != nil {
@@ -314,27 +287,12 @@ func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
 	log := d.logger.With("file", f.Path, "attempt", f.Attempt)
 	d.holdForRequests(outer, f)
 	start := time.Now()
-	opts := converter.DefaultOptions()
-	opts.MaxSpansPerTrace = d.cfg.Convert.MaxSpansPerTrace
-	opts.PythonSpans = d.cfg.Convert.PythonSpans
-	opts.Scope = span.Scope{Name: scopeName + "/converter", Version: version.Get().Version}
-	opts.Resource = fileResource(f.Path, d.cfg.ServiceName, d.cfg.ResourceAttributes, d.hostName)
-	opts.Linker = d.lk
-	if !f.Name.ExportTime.IsZero() {
-		opts.ExportTimeNs = f.Name.ExportTime.UnixNano()
-	}
-	t := d.exp.NewTracker()
-	st, err := convertFile(ctx, f.Path, f.Size, d.cfg.Convert.SpillDir, opts, d.exp, t)
+	res, err := d.files.process(ctx, jobForFile(f))
 	if err != nil {
-		t.Close()
-		d.settle(log, f, err, "conversion")
+		d.settle(log, f, err, res.stage)
 		return
 	}
-	convTook := time.Since(start)
-	if err := t.Wait(ctx); err != nil {
-		d.settle(log, f, err, "export")
-		return
-	}
+	st, convTook := res.stats, res.converted
 	if err := d.lk.Flush(false); err != nil {
 		log.Warn("request spans", "err", err)
 	}
@@ -350,17 +308,7 @@ func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
 		return
 	}
 	lag := time.Since(f.ModTime)
-	d.convSeconds.Observe(convTook.Seconds())
-	d.lagSeconds.Observe(lag.Seconds())
-	d.mu.Lock()
-	d.converted.files++
-	d.converted.spans += st.SpansEmitted
-	d.converted.steps += int64(st.Steps)
-	d.converted.dropped += st.SpansDropped
-	d.converted.orphanGPU += st.OrphanGPU
-	d.converted.jsonBytes += st.JSONBytes
-	d.converted.truncated += st.StringsTruncated
-	d.mu.Unlock()
+	d.conv.observe(st, convTook, lag)
 	log.Info("exported trace file", "spans", st.SpansEmitted, "traces", st.Traces, "steps", st.Steps,
 		"spans_dropped_by_cap", st.SpansDropped, "strings_truncated", st.StringsTruncated, "era", st.Era, "json_mb", float64(st.JSONBytes)/1e6,
 		"convert_s", convTook.Seconds(), "acked_s", time.Since(start).Seconds(), "lag_s", lag.Seconds())
@@ -474,63 +422,10 @@ func (d *daemon) flushLoop(ctx context.Context) {
 	}
 }
 
+// registerMetrics registers each component's collector.
 func (d *daemon) registerMetrics() {
-	t := d.tel
-	ws := func(f func(watcher.Stats) float64) func() float64 { return func() float64 { return f(d.w.Stats()) } }
-	es := func(f func(exporter.Stats) float64) func() float64 { return func() float64 { return f(d.exp.Stats()) } }
-	t.counter("files_seen_total", "Trace files discovered.", ws(func(s watcher.Stats) float64 { return float64(s.Seen) }))
-	t.counter("files_exported_total", "Trace files fully exported and acknowledged.", ws(func(s watcher.Stats) float64 { return float64(s.Exported) }))
-	t.counter("files_failed_total", "Trace files that could not be converted (moved aside or kept per on_failure).", ws(func(s watcher.Stats) float64 { return float64(s.Failed) }))
-	t.counter("files_retried_total", "Trace files put back for a later attempt (still growing, backend down).", ws(func(s watcher.Stats) float64 { return float64(s.Retried) }))
-	t.counter("files_deleted_by_budget_total", "Exported trace files deleted to keep the disk budget.", ws(func(s watcher.Stats) float64 { return float64(s.DeletedByBudget) }))
-	t.gauge("files_waiting", "Trace files waiting: settling, ready or backing off.", ws(func(s watcher.Stats) float64 { return float64(s.Queue) }))
-	t.gauge("oldest_waiting_seconds", "Age of the oldest waiting trace file.", ws(func(s watcher.Stats) float64 { return s.OldestWaiting.Seconds() }))
-	t.gauge("profiler_dir_bytes", "Bytes of trace files in the profiler directories.", ws(func(s watcher.Stats) float64 { return float64(s.BytesOnDisk) }))
-	t.gauge("disk_budget_overrun_bytes", "Bytes over the disk budget that could not be freed (not exported yet).", ws(func(s watcher.Stats) float64 { return float64(s.BudgetOverrun) }))
-	t.counter("spans_exported_total", "Spans acknowledged by the backend.", es(func(s exporter.Stats) float64 { return float64(s.SpansExported) }))
-	t.counter("export_requests_total", "OTLP export requests acknowledged.", es(func(s exporter.Stats) float64 { return float64(s.RequestsExported) }))
-	t.counter("export_bytes_total", "Encoded bytes of acknowledged export requests.", es(func(s exporter.Stats) float64 { return float64(s.BytesExported) }))
-	t.counter("export_retries_total", "Export attempts after the first.", es(func(s exporter.Stats) float64 { return float64(s.Retries) }))
-	t.counter("export_errors_total", "Export requests that failed for good (their file is retried from disk).", es(func(s exporter.Stats) float64 { return float64(s.Errors) }))
-	t.counter("export_spans_failed_total", "Spans in export requests that failed for good.", es(func(s exporter.Stats) float64 { return float64(s.SpansFailed) }))
-	t.counter("export_rejected_spans_total", "Spans the backend rejected in partial successes.", es(func(s exporter.Stats) float64 { return float64(s.RejectedSpans) }))
-	t.counter("export_oversize_spans_total", "Spans larger than max_request_bytes, sent alone.", es(func(s exporter.Stats) float64 { return float64(s.OversizeSpans) }))
-	t.gauge("export_in_flight", "Export requests being sent.", es(func(s exporter.Stats) float64 { return float64(s.InFlight) }))
-	t.gauge("export_queued", "Complete export requests waiting for a sender.", es(func(s exporter.Stats) float64 { return float64(s.Queued) }))
-	cs := func(f func(converterTotals) int64) func() float64 {
-		return func() float64 {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			return float64(f(d.converted))
-		}
-	}
-	t.counter("converted_spans_total", "Spans made from trace files.", cs(func(c converterTotals) int64 { return c.spans }))
-	t.counter("converted_steps_total", "Engine steps found in trace files.", cs(func(c converterTotals) int64 { return c.steps }))
-	t.counter("converted_json_bytes_total", "Uncompressed trace JSON read.", cs(func(c converterTotals) int64 { return c.jsonBytes }))
-	t.counter("spans_dropped_by_cap_total", "Spans left out by max_spans_per_trace (summarised on their parents).", cs(func(c converterTotals) int64 { return c.dropped }))
-	t.counter("strings_truncated_total", "Span names and string values cut to 64 KiB.", cs(func(c converterTotals) int64 { return c.truncated }))
-	t.counter("gpu_activities_without_launch_total", "GPU activities whose launch was not in the file.", cs(func(c converterTotals) int64 { return c.orphanGPU }))
-	ls := func(f func(linker.Stats) int) func() float64 {
-		return func() float64 { return float64(f(d.lk.Stats())) }
-	}
-	t.counter("linker_steps_total", "Steps linked to requests.", ls(func(s linker.Stats) int { return s.Steps }))
-	t.counter("linker_ambiguous_steps_total", "Steps whose requests the evidence did not settle.", ls(func(s linker.Stats) int { return s.Ambiguous }))
-	t.counter("linker_steps_without_requests_total", "Steps with a batch but no known request.", ls(func(s linker.Stats) int { return s.NoRequests }))
-	t.counter("linker_request_step_spans_total", "Request-step spans written.", ls(func(s linker.Stats) int { return s.SpansEmitted }))
-	t.gauge("requests_known", "Requests held in the request timeline.", func() float64 { return float64(d.tl.Len()) })
+	d.tel.reg.MustRegister(watcherMetrics(d.w), exporterMetrics(d.exp), d.conv, linkerMetrics(d.lk, d.tl))
 	if d.rcv != nil {
-		rs := func(f func(receiver.Stats) int64) func() float64 {
-			return func() float64 { return float64(f(d.rcv.Stats())) }
-		}
-		t.counter("receiver_requests_total", "OTLP requests received and forwarded.", rs(func(s receiver.Stats) int64 { return s.Requests }))
-		t.counter("receiver_spans_total", "Spans received and forwarded.", rs(func(s receiver.Stats) int64 { return s.Spans }))
-		t.counter("receiver_refused_overload_total", "OTLP requests refused as retryable because max_pending_bytes was reached.", rs(func(s receiver.Stats) int64 { return s.RefusedOverload }))
-		t.counter("receiver_errors_total", "OTLP requests refused for another reason.", rs(func(s receiver.Stats) int64 { return s.Errors() }))
-		t.gauge("receiver_pending_bytes", "Received bytes not yet handed to the exporter.", rs(func(s receiver.Stats) int64 { return s.PendingBytes }))
+		d.tel.reg.MustRegister(receiverMetrics(d.rcv))
 	}
-	d.convSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "vllm_otel_bridge", Name: "conversion_seconds",
-		Help: "Time to convert one trace file.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)})
-	d.lagSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "vllm_otel_bridge", Name: "export_lag_seconds",
-		Help: "Time from a trace file's last write to its last span acknowledged.", Buckets: prometheus.ExponentialBuckets(0.25, 2, 14)})
-	t.reg.MustRegister(d.convSeconds, d.lagSeconds)
 }

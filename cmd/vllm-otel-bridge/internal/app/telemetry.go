@@ -33,16 +33,6 @@ func newTelemetry(logger *slog.Logger) *telemetry {
 	return t
 }
 
-// counter registers a counter read from fn at scrape time.
-func (t *telemetry) counter(name, help string, fn func() float64) {
-	t.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "vllm_otel_bridge", Name: name, Help: help}, fn))
-}
-
-// gauge registers a gauge read from fn at scrape time.
-func (t *telemetry) gauge(name, help string, fn func() float64) {
-	t.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "vllm_otel_bridge", Name: name, Help: help}, fn))
-}
-
 func (t *telemetry) setReady(ok bool, reason string) {
 	t.ready.Store(ok)
 	t.reason.Store(reason)

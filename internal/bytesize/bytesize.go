@@ -1,4 +1,4 @@
-package app
+package bytesize
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ var byteUnits = []struct {
 }
 
 // ParseByteSize parses a human-readable size.
-func ParseByteSize(s string) (ByteSize, error) {
+func Parse(s string) (ByteSize, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, fmt.Errorf("empty size")
@@ -64,7 +64,7 @@ func (b ByteSize) String() string {
 
 // Set implements flag.Value.
 func (b *ByteSize) Set(s string) error {
-	v, err := ParseByteSize(s)
+	v, err := Parse(s)
 	if err != nil {
 		return err
 	}
