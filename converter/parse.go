@@ -48,6 +48,7 @@ type parser struct {
 
 	scratch []byte
 	unq     []byte
+	nameBuf []byte // a member name kept across a refill (see name)
 	idText  []byte // the current event's "id" text, until classify
 	ints    []int64
 
@@ -148,10 +149,16 @@ func (p *parser) name(c byte) ([]byte, bool) {
 		s.i++
 		return t, true
 	}
+	// The colon is not the next byte: finding it may refill the window,
+	// which moves and overwrites the bytes t aliases (a name whose closing
+	// quote ends a read, as at a 256 KiB read-ahead chunk boundary, came
+	// back as the next chunk's first bytes: "ts" read as "[1" and the
+	// event lost its time). Keep a copy across the refill.
+	p.nameBuf = append(p.nameBuf[:0], t...)
 	if !p.s.expect(':', "':' after object name") {
 		return nil, false
 	}
-	return t, true
+	return p.nameBuf, true
 }
 
 // valueStart returns the first byte of the value after a name (at the
