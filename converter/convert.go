@@ -108,6 +108,7 @@ func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 	if err := b.emitAll(ctx, emit); err != nil {
 		return st, err
 	}
+	st.Books = p.books.books(p.in)
 	return st, nil
 }
 
@@ -136,6 +137,13 @@ func (p *parser) finishStats() {
 		st.UnknownCategories[p.in.str(cat)] += n
 	}
 	st.Records = int64(p.recs.len())
+	// The books: every element read is in catCount, but for the
+	// non-objects, which count under "" as not exported.
+	p.books.read = append(p.books.read[:0], p.catCount...)
+	if n := p.books.notObjects; n > 0 {
+		bumpN(&p.books.read, 0, n)
+		bumpN(&p.books.omit[omitNotObject], 0, n)
+	}
 	st.RecordBytes = recordSize
 	st.ArgBytes = p.args.size
 }

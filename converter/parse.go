@@ -69,6 +69,7 @@ type parser struct {
 	procNames   map[uint32]uint32
 	nEvents     int64
 	stats       *Stats
+	books       ledger // the store stage's part of the books, then the builder's
 
 	// well-known interned ids
 	kCorrelation, kExtID, kExtIDLower, kDevice, kStream, kName uint32
@@ -547,6 +548,7 @@ func (p *parser) waitStore() {
 	close(p.work)
 	<-p.stored
 	p.stats.Skipped += p.skipped
+	p.books.notObjects += p.skipped
 	p.meta.fracSeen = p.meta.fracSeen || p.fracSeen
 	p.skipped, p.fracSeen = 0, false
 }
@@ -821,6 +823,7 @@ func (p *parser) store(ev *evState, args []byte) {
 	case 'X':
 		if !ev.hasTs {
 			p.stats.Skipped++
+			p.books.omitted(omitNoTs, ev.cat)
 			return
 		}
 		if r.dur < 0 {
@@ -829,6 +832,7 @@ func (p *parser) store(ev *evState, args []byte) {
 		switch c := ev.class; {
 		case c == catInternal:
 			p.stats.Internal++
+			p.books.omitted(omitInternal, ev.cat)
 			if ev.special == specTrace {
 				p.window(ev.ts, true)
 				p.window(ev.ts+r.dur, false)
@@ -853,15 +857,18 @@ func (p *parser) store(ev *evState, args []byte) {
 	case 'i', 'I':
 		if !ev.hasTs {
 			p.stats.Skipped++
+			p.books.omitted(omitNoTs, ev.cat)
 			return
 		}
 		if ev.special == specIterStart {
 			p.stats.Internal++
+			p.books.omitted(omitInternal, ev.cat)
 			p.window(ev.ts, true)
 			return
 		}
 		if ev.special == specWindowEnd {
 			p.stats.Internal++
+			p.books.omitted(omitInternal, ev.cat)
 			p.window(ev.ts, false)
 			return
 		}
@@ -874,8 +881,10 @@ func (p *parser) store(ev *evState, args []byte) {
 		switch ev.cat {
 		case p.cAc2g, p.cAc2gOld:
 			p.stats.FlowsAc2g++
+			p.books.omitted(omitFlow, ev.cat)
 		case p.cFwdBwd:
 			p.stats.FlowsFwdBwd++
+			p.books.omitted(omitFlow, ev.cat)
 			if ev.hasTs && ev.ph != 't' {
 				p.flows = append(p.flows, flow{id: ev.id, ph: ev.ph, pid: ev.pid, tid: ev.tid, ts: ev.ts})
 			}
@@ -886,12 +895,14 @@ func (p *parser) store(ev *evState, args []byte) {
 				break
 			}
 			p.stats.Skipped++
+			p.books.omitted(omitNoTs, ev.cat)
 		}
 		if r.kind != kindInstant {
 			return
 		}
 	case 'M':
 		p.stats.Metadata++
+		p.books.omitted(omitMetadata, ev.cat)
 		switch ev.special {
 		case specThreadName:
 			if ev.argName != 0 {
@@ -907,6 +918,7 @@ func (p *parser) store(ev *evState, args []byte) {
 		p.stats.UnknownPhases++
 		if !ev.hasTs {
 			p.stats.Skipped++
+			p.books.omitted(omitNoTs, ev.cat)
 			return
 		}
 		r.kind = kindInstant

@@ -216,6 +216,7 @@ func TestConvertReadSizes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkBooks(t, st)
 			if g, w := got.dump()+statsDump(st), want.dump()+statsDump(wantSt); g != w {
 				t.Errorf("%s, reads of up to %d bytes:\n%s", name, chunk, firstDiff(w, g))
 			}
