@@ -64,6 +64,7 @@ func (c *capper) apply(members []int32) []int32 {
 		d.dur += c.b.rec(i).dur
 		c.dropped[anc] = d
 		c.b.st.SpansDropped++
+		bump(&c.b.p.books.capped, c.b.rec(i).cat)
 	}
 	return kept
 }

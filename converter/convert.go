@@ -38,6 +38,26 @@ type tuning struct {
 	recordChunk int // records per chunk; 0 = chunkLen
 	tailCap     int // values per bucket tail; 0 = sized from bucketBudget
 	gather      int // bytes gathered into one Spill write; 0 = scratchPending
+	// readMax, when set, hands the scanner its input in reads of 1 to
+	// readMax bytes (a fixed pseudo-random sequence) instead of whole
+	// read-ahead chunks, so every token meets a refill somewhere.
+	readMax int
+}
+
+// oddReads returns reads of 1..max bytes from r, sizes drawn from a
+// fixed xorshift sequence.
+type oddReads struct {
+	r     io.Reader
+	max   int
+	state uint64
+}
+
+func (o *oddReads) Read(p []byte) (int, error) {
+	o.state ^= o.state << 13
+	o.state ^= o.state >> 7
+	o.state ^= o.state << 17
+	n := 1 + int(o.state%uint64(o.max))
+	return o.r.Read(p[:min(len(p), n)])
 }
 
 func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error, tune tuning) (st Stats, err error) {
@@ -48,7 +68,11 @@ func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 	ids := span.NewIDSource(prefix)
 	st.Seed = ids.Seed()
 
-	p := newParser(ctx, br, &st)
+	var in io.Reader = br
+	if tune.readMax > 0 {
+		in = &oddReads{r: br, max: tune.readMax, state: uint64(tune.readMax)<<32 | 0x9e3779b9}
+	}
+	p := newParser(ctx, in, &st)
 	sc := newScratch(opts.Spill)
 	sc.gather = tune.gather
 	p.args.spill, p.args.sc = opts.Spill, sc
@@ -84,6 +108,7 @@ func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 	if err := b.emitAll(ctx, emit); err != nil {
 		return st, err
 	}
+	st.Books = p.books.books(p.in)
 	return st, nil
 }
 
@@ -112,6 +137,13 @@ func (p *parser) finishStats() {
 		st.UnknownCategories[p.in.str(cat)] += n
 	}
 	st.Records = int64(p.recs.len())
+	// The books: every element read is in catCount, but for the
+	// non-objects, which count under "" as not exported.
+	p.books.read = append(p.books.read[:0], p.catCount...)
+	if n := p.books.notObjects; n > 0 {
+		bumpN(&p.books.read, 0, n)
+		bumpN(&p.books.omit[omitNotObject], 0, n)
+	}
 	st.RecordBytes = recordSize
 	st.ArgBytes = p.args.size
 }

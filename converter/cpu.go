@@ -99,6 +99,7 @@ func (b *builder) walkThread(th *threadState, ents []entry, order []int32) {
 			continue
 		}
 		if r.kind == kindPython && !b.opts.PythonSpans {
+			b.p.books.omitted(omitPython, r.cat)
 			py = append(py, open{ts: r.ts, end: r.end(), idx: e.idx, trace: -1, name: r.name})
 			continue
 		}

@@ -45,6 +45,11 @@
 // otherwise times stay relative to 0 and the resource says
 // kineto.time_base=unknown.
 //
+// Books: Stats.Books accounts, per category, for every event read (span,
+// span event, left out by the cap, or not exported for a stated reason);
+// Stats.CheckBooks reports books that do not balance, which callers log
+// as a converter bug.
+//
 // IDs: an IDSource is seeded with the first 64 KiB of the decompressed JSON;
 // a span's ID key is its event's ordinal in traceEvents (synthetic roots use
 // keys at and above 1<<63), a step trace's ID key is the step index and the

@@ -299,6 +299,9 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 	b.addEvents(&root, eventsFor(-1))
 	b.addDropped(&root, -1)
 	b.batch.Spans = append(b.batch.Spans, root)
+	if t < b.s.profile { // the step annotation is the root
+		bump(&b.p.books.spans, b.s.steps[t].r.cat)
+	}
 
 	for _, i := range kept {
 		if len(b.batch.Spans) >= b.opts.BatchSize {
@@ -324,6 +327,7 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 		b.addDropped(&sp, i)
 		b.addLinks(&sp, i)
 		b.batch.Spans = append(b.batch.Spans, sp)
+		bump(&b.p.books.spans, r.cat)
 	}
 	return b.flush(emit)
 }
@@ -387,6 +391,7 @@ func (b *builder) addEvents(sp *span.Span, evs []int32) {
 		}
 		b.argAttrs(r, r.flags&flagMemory != 0)
 		b.events = append(b.events, span.Event{Time: b.unix(r.ts), Name: b.p.in.str(r.name), Attrs: b.attrsFrom(a)})
+		bump(&b.p.books.events, r.cat)
 	}
 	b.st.SpanEvents += int64(len(evs))
 	sp.Events = b.events[start:len(b.events):len(b.events)]

@@ -28,7 +28,7 @@ func FuzzConvert(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, opts := range []Options{DefaultOptions(), {MaxSpansPerTrace: 2, PythonSpans: true, BatchSize: 1}} {
 			c := &collected{}
-			_, err := Convert(context.Background(), bytes.NewReader(data), opts, c.emit)
+			st, err := Convert(context.Background(), bytes.NewReader(data), opts, c.emit)
 			if err != nil {
 				if !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotKineto) {
 					t.Fatalf("untyped error: %v", err)
@@ -39,6 +39,7 @@ func FuzzConvert(f *testing.F) {
 				continue
 			}
 			checkTrees(t, c.spans)
+			checkBooks(t, st)
 			if opts.MaxSpansPerTrace > 0 {
 				n := map[span.TraceID]int{}
 				for _, s := range c.spans {

@@ -67,7 +67,19 @@ func convertBytes(t testing.TB, data []byte, opts Options) (*collected, Stats, e
 	t.Helper()
 	c := &collected{}
 	st, err := Convert(context.Background(), bytes.NewReader(data), opts, c.emit)
+	if err == nil {
+		checkBooks(t, st)
+	}
 	return c, st, err
+}
+
+// checkBooks fails t when a successful conversion's books do not balance:
+// every test that converts a file checks the invariant.
+func checkBooks(t testing.TB, st Stats) {
+	t.Helper()
+	if err := st.CheckBooks(); err != nil {
+		t.Errorf("%v\n%s", err, st.BooksLine())
+	}
 }
 
 func readFile(t testing.TB, path string) []byte {

@@ -149,4 +149,10 @@ type Stats struct {
 	LargestTrace int64
 	// Seed is the IDSource seed (hash of the first 64 KiB of JSON).
 	Seed uint64
+	// Books is the file's ledger by category ("cat"; "" for events
+	// without one and for elements that are not objects), set when
+	// Convert succeeds: every traceEvents element read is accounted for
+	// once (see Balance). CheckBooks, Unaccounted and BooksLine read it;
+	// books that do not balance are a converter bug.
+	Books map[string]Balance
 }

@@ -48,6 +48,7 @@ type parser struct {
 
 	scratch []byte
 	unq     []byte
+	nameBuf []byte // a member name kept across a refill (see name)
 	idText  []byte // the current event's "id" text, until classify
 	ints    []int64
 
@@ -68,6 +69,7 @@ type parser struct {
 	procNames   map[uint32]uint32
 	nEvents     int64
 	stats       *Stats
+	books       ledger // the store stage's part of the books, then the builder's
 
 	// well-known interned ids
 	kCorrelation, kExtID, kExtIDLower, kDevice, kStream, kName uint32
@@ -148,10 +150,16 @@ func (p *parser) name(c byte) ([]byte, bool) {
 		s.i++
 		return t, true
 	}
+	// The colon is not the next byte: finding it may refill the window,
+	// which moves and overwrites the bytes t aliases (a name whose closing
+	// quote ends a read, as at a 256 KiB read-ahead chunk boundary, came
+	// back as the next chunk's first bytes: "ts" read as "[1" and the
+	// event lost its time). Keep a copy across the refill.
+	p.nameBuf = append(p.nameBuf[:0], t...)
 	if !p.s.expect(':', "':' after object name") {
 		return nil, false
 	}
-	return t, true
+	return p.nameBuf, true
 }
 
 // valueStart returns the first byte of the value after a name (at the
@@ -540,6 +548,7 @@ func (p *parser) waitStore() {
 	close(p.work)
 	<-p.stored
 	p.stats.Skipped += p.skipped
+	p.books.notObjects += p.skipped
 	p.meta.fracSeen = p.meta.fracSeen || p.fracSeen
 	p.skipped, p.fracSeen = 0, false
 }
@@ -814,6 +823,7 @@ func (p *parser) store(ev *evState, args []byte) {
 	case 'X':
 		if !ev.hasTs {
 			p.stats.Skipped++
+			p.books.omitted(omitNoTs, ev.cat)
 			return
 		}
 		if r.dur < 0 {
@@ -822,6 +832,7 @@ func (p *parser) store(ev *evState, args []byte) {
 		switch c := ev.class; {
 		case c == catInternal:
 			p.stats.Internal++
+			p.books.omitted(omitInternal, ev.cat)
 			if ev.special == specTrace {
 				p.window(ev.ts, true)
 				p.window(ev.ts+r.dur, false)
@@ -846,15 +857,18 @@ func (p *parser) store(ev *evState, args []byte) {
 	case 'i', 'I':
 		if !ev.hasTs {
 			p.stats.Skipped++
+			p.books.omitted(omitNoTs, ev.cat)
 			return
 		}
 		if ev.special == specIterStart {
 			p.stats.Internal++
+			p.books.omitted(omitInternal, ev.cat)
 			p.window(ev.ts, true)
 			return
 		}
 		if ev.special == specWindowEnd {
 			p.stats.Internal++
+			p.books.omitted(omitInternal, ev.cat)
 			p.window(ev.ts, false)
 			return
 		}
@@ -867,8 +881,10 @@ func (p *parser) store(ev *evState, args []byte) {
 		switch ev.cat {
 		case p.cAc2g, p.cAc2gOld:
 			p.stats.FlowsAc2g++
+			p.books.omitted(omitFlow, ev.cat)
 		case p.cFwdBwd:
 			p.stats.FlowsFwdBwd++
+			p.books.omitted(omitFlow, ev.cat)
 			if ev.hasTs && ev.ph != 't' {
 				p.flows = append(p.flows, flow{id: ev.id, ph: ev.ph, pid: ev.pid, tid: ev.tid, ts: ev.ts})
 			}
@@ -879,12 +895,14 @@ func (p *parser) store(ev *evState, args []byte) {
 				break
 			}
 			p.stats.Skipped++
+			p.books.omitted(omitNoTs, ev.cat)
 		}
 		if r.kind != kindInstant {
 			return
 		}
 	case 'M':
 		p.stats.Metadata++
+		p.books.omitted(omitMetadata, ev.cat)
 		switch ev.special {
 		case specThreadName:
 			if ev.argName != 0 {
@@ -900,6 +918,7 @@ func (p *parser) store(ev *evState, args []byte) {
 		p.stats.UnknownPhases++
 		if !ev.hasTs {
 			p.stats.Skipped++
+			p.books.omitted(omitNoTs, ev.cat)
 			return
 		}
 		r.kind = kindInstant

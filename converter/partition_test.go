@@ -40,6 +40,7 @@ func TestScratchModes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				checkBooks(t, st)
 				return c.dump() + statsDump(st) + fmt.Sprint(c.batches, st.Batches, st.SpansDropped, st.LinksDropped, st.OrphanGPU, st.FwdBwdLinks), st
 			}
 			want, wantSt := conv(nil, tuning{})

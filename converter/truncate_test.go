@@ -55,6 +55,7 @@ func TestHugeStringsAreCutAndCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkBooks(t, st)
 	if st.StringsTruncated != 2 {
 		t.Fatalf("StringsTruncated = %d, want 2", st.StringsTruncated)
 	}
@@ -68,4 +69,5 @@ func TestHugeStringsAreCutAndCounted(t *testing.T) {
 	if err != nil || st.StringsTruncated != 0 {
 		t.Fatalf("no limit: %v, %d truncated", err, st.StringsTruncated)
 	}
+	checkBooks(t, st)
 }

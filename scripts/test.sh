@@ -151,6 +151,7 @@ fuzz_count() {
 	case $1 in
 	FuzzUnmarshal) echo 2000 ;;
 	FuzzConvert) echo 4000 ;;
+	FuzzConvertProperty) echo 80 ;;
 	FuzzCheckFile) echo 8000 ;;
 	FuzzDecodeProto) echo 20000 ;;
 	FuzzDecodeJSON) echo 30000 ;;

@@ -1,6 +1,7 @@
 // Package convtest gives tests the span IDs a direct conversion of a trace
 // file yields: what the daemon, given the same file, must deliver (the
-// converter's IDs are deterministic). It is used only by tests.
+// converter's IDs are deterministic), and checks a conversion's books
+// (every event accounted for). It is used only by tests.
 package convtest
 
 import (
@@ -22,7 +23,7 @@ func SpanIDs(t testing.TB, path string) map[string]bool {
 	}
 	defer f.Close()
 	ids := map[string]bool{}
-	_, err = converter.Convert(context.Background(), f, converter.DefaultOptions(), func(b *span.Batch) error {
+	st, err := converter.Convert(context.Background(), f, converter.DefaultOptions(), func(b *span.Batch) error {
 		for i := range b.Spans {
 			ids[b.Spans[i].SpanID.String()] = true
 		}
@@ -31,5 +32,16 @@ func SpanIDs(t testing.TB, path string) map[string]bool {
 	if err != nil {
 		t.Fatalf("converting %s: %v", path, err)
 	}
+	CheckBooks(t, path, st)
 	return ids
+}
+
+// CheckBooks fails t when the books of a successful conversion of path do
+// not balance (converter.Stats.CheckBooks): every test that converts a
+// file checks that no event was lost.
+func CheckBooks(t testing.TB, path string, st converter.Stats) {
+	t.Helper()
+	if err := st.CheckBooks(); err != nil {
+		t.Errorf("%s: %v\n%s", path, err, st.BooksLine())
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
@@ -31,6 +32,7 @@ type convertOptions struct {
 	requestsFormat string
 	timeZone       string
 	summary        bool
+	appendOut      bool
 }
 
 func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -51,6 +53,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&co.requestsFormat, "requests-format", "auto", "auto, text, json or otlp")
 	fs.StringVar(&co.timeZone, "timezone", "Local", "time zone of text-log timestamps (IANA name, UTC or Local)")
 	fs.BoolVar(&co.summary, "summary", true, "print a summary of each file")
+	fs.BoolVar(&co.appendOut, "append", false, "append to the -o file instead of replacing it (by default -o writes a new file and renames it over the old one once every input converted)")
 	fs.StringVar(&cfg.Log.Level, "log-level", "warn", "debug, info, warn or error")
 	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "text or json")
 	if err := parseWithEnv(fs, args, getenv); err != nil {
@@ -86,9 +89,25 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		report = stderr
 	}
 
+	// -o FILE is replaced atomically: the spans go to a temporary file in
+	// the same directory, renamed over FILE once every input converted;
+	// a failed convert leaves FILE as it was. --append writes to FILE.
+	out := &outputFile{}
+	if f := cfg.Output.Sink.Path; f != "" && f != "-" && !co.appendOut {
+		tmp, err := newOutputTemp(f)
+		if err != nil {
+			return err
+		}
+		out.final, out.tmp = f, tmp
+		cfg.Output.Sink.Path = tmp
+	}
+	defer out.discard()
 	exp, where, err := startExporter(ctx, cfg.Output, true, stdout, getenv, logger)
 	if err != nil {
 		return err
+	}
+	if out.final != "" {
+		where = out.final
 	}
 
 	// Request data is read whole before the traces, so every step can be
@@ -117,7 +136,9 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes, linker: lk, exp: exp}
 
 	// failed counts failures; each was already printed on its own line.
-	failed := 0
+	// unbalanced counts files whose spans were all written but whose books
+	// do not balance (a converter bug: events lost): convert exits 1.
+	failed, unbalanced := 0, 0
 	for _, path := range paths {
 		start := time.Now()
 		res, err := files.process(ctx, jobForPath(path))
@@ -128,6 +149,11 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		if co.summary {
 			printSummary(report, path, res.stats, time.Since(start))
+		}
+		if res.books != nil {
+			unbalanced++
+			logger.Error("events lost in conversion", "file", path, "unaccounted_events", res.stats.Unaccounted(), "err", res.books)
+			fmt.Fprintf(stderr, "vllm-otel-bridge: %s: %v\n", path, res.books)
 		}
 	}
 	if lk != nil {
@@ -153,14 +179,73 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		failed++
 		fmt.Fprintf(stderr, "vllm-otel-bridge: output: %v\n", err)
 	}
+	if failed == 0 {
+		if err := out.commit(); err != nil {
+			failed++
+			fmt.Fprintf(stderr, "vllm-otel-bridge: output: %v\n", err)
+		}
+	} else if out.final != "" && co.summary {
+		fmt.Fprintf(report, "%s left as it was (an input failed)\n", out.final)
+	}
 	es := exp.Stats()
 	if co.summary {
 		fmt.Fprintf(report, "exported %d spans in %d requests (%.1f MB) to %s\n", es.SpansExported, es.RequestsExported, float64(es.BytesExported)/1e6, where)
 	}
-	if failed > 0 {
-		return reportedError{failed: failed, total: len(paths)}
+	if failed+unbalanced > 0 {
+		return reportedError{failed: failed + unbalanced, total: len(paths)}
 	}
 	return nil
+}
+
+// outputFile is convert's -o target while it is written to tmp (both
+// empty with --append, stdout or an endpoint).
+type outputFile struct{ final, tmp string }
+
+// newOutputTemp creates the temporary file for final in final's directory
+// (so the rename stays on one file system), named to end like final
+// (a .pb name still selects protobuf), with final's mode or 0644.
+func newOutputTemp(final string) (string, error) {
+	dir, base := filepath.Split(final)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*-"+base)
+	if err != nil {
+		return "", fmt.Errorf("output: %w", err)
+	}
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(final); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	err = f.Chmod(mode)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return "", fmt.Errorf("output: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// commit renames the temporary file over the target.
+func (o *outputFile) commit() error {
+	if o.tmp == "" {
+		return nil
+	}
+	if err := os.Rename(o.tmp, o.final); err != nil {
+		return fmt.Errorf("replacing %s: %w", o.final, err)
+	}
+	o.tmp = ""
+	return nil
+}
+
+// discard removes the temporary file unless it was committed.
+func (o *outputFile) discard() {
+	if o.tmp != "" {
+		_ = os.Remove(o.tmp)
+		o.tmp = ""
+	}
 }
 
 func loadRequests(path string, format vllmlog.Format, loc *time.Location, tl *linker.Timeline) (linker.LoadResult, error) {
@@ -199,4 +284,5 @@ func printSummary(w io.Writer, path string, st converter.Stats, took time.Durati
 	if st.TimeBase == "unknown" {
 		fmt.Fprintf(w, "  warning: the trace has no absolute time base; times are relative\n")
 	}
+	fmt.Fprintf(w, "  %s\n", st.BooksLine())
 }

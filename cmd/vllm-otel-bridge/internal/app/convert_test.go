@@ -203,3 +203,62 @@ func TestOpenSpill(t *testing.T) {
 		t.Fatalf("default temp dir unusable: %v, %v; want in memory, no error", f, err)
 	}
 }
+
+// TestConvertOutputReplacesOrAppends: -o FILE replaces FILE (converting
+// twice gives the same file, not twice the spans), atomically (a failed
+// convert leaves the old FILE and no temporary file); --append adds.
+func TestConvertOutputReplacesOrAppends(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "spans.jsonl")
+	convert := func(extra ...string) (int, string, string) {
+		return runMain(append(append([]string{"convert"}, extra...), "-o", out, smallTrace)...)
+	}
+	read := func() []byte {
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if code, stdout, stderr := convert(); code != 0 || !strings.Contains(stdout, "books balanced: ") {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)
+	}
+	first := read()
+	if code, _, stderr := convert(); code != 0 {
+		t.Fatalf("second convert: exit %d: %s", code, stderr)
+	}
+	if second := read(); !bytes.Equal(first, second) {
+		t.Fatalf("converting twice: %d bytes, then %d; want the same file", len(first), len(second))
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v, %v; want 0644", fi.Mode(), err)
+	}
+
+	bad := filepath.Join(dir, "cut.pt.trace.json")
+	if err := os.WriteFile(bad, []byte(`{"traceEvents": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := runMain("convert", "-o", out, smallTrace, bad)
+	if code != 1 || !strings.Contains(stdout, "left as it was") {
+		t.Fatalf("a failed input: exit %d, %s", code, stdout)
+	}
+	if got := read(); !bytes.Equal(got, first) {
+		t.Fatalf("a failed convert changed %s (%d bytes, was %d)", out, len(got), len(first))
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "spans.jsonl" && e.Name() != "cut.pt.trace.json" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+
+	if code, _, stderr := convert("--append"); code != 0 {
+		t.Fatalf("--append: exit %d: %s", code, stderr)
+	}
+	if got := read(); !bytes.Equal(got, append(bytes.Clone(first), first...)) {
+		t.Fatalf("--append: %d bytes, want the old %d twice", len(got), len(first))
+	}
+}

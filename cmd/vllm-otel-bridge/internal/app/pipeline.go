@@ -169,6 +169,10 @@ type fileResult struct {
 	converted time.Duration // converting took (the acknowledgement comes after)
 	// stage names the step that failed: "conversion" or "export".
 	stage string
+	// books is the converter's books check (converter.Stats.CheckBooks):
+	// non-nil when the file's events are not all accounted for, a
+	// converter bug. The spans were still exported.
+	books error
 }
 
 // process converts job, hands its spans to the exporter and waits until
@@ -183,6 +187,7 @@ func (p *filePipeline) process(ctx context.Context, job fileJob) (fileResult, er
 		res.stage = "conversion"
 		return res, err
 	}
+	res.books = st.CheckBooks()
 	if err := t.Wait(ctx); err != nil {
 		res.stage = "export"
 		return res, err

@@ -293,6 +293,9 @@ func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
 		return
 	}
 	st, convTook := res.stats, res.converted
+	if res.books != nil {
+		log.Error("events lost in conversion", "unaccounted_events", st.Unaccounted(), "err", res.books)
+	}
 	if err := d.lk.Flush(false); err != nil {
 		log.Warn("request spans", "err", err)
 	}
