@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// ControlPath is where the lead mounts Handler: POST /v1/profile and
+// ControlPath is where run mounts Handler: POST /v1/profile and
 // GET /v1/profile/{id}.
 const ControlPath = "/v1/profile"
 

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/capture"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
@@ -39,6 +40,9 @@ type Config struct {
 	Output    OutputConfig    `yaml:"output"`
 	Telemetry TelemetryConfig `yaml:"telemetry"`
 	Log       LogConfig       `yaml:"log"`
+	// Profiling is the bridge starting and stopping vLLM's profiler itself
+	// (schedule, on demand, latency triggers); off without a vllm_url.
+	Profiling capture.Config `yaml:"profiling"`
 	// ShutdownTimeout bounds how long SIGTERM waits for the file in flight.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
@@ -121,6 +125,7 @@ func DefaultConfig() Config {
 		Output:          OutputConfig{Policy: exporter.DefaultConfig()},
 		Telemetry:       TelemetryConfig{Addr: "127.0.0.1:9464"},
 		Log:             LogConfig{Level: "info", Format: "text"},
+		Profiling:       capture.DefaultConfig(),
 		ShutdownTimeout: 30 * time.Second,
 	}
 	// The receiver listens only when asked to (--receiver-grpc/-http).
@@ -198,6 +203,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StateFile == "" {
 		bad("state_file", "must not be empty")
+	}
+	if err := c.Profiling.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Convert.MaxSpansPerTrace < 0 {
 		bad("convert.max_spans_per_trace", "must be >= 0 (0 = no cap)")

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/capture"
+
 	"flag"
 	"fmt"
 	"sort"
@@ -19,6 +21,7 @@ func EnvName(flagName string) string {
 // bindRunFlags binds every configuration key of the run command to a flag.
 // The flags' defaults are cfg's current values (defaults + file).
 func bindRunFlags(fs *flag.FlagSet, c *Config) {
+	capture.RegisterFlags(fs, &c.Profiling)
 	fs.StringVar(&c.ServiceName, "service-name", c.ServiceName, "service.name of the exported spans (config: service_name)")
 	fs.Var((*mapValue)(&c.ResourceAttributes), "resource-attributes", "extra resource attributes, k=v,k2=v2 (config: resource_attributes)")
 	fs.Var(newList(&c.Profiler.Dirs), "profiler-dir", "vLLM torch_profiler_dir to watch; repeatable or comma-separated (config: profiler.dirs)")

@@ -104,6 +104,12 @@ type filePipeline struct {
 	hostName    string            // host.name when the file name says none; "" = leave out
 	linker      *linker.Linker    // nil: steps are not linked
 	exp         *exporter.Exporter
+	// fileAttrs adds resource attributes for one trace file by path (the
+	// profiling capture that produced it); nil adds none.
+	fileAttrs func(path string) []span.Attr
+	// traceIDs makes process collect the ids of the traces it exported
+	// (their root spans), for fileResult.traceIDs.
+	traceIDs bool
 }
 
 // options are the converter's options for job.
@@ -154,6 +160,11 @@ func (p *filePipeline) resource(job fileJob) []span.Attr {
 			add(a)
 		}
 	}
+	if p.fileAttrs != nil {
+		for _, a := range p.fileAttrs(job.path) {
+			add(a)
+		}
+	}
 	add(span.String("vllm.trace.file", filepath.Base(job.path)))
 	if p.hostName != "" {
 		add(span.String("host.name", p.hostName))
@@ -173,6 +184,9 @@ type fileResult struct {
 	// non-nil when the file's events are not all accounted for, a
 	// converter bug. The spans were still exported.
 	books error
+	// traceIDs are the exported traces' ids (hex), with
+	// filePipeline.traceIDs only.
+	traceIDs []string
 }
 
 // process converts job, hands its spans to the exporter and waits until
@@ -180,8 +194,9 @@ type fileResult struct {
 func (p *filePipeline) process(ctx context.Context, job fileJob) (fileResult, error) {
 	start := time.Now()
 	t := p.exp.NewTracker()
-	st, err := p.convertFile(ctx, job, t)
-	res := fileResult{stats: st, converted: time.Since(start)}
+	var res fileResult
+	st, err := p.convertFile(ctx, job, t, &res.traceIDs)
+	res.stats, res.converted = st, time.Since(start)
 	if err != nil {
 		t.Close()
 		res.stage = "conversion"
@@ -233,7 +248,7 @@ func openSpill(dir string) (*os.File, error) {
 // under tracker t. It does not wait for the acknowledgement. The
 // converter's records and args go to a scratch file (openSpill), so its
 // memory stays flat however large the trace.
-func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter.Tracker) (converter.Stats, error) {
+func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter.Tracker, traceIDs *[]string) (converter.Stats, error) {
 	f, err := os.Open(job.path)
 	if err != nil {
 		return converter.Stats{}, err
@@ -253,6 +268,13 @@ func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter
 		opts.Spill = sp
 	}
 	return converter.Convert(ctx, r, opts, func(b *span.Batch) error {
+		if p.traceIDs {
+			for i := range b.Spans {
+				if b.Spans[i].Parent.IsZero() {
+					*traceIDs = append(*traceIDs, b.Spans[i].TraceID.String())
+				}
+			}
+		}
 		return p.exp.Export(ctx, b, t)
 	})
 }

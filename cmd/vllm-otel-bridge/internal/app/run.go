@@ -15,6 +15,7 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/capture"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/version"
@@ -116,6 +117,8 @@ type daemon struct {
 	loc      *time.Location
 
 	conv *conversionMetrics
+	// ctrl takes profiler captures (profiling.vllm_url set); nil when off.
+	ctrl *capture.Controller
 }
 
 func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(string) string, logger *slog.Logger) (*daemon, error) {
@@ -155,6 +158,29 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	})
 	d.files = &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes,
 		hostName: d.hostName, linker: d.lk, exp: d.exp}
+
+	if cfg.Profiling.Enabled() {
+		budget := int64(cfg.Profiler.DiskBudgetBytes)
+		// A capture needs room on disk: with a budget, a start is refused
+		// while less than a quarter of it is free.
+		ctrl, err := capture.New(cfg.Profiling, capture.Options{
+			Logger:          logger.With("component", "capture"),
+			Getenv:          getenv,
+			ProfilerDirs:    cfg.Profiler.Dirs,
+			ShutdownTimeout: cfg.ShutdownTimeout,
+			Precondition:    capture.BudgetPrecondition(budget, budget/4, func() int64 { return w.Stats().BytesOnDisk }),
+		})
+		if err != nil {
+			_ = exp.Shutdown(context.Background())
+			return nil, err
+		}
+		d.ctrl = ctrl
+		d.files.fileAttrs = ctrl.ResourceSpanAttrs
+		d.files.traceIDs = true
+		h := capture.NewHandler(ctrl, cfg.Profiling.ControlTokenFile, logger.With("component", "capture"))
+		d.tel.handle(capture.ControlPath, h)
+		d.tel.handle(capture.ControlPath+"/", h)
+	}
 
 	rc := cfg.Receiver
 	if rc.Enabled() {
@@ -218,6 +244,15 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	watchErr := make(chan error, 1)
 	go func() { watchErr <- d.w.Run(bg) }()
+	// The capture controller gets the outer context: on SIGTERM it stops
+	// a capture in flight (bounded by shutdown_timeout) before it returns,
+	// and the daemon waits for that.
+	ctrlDone := make(chan error, 1)
+	if d.ctrl != nil {
+		go func() { ctrlDone <- d.ctrl.Run(ctx) }()
+	} else {
+		ctrlDone <- nil
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -236,6 +271,9 @@ func (d *daemon) run(ctx context.Context) error {
 		if e := d.rcv.Shutdown(shutCtx); e != nil {
 			d.logger.Warn("receiver shutdown", "err", e)
 		}
+	}
+	if e := <-ctrlDone; e != nil {
+		d.logger.Warn("profiling control", "err", e)
 	}
 	cancelBG()
 	wg.Wait()
@@ -293,6 +331,11 @@ func (d *daemon) processFile(ctx, outer context.Context, f watcher.File) {
 		return
 	}
 	st, convTook := res.stats, res.converted
+	if d.ctrl != nil {
+		if id, ok := d.ctrl.AttachTraceIDs(f.Path, res.traceIDs); ok {
+			log.Info("trace file of a profiling capture", "capture_id", id, "traces", len(res.traceIDs))
+		}
+	}
 	if res.books != nil {
 		log.Error("events lost in conversion", "unaccounted_events", st.Unaccounted(), "err", res.books)
 	}
@@ -430,5 +473,8 @@ func (d *daemon) registerMetrics() {
 	d.tel.reg.MustRegister(watcherMetrics(d.w), exporterMetrics(d.exp), d.conv, linkerMetrics(d.lk, d.tl))
 	if d.rcv != nil {
 		d.tel.reg.MustRegister(receiverMetrics(d.rcv))
+	}
+	if d.ctrl != nil {
+		d.tel.reg.MustRegister(d.ctrl)
 	}
 }

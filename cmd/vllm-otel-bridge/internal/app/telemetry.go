@@ -23,6 +23,17 @@ type telemetry struct {
 	srv    *http.Server
 	ln     net.Listener
 	logger *slog.Logger
+	// routes are more handlers on the same address (the profiling
+	// control API), added with handle before start.
+	routes map[string]http.Handler
+}
+
+// handle mounts h at path on the telemetry address; call before start.
+func (t *telemetry) handle(path string, h http.Handler) {
+	if t.routes == nil {
+		t.routes = map[string]http.Handler{}
+	}
+	t.routes[path] = h
 }
 
 func newTelemetry(logger *slog.Logger) *telemetry {
@@ -54,6 +65,9 @@ func (t *telemetry) handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	for path, h := range t.routes {
+		mux.Handle(path, h)
+	}
 	return mux
 }
 
