@@ -1,63 +1,23 @@
 package configtls
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
-// selfSigned writes a self-signed certificate and its key as PEM files in
-// dir and returns their paths.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	write := func(path, typ string, b []byte) {
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(certFile, "CERTIFICATE", der)
-	write(keyFile, "PRIVATE KEY", kder)
-	return certFile, keyFile
-}
-
 func TestClientAndServer(t *testing.T) {
-	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
+	p := testkit.NewPKI(t)
 
 	if c, err := (Config{}).Client(); c != nil || err != nil {
 		t.Fatalf("no files: got %v, %v; want nil, nil (the client's default)", c, err)
 	}
-	c, err := Config{CAFile: cert, CertFile: cert, KeyFile: key}.Client()
+	c, err := Config{CAFile: p.CAFile, CertFile: p.ClientCertFile, KeyFile: p.ClientKeyFile}.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,14 +25,14 @@ func TestClientAndServer(t *testing.T) {
 		t.Errorf("client config %+v", c)
 	}
 
-	s, err := Config{CertFile: cert, KeyFile: key}.Server()
+	s, err := Config{CertFile: p.ServerCertFile, KeyFile: p.ServerKeyFile}.Server()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.Certificates) != 1 || s.ClientAuth != tls.NoClientCert || s.MinVersion != tls.VersionTLS12 {
 		t.Errorf("server config %+v", s)
 	}
-	m, err := Config{CertFile: cert, KeyFile: key, ClientCAFile: cert}.Server()
+	m, err := Config{CertFile: p.ServerCertFile, KeyFile: p.ServerKeyFile, ClientCAFile: p.CAFile}.Server()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +55,8 @@ func TestClientAndServer(t *testing.T) {
 
 func TestErrorsNameTheKey(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
+	p := testkit.NewPKI(t)
+	cert, key := p.ServerCertFile, p.ServerKeyFile
 	notPEM := filepath.Join(dir, "not.pem")
 	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
