@@ -39,8 +39,9 @@ func jaegerFromEnv() (*jaeger, error) {
 	return j, nil
 }
 
-// get fetches an /api/v3 path and decodes the OTLP/JSON under "result".
-func (j *jaeger) get(ctx context.Context, path string, q url.Values) ([]Span, error) {
+// fetch GETs a path of Jaeger's query address and returns the body of a
+// 200 answer; a 404 is errNotFound.
+func (j *jaeger) fetch(ctx context.Context, path string, q url.Values) ([]byte, error) {
 	u := "http://" + j.query + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -64,11 +65,20 @@ func (j *jaeger) get(ctx context.Context, path string, q url.Values) ([]Span, er
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s: %.500s", u, resp.Status, body)
 	}
+	return body, nil
+}
+
+// get fetches an /api/v3 path and decodes the OTLP/JSON under "result".
+func (j *jaeger) get(ctx context.Context, path string, q url.Values) ([]Span, error) {
+	body, err := j.fetch(ctx, path, q)
+	if err != nil {
+		return nil, err
+	}
 	var wrapper struct {
 		Result otlpTracesData `json:"result"`
 	}
 	if err := json.Unmarshal(body, &wrapper); err != nil {
-		return nil, fmt.Errorf("GET %s: decode: %w", u, err)
+		return nil, fmt.Errorf("GET %s: decode: %w", path, err)
 	}
 	return wrapper.Result.flatten(nil), nil
 }
@@ -221,28 +231,15 @@ func (j *jaeger) FindTagged(ctx context.Context, service, operation string, tags
 		}
 		q.Set("tags", string(b))
 	}
-	u := "http://" + j.query + "/api/traces?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := j.fetch(ctx, "/api/traces", q)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := j.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: read body: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %.500s", u, resp.Status, body)
 	}
 	var out struct {
 		Data []taggedTrace `json:"data"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil {
-		return nil, fmt.Errorf("GET %s: decode: %w", u, err)
+		return nil, fmt.Errorf("GET /api/traces: decode: %w", err)
 	}
 	return out.Data, nil
 }
