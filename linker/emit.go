@@ -117,11 +117,10 @@ const fineRes = int64(time.Millisecond)
 //   - time_in_model_decode: first token to the log's finish.
 //
 // A latency the evidence does not determine is left out, never guessed.
+// Only the roots the linker writes get them: a request with vLLM's own
+// llm_request span has no root written by the bridge.
 func appendLatencies(dst []span.Attr, rs *reqSteps) []span.Attr {
 	r := &rs.req
-	if _, ok := span.Lookup(dst, "gen_ai.latency.e2e"); ok {
-		return dst // from vLLM's own span
-	}
 	sec := func(k string, ns int64) {
 		if ns >= 0 {
 			dst = append(dst, span.Float(k, float64(ns)/1e9))
