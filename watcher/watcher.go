@@ -538,15 +538,7 @@ func (w *Watcher) check(ctx context.Context, j work) {
 	if err == nil {
 		w.mu.Lock()
 		j.e.fp = fp
-		if rec, ok := w.state.lookup(stateKey{fp, j.size}); ok {
-			// Exported or failed before, under this or another name.
-			w.state.touch(j.e.key(), w.now())
-			w.state.rename(j.e.key(), j.path, j.mtime)
-			j.e.phase = phaseExported
-			if rec.Status == checkpoint.StatusFailed {
-				j.e.phase = phaseFailed
-			}
-			w.log.Debug("watcher: already recorded", "path", j.path, "status", rec.Status, "recorded_path", rec.Path)
+		if w.recordedLocked(j.e) {
 			w.mu.Unlock()
 			return
 		}
@@ -611,9 +603,31 @@ func (w *Watcher) truncatedForGoodLocked(e *entry) bool {
 	return e.truncations >= w.cfg.MaxTruncatedAttempts && w.now().Sub(e.mtime) >= w.cfg.MaxTruncatedAge
 }
 
+// recordedLocked reports whether e's content was exported or failed before,
+// under this or another name; if so, e takes that record's phase.
+func (w *Watcher) recordedLocked(e *entry) bool {
+	rec, ok := w.state.lookup(e.key())
+	if !ok {
+		return false
+	}
+	w.state.touch(e.key(), w.now())
+	w.state.rename(e.key(), e.path, e.mtime)
+	e.phase = phaseExported
+	if rec.Status == checkpoint.StatusFailed {
+		e.phase = phaseFailed
+	}
+	w.log.Debug("watcher: already recorded", "path", e.path, "status", rec.Status, "recorded_path", rec.Path)
+	return true
+}
+
 // readyLocked queues e for Next, unless a file with the same content is
 // already queued or in flight (then it waits and is looked at again).
 func (w *Watcher) readyLocked(e *entry) {
+	if w.recordedLocked(e) {
+		// A twin with the same content was exported (or failed) while this
+		// one was being verified.
+		return
+	}
 	if other, ok := w.active[e.key()]; ok && other != e.path {
 		w.log.Debug("watcher: same content already queued", "path", e.path, "other", other)
 		e.phase = phaseBackoff

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -654,6 +655,50 @@ func TestDuplicateContentOfferedOnce(t *testing.T) {
 	if err := w.Done(f); err != nil {
 		t.Fatal(err)
 	}
+	w.expectNone(t, 300*time.Millisecond)
+}
+
+// TestTwinExportedWhileVerified: a twin whose gzip check was still running
+// when the first copy was exported must not be offered afterwards (a flake
+// in CI before the final check looked at the records again).
+func TestTwinExportedWhileVerified(t *testing.T) {
+	t.Parallel()
+	dir, cfg := newDir(t)
+	body := testkit.Gzip(t, traceJSON("twins", 5))
+	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
+	b := filepath.Join(dir, traceName(0, 1795789272000000002, true))
+	write(t, a, body)
+	write(t, b, body)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	opensOfB := 0
+	w := start(t, cfg, func(w *Watcher) {
+		w.open = func(name string) (*os.File, error) {
+			if name == b {
+				mu.Lock()
+				opensOfB++
+				n := opensOfB
+				mu.Unlock()
+				if n == 2 { // the gzip check, after the fingerprint was looked up
+					<-release
+				}
+			}
+			return os.Open(name)
+		}
+	})
+	f := w.mustNext(t)
+	if f.Path != a {
+		t.Fatalf("offered %s first, want %s", f.Path, a)
+	}
+	testkit.WaitFor(t, "b's gzip check started", 5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return opensOfB >= 2
+	})
+	if err := w.Done(f); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
 	w.expectNone(t, 300*time.Millisecond)
 }
 
