@@ -140,8 +140,14 @@ type File struct {
 	steps []step
 }
 
-// NewFile starts collecting one trace file's measurements.
-func (r *Recorder) NewFile() *File { return &File{r: r} }
+// NewFile starts collecting one trace file's measurements; a nil
+// Recorder gives a nil *File, which collects nothing.
+func (r *Recorder) NewFile() *File {
+	if r == nil {
+		return nil
+	}
+	return &File{r: r}
+}
 
 // Add reads the step roots out of b: its root spans named vllm.step.*.
 func (f *File) Add(b *span.Batch) {
@@ -188,8 +194,11 @@ func (f *File) Commit(ctx context.Context) {
 // RecordRequests records the attributed GPU time of the request spans in
 // b (the linker's, which belong to no trace file): every span carrying
 // vllm.request.gpu_attributed_ns except the request-step spans, whose
-// value is one step's share.
+// value is one step's share. A nil Recorder records nothing.
 func (r *Recorder) RecordRequests(ctx context.Context, b *span.Batch) {
+	if r == nil {
+		return
+	}
 	for i := range b.Spans {
 		s := &b.Spans[i]
 		if s.Name == requestStepSpan {
