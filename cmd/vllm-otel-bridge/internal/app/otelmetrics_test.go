@@ -365,3 +365,41 @@ func TestMetricsEndpoint(t *testing.T) {
 		})
 	}
 }
+
+func TestDaemonRefusesABadMetricsVariable(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Profiler.Dirs = []string{dir}
+	cfg.StateFile = dir + "/state.json"
+	cfg.Output.Sink.Path = dir + "/out.jsonl"
+	for _, env := range [][]string{
+		{"OTEL_METRICS_EXPORTER", "console"},
+		{"OTEL_METRICS_EXEMPLAR_FILTER", "sometimes"},
+		{"OTEL_METRICS_EXPORTER", "otlp", "OTEL_METRIC_EXPORT_INTERVAL", "1m"},
+	} {
+		d, err := newDaemon(context.Background(), cfg, io.Discard, envOf(env...), discardLogger())
+		if err == nil {
+			_ = d.exp.Shutdown(context.Background())
+			_ = d.om.shutdown(time.Second)
+			t.Errorf("%v: the daemon started", env)
+			continue
+		}
+		if !strings.Contains(err.Error(), env[len(env)-2]) {
+			t.Errorf("%v: error %q does not name the variable", env, err)
+		}
+	}
+}
+
+func TestMetricsExporterNoneLeavesOnlyTheCollectors(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Output.Sink.Transport.Endpoint = "127.0.0.1:1"
+	om, err := newOTelMetrics(context.Background(), cfg, "", newTelemetry(discardLogger()).reg, envOf("OTEL_METRICS_EXPORTER", "none"), discardLogger())
+	if err != nil || om != nil {
+		t.Fatalf("none: got %v, %v; want no metrics provider", om, err)
+	}
+	// A nil provider records nothing and shuts down cleanly.
+	record(om, oneDecodeStep())
+	if err := om.shutdown(time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
