@@ -68,7 +68,7 @@ func requestBatch() *span.Batch {
 	}
 }
 
-func newRecorder(t *testing.T) (*Recorder, *sdkmetric.ManualReader) {
+func newRecorder(t testing.TB) (*Recorder, *sdkmetric.ManualReader) {
 	t.Helper()
 	rd := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
