@@ -195,12 +195,16 @@ func (m *otelMetrics) recorder() *stepmetrics.Recorder {
 	return m.rec
 }
 
-// shutdown pushes the last OTLP metrics and stops the readers.
+// maxMetricsShutdown bounds the last OTLP push at shutdown.
+const maxMetricsShutdown = 5 * time.Second
+
+// shutdown pushes the last OTLP metrics and stops the readers, within
+// timeout (at most maxMetricsShutdown).
 func (m *otelMetrics) shutdown(timeout time.Duration) error {
 	if m == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), min(timeout, maxMetricsShutdown))
 	defer cancel()
 	return m.mp.Shutdown(ctx)
 }
@@ -300,8 +304,11 @@ func newOTLPMetricExporter(ctx context.Context, s exporter.SinkConfig, getenv fu
 	if where == "" {
 		where = "the OTEL_EXPORTER_OTLP_* default endpoint"
 	}
+	// No retries: a failed push is logged and the next one carries the
+	// same cumulative totals, and the push at shutdown is one attempt,
+	// not a retry loop that holds SIGTERM up while the backend is down.
 	if proto == exporter.ProtocolGRPC {
-		var opts []otlpmetricgrpc.Option
+		opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false})}
 		switch {
 		case ep != "" && full:
 			opts = append(opts, otlpmetricgrpc.WithEndpointURL(ep))
@@ -326,7 +333,7 @@ func newOTLPMetricExporter(ctx context.Context, s exporter.SinkConfig, getenv fu
 		e, err := otlpmetricgrpc.New(ctx, opts...)
 		return e, where, err
 	}
-	var opts []otlpmetrichttp.Option
+	opts := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false})}
 	switch {
 	case ep != "" && full:
 		opts = append(opts, otlpmetrichttp.WithEndpointURL(ep))

@@ -200,6 +200,9 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	d.om, d.files.metrics = om, om.recorder()
+	if om != nil {
+		logger.Info("step metrics", "prometheus", om.prom, "otlp", om.otlp)
+	}
 	d.registerMetrics()
 	return d, nil
 }
