@@ -20,16 +20,20 @@ import (
 )
 
 // stepRoots are the step roots the collector received: per step kind, how
-// many and their summed length in seconds, and every step trace's id.
+// many and their summed length in seconds; per "kind/bottleneck" how many;
+// per class the summed vllm.step.gpu_time.<class>_ns in seconds (none
+// before the insights are written); and every step trace's id.
 type stepRoots struct {
-	count  map[string]int
-	sum    map[string]float64
-	traces map[string]bool
-	total  int
+	count        map[string]int
+	sum          map[string]float64
+	byBottleneck map[string]int
+	gpuTime      map[string]float64
+	traces       map[string]bool
+	total        int
 }
 
 func receivedStepRoots(c *otlptest.Collector) stepRoots {
-	r := stepRoots{count: map[string]int{}, sum: map[string]float64{}, traces: map[string]bool{}}
+	r := stepRoots{count: map[string]int{}, sum: map[string]float64{}, byBottleneck: map[string]int{}, gpuTime: map[string]float64{}, traces: map[string]bool{}}
 	for _, req := range c.Requests() {
 		for _, rs := range req.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
@@ -42,6 +46,17 @@ func receivedStepRoots(c *otlptest.Collector) stepRoots {
 					r.sum[kind] += float64(s.EndTimeUnixNano-s.StartTimeUnixNano) / 1e9
 					r.traces[hex.EncodeToString(s.TraceId)] = true
 					r.total++
+					bottleneck := "unknown"
+					for _, a := range s.Attributes {
+						switch {
+						case a.Key == "vllm.step.bottleneck":
+							bottleneck = a.Value.GetStringValue()
+						case strings.HasPrefix(a.Key, "vllm.step.gpu_time.") && strings.HasSuffix(a.Key, "_ns"):
+							class := strings.TrimSuffix(strings.TrimPrefix(a.Key, "vllm.step.gpu_time."), "_ns")
+							r.gpuTime[class] += float64(a.Value.GetIntValue()) / 1e9
+						}
+					}
+					r.byBottleneck[kind+"/"+bottleneck]++
 				}
 			}
 		}
@@ -66,6 +81,8 @@ var (
 	sumRE      = regexp.MustCompile(`(?m)^vllm_otel_bridge_step_duration_seconds_sum\{([^}]*)\} (\S+)$`)
 	exemplarTR = regexp.MustCompile(`(?m)^vllm_otel_bridge_step_duration_seconds_bucket\{[^}]*\} \S+ # \{[^}]*trace_id="([0-9a-f]{32})"`)
 	kindRE     = regexp.MustCompile(`step_kind="([^"]*)"`)
+	bnRE       = regexp.MustCompile(`bottleneck="([^"]*)"`)
+	gpuTimeRE  = regexp.MustCompile(`(?m)^vllm_otel_bridge_step_gpu_time_seconds_total\{[^}]*class="([a-z]+)"[^}]*\} (\S+)`)
 )
 
 // byKind sums a scrape's series matched by re per step_kind label.
@@ -120,7 +137,7 @@ func TestRunStepMetricsOnScrapeAndOTLP(t *testing.T) {
 	if want.total < 3 {
 		t.Fatalf("the small trace gave %d step roots, want at least 3", want.total)
 	}
-	t.Logf("step roots received: %v (seconds %v)", want.count, want.sum)
+	t.Logf("step roots received: %v (seconds %v), by bottleneck %v, GPU time by class %v", want.count, want.sum, want.byBottleneck, want.gpuTime)
 
 	body, err := scrapeURL("http://" + addr + "/metrics")
 	if err != nil {
@@ -137,6 +154,30 @@ func TestRunStepMetricsOnScrapeAndOTLP(t *testing.T) {
 	}
 	if len(counts) != len(want.count) {
 		t.Errorf("/metrics step kinds %v, want %v", counts, want.count)
+	}
+	bns := map[string]int{}
+	for _, m := range countRE.FindAllStringSubmatch(body, -1) {
+		n, _ := strconv.Atoi(strings.TrimSuffix(m[2], ".0"))
+		bns[kindRE.FindStringSubmatch(m[1])[1]+"/"+bnRE.FindStringSubmatch(m[1])[1]] += n
+	}
+	if fmt.Sprint(bns) != fmt.Sprint(want.byBottleneck) {
+		t.Errorf("/metrics: steps by kind/bottleneck %v, want %v", bns, want.byBottleneck)
+	}
+	gpu := map[string]float64{}
+	for _, m := range gpuTimeRE.FindAllStringSubmatch(body, -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			t.Fatalf("%s: %v", m[0], err)
+		}
+		gpu[m[1]] += v
+	}
+	if len(gpu) != len(want.gpuTime) {
+		t.Errorf("/metrics: GPU time classes %v, want %v", gpu, want.gpuTime)
+	}
+	for class, v := range want.gpuTime {
+		if math.Abs(gpu[class]-v) > 1e-9 {
+			t.Errorf("/metrics: GPU time of %s %v s, want %v s", class, gpu[class], v)
+		}
 	}
 	if !strings.Contains(body, `rank="0"`) {
 		t.Error(`/metrics: no rank="0" label (the file name says rank0)`)
