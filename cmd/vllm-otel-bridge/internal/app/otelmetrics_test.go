@@ -19,6 +19,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
@@ -41,17 +43,20 @@ func (m *metricsReceiver) Export(ctx context.Context, req *colmetricspb.ExportMe
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.reqs = append(m.reqs, req)
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		m.hdrs = append(m.hdrs, strings.Join(md.Get("x-tenant"), ","))
+	}
 	return &colmetricspb.ExportMetricsServiceResponse{}, nil
 }
 
-func startGRPCMetricsReceiver(t *testing.T) *metricsReceiver {
+func startGRPCMetricsReceiver(t *testing.T, opts ...grpc.ServerOption) *metricsReceiver {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := &metricsReceiver{addr: ln.Addr().String()}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(opts...)
 	colmetricspb.RegisterMetricsServiceServer(srv, m)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
@@ -269,6 +274,49 @@ func checkOTLPStep(t *testing.T, m *metricsReceiver) {
 	rq := m.histogram("vllm_otel_bridge.request.gpu_attributed")[""]
 	if rq == nil || rq.Count != 1 || rq.GetSum() != 0.007 || len(rq.Exemplars) != 1 || hex.EncodeToString(rq.Exemplars[0].TraceId) != tID(9).String() {
 		t.Errorf("request attributed GPU time: %v, want one 7 ms request with its trace's exemplar", rq)
+	}
+}
+
+// TestStepMetricsOverOTLPWithTheSpansTLSAndHeaders gives the metrics the
+// output's mTLS files and headers, against a receiver that requires a
+// client certificate.
+func TestStepMetricsOverOTLPWithTheSpansTLSAndHeaders(t *testing.T) {
+	pki := testkit.NewPKI(t)
+	m := startGRPCMetricsReceiver(t, grpc.Creds(credentials.NewTLS(pki.ServerTLS(true))))
+	cfg := DefaultConfig()
+	cfg.Output.Sink.Transport.Endpoint = m.addr
+	cfg.Output.Sink.Transport.TLS.CAFile = pki.CAFile
+	cfg.Output.Sink.Transport.TLS.CertFile, cfg.Output.Sink.Transport.TLS.KeyFile = pki.ClientCertFile, pki.ClientKeyFile
+	cfg.Output.Sink.Transport.Headers = map[string]string{"x-tenant": "team-b"}
+	om, err := newOTelMetrics(context.Background(), cfg, "", newTelemetry(discardLogger()).reg,
+		envOf("OTEL_METRIC_EXPORT_INTERVAL", "3600000"), discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(om, oneDecodeStep())
+	if err := om.shutdown(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkOTLPStep(t, m)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.hdrs) == 0 || m.hdrs[0] != "team-b" {
+		t.Errorf("x-tenant metadata %q, want the output's header", m.hdrs)
+	}
+
+	// Without the client certificate the receiver refuses the push.
+	m2 := startGRPCMetricsReceiver(t, grpc.Creds(credentials.NewTLS(pki.ServerTLS(true))))
+	cfg.Output.Sink.Transport.Endpoint = m2.addr
+	cfg.Output.Sink.Transport.TLS.CertFile, cfg.Output.Sink.Transport.TLS.KeyFile = "", ""
+	om2, err := newOTelMetrics(context.Background(), cfg, "", newTelemetry(discardLogger()).reg,
+		envOf("OTEL_METRIC_EXPORT_INTERVAL", "3600000"), discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(om2, oneDecodeStep())
+	_ = om2.shutdown(5 * time.Second)
+	if len(m2.histogram("vllm_otel_bridge.step.duration")) != 0 {
+		t.Error("a receiver requiring a client certificate took a push without one")
 	}
 }
 
