@@ -12,6 +12,7 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/stepmetrics"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/version"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -110,6 +111,9 @@ type filePipeline struct {
 	// traceIDs makes process collect the ids of the traces it exported
 	// (their root spans), for fileResult.traceIDs.
 	traceIDs bool
+	// metrics records the step metrics of each file once its spans were
+	// acknowledged; nil records none.
+	metrics *stepmetrics.Recorder
 }
 
 // options are the converter's options for job.
@@ -195,7 +199,8 @@ func (p *filePipeline) process(ctx context.Context, job fileJob) (fileResult, er
 	start := time.Now()
 	t := p.exp.NewTracker()
 	var res fileResult
-	st, err := p.convertFile(ctx, job, t, &res.traceIDs)
+	steps := p.metrics.NewFile()
+	st, err := p.convertFile(ctx, job, t, &res.traceIDs, steps)
 	res.stats, res.converted = st, time.Since(start)
 	if err != nil {
 		t.Close()
@@ -207,6 +212,7 @@ func (p *filePipeline) process(ctx context.Context, job fileJob) (fileResult, er
 		res.stage = "export"
 		return res, err
 	}
+	steps.Commit(ctx)
 	return res, nil
 }
 
@@ -247,8 +253,9 @@ func openSpill(dir string) (*os.File, error) {
 // convertFile converts one trace file and hands its spans to the exporter
 // under tracker t. It does not wait for the acknowledgement. The
 // converter's records and args go to a scratch file (openSpill), so its
-// memory stays flat however large the trace.
-func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter.Tracker, traceIDs *[]string) (converter.Stats, error) {
+// memory stays flat however large the trace. steps reads the step roots
+// of each batch for the metrics (nil: none).
+func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter.Tracker, traceIDs *[]string, steps *stepmetrics.File) (converter.Stats, error) {
 	f, err := os.Open(job.path)
 	if err != nil {
 		return converter.Stats{}, err
@@ -275,6 +282,7 @@ func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter
 				}
 			}
 		}
+		steps.Add(b)
 		return p.exp.Export(ctx, b, t)
 	})
 }

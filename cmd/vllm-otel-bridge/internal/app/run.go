@@ -117,6 +117,9 @@ type daemon struct {
 	loc      *time.Location
 
 	conv *conversionMetrics
+	// om is the step and request metrics (OTel SDK); nil when
+	// OTEL_METRICS_EXPORTER is none.
+	om *otelMetrics
 	// ctrl takes profiler captures (profiling.vllm_url set); nil when off.
 	ctrl *capture.Controller
 }
@@ -191,6 +194,15 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 		}
 		d.rcv = r
 	}
+	om, err := newOTelMetrics(ctx, cfg, d.hostName, d.tel.reg, getenv, logger)
+	if err != nil {
+		_ = exp.Shutdown(context.Background())
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	d.om, d.files.metrics = om, om.recorder()
+	if om != nil {
+		logger.Info("step metrics", "prometheus", om.prom, "otlp", om.otlp)
+	}
 	d.registerMetrics()
 	return d, nil
 }
@@ -214,12 +226,19 @@ func (d *daemon) consume(ctx context.Context, rs []*tracepb.ResourceSpans) error
 // They are not tied to a trace file, so nobody waits for their
 // acknowledgement; the exporter retries, counts and logs failures.
 func (d *daemon) emitRequestSpans(b *span.Batch) error {
+	d.om.recorder().RecordRequests(context.Background(), b)
 	t := d.exp.NewTracker()
 	defer t.Close()
 	return d.exp.Export(context.Background(), b, t)
 }
 
 func (d *daemon) run(ctx context.Context) error {
+	// Last of all: the final OTLP metrics push counts the last file.
+	defer func() {
+		if e := d.om.shutdown(d.cfg.ShutdownTimeout); e != nil {
+			d.logger.Warn("metrics shutdown", "err", e)
+		}
+	}()
 	if err := d.tel.start(d.cfg.Telemetry.Addr); err != nil {
 		_ = d.exp.Shutdown(context.Background())
 		return fmt.Errorf("telemetry.addr: %w", err)
