@@ -1,6 +1,10 @@
 package converter
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/jsonscan"
+)
 
 // Encoded arg value types in the args arena. Each arg is: uvarint key id,
 // one type byte, then the payload.
@@ -150,7 +154,7 @@ func parseIntArray(raw []byte, dst []int64) ([]int64, bool) {
 		for j < len(raw) && (raw[j] == '-' || (raw[j] >= '0' && raw[j] <= '9')) {
 			j++
 		}
-		x, ok := parseInt(raw[i:j])
+		x, ok := jsonscan.ParseInt(raw[i:j])
 		if !ok {
 			return dst, false
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/jsonscan"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -170,8 +171,8 @@ func BenchmarkGunzipSynthetic(b *testing.B) {
 // parseOnly reads data the way Convert does (read-ahead goroutine, the
 // scanner, the store stage) and stops before structure resolution.
 func parseOnly(tb testing.TB, data []byte) *parser {
-	ra := startReadAhead(bytes.NewReader(data))
-	defer ra.close()
+	ra := jsonscan.StartReadAhead(bytes.NewReader(data))
+	defer ra.Close()
 	var st Stats
 	p := newParser(context.Background(), ra, &st)
 	if err := p.run(); err != nil {

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/jsonscan"
 )
 
 // seedPrefix is how much of the decompressed JSON seeds the IDSource.
@@ -61,8 +63,8 @@ func (o *oddReads) Read(p []byte) (int, error) {
 }
 
 func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error, tune tuning) (st Stats, err error) {
-	ra := startReadAhead(r)
-	defer ra.close()
+	ra := jsonscan.StartReadAhead(r)
+	defer ra.Close()
 	br := bufio.NewReaderSize(ra, seedPrefix)
 	prefix, _ := br.Peek(seedPrefix)
 	ids := span.NewIDSource(prefix)
@@ -83,8 +85,8 @@ func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 		st.ScratchBytes = sc.written
 	}()
 	err = p.run()
-	st.JSONBytes = ra.total
-	st.Compressed = ra.compressed
+	st.JSONBytes = ra.Total()
+	st.Compressed = ra.Compressed()
 	p.finishStats()
 	if err != nil {
 		return st, err
