@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/jsonscan"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )

@@ -5,35 +5,6 @@ import (
 	"testing"
 )
 
-func TestParseIntArray(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []int64
-		ok   bool
-	}{
-		{"[512, 1, 1]", []int64{512, 1, 1}, true},
-		{"[]", nil, true},
-		{"[ -1 ]", []int64{-1}, true},
-		{"[1.5]", nil, false},
-		{"[[1]]", nil, false},
-		{`["a"]`, nil, false},
-		{"[1,]", nil, false},
-		{"[1", nil, false},
-	}
-	for _, tc := range tests {
-		got, ok := parseIntArray([]byte(tc.in), nil)
-		if ok != tc.ok || (ok && len(got) != len(tc.want)) {
-			t.Errorf("parseIntArray(%q) = %v, %v", tc.in, got, ok)
-			continue
-		}
-		for i := range tc.want {
-			if got[i] != tc.want[i] {
-				t.Errorf("parseIntArray(%q) = %v", tc.in, got)
-			}
-		}
-	}
-}
-
 func TestShortKernelName(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"void at::native::vectorized_gather_kernel<16, long>(char*, char*, long, long, long, long, long, bool)", "vectorized_gather_kernel"},

@@ -10,6 +10,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/jsonscan"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/recstore"
 )
 
 // flow is a stored fwdbwd flow event, bound later to the X event with the
@@ -44,7 +45,7 @@ type parser struct {
 	s     jsonscan.Scanner
 	in    *interner
 	recs  recordStore
-	args  arena
+	args  recstore.Arena
 	flows []flow
 	meta  fileMeta
 
@@ -635,13 +636,13 @@ func (p *parser) parseArgs(ev *evState) bool {
 				return false
 			}
 			if c == '[' {
-				if ints, ok := parseIntArray(raw, p.ints[:0]); ok {
+				if ints, ok := recstore.ParseIntArray(raw, p.ints[:0]); ok {
 					p.ints = ints
-					p.scratch = appendArgInts(p.scratch, key, ints)
+					p.scratch = recstore.AppendArgInts(p.scratch, key, ints)
 					break
 				}
 			}
-			p.scratch = appendArgID(p.scratch, key, argRaw, p.in.id(raw))
+			p.scratch = recstore.AppendArgID(p.scratch, key, recstore.ArgRaw, p.in.id(raw))
 		default:
 			t, k, ok := p.scalar(c)
 			if !ok {
@@ -650,22 +651,22 @@ func (p *parser) parseArgs(ev *evState) bool {
 			switch k {
 			case '"':
 				if jsonscan.IsNaNWord(t) || string(t) == "N/A" {
-					p.scratch = appendArgID(p.scratch, key, argNonNum, p.in.id(t))
+					p.scratch = recstore.AppendArgID(p.scratch, key, recstore.ArgNonNum, p.in.id(t))
 					p.stats.NonNumeric++
 				} else {
 					id := p.in.id(t)
-					p.scratch = appendArgID(p.scratch, key, argStr, id)
+					p.scratch = recstore.AppendArgID(p.scratch, key, recstore.ArgStr, id)
 					if key == p.kName {
 						ev.argName = id
 					}
 				}
 			case 't', 'f':
-				p.scratch = appendArgBool(p.scratch, key, k == 't')
+				p.scratch = recstore.AppendArgBool(p.scratch, key, k == 't')
 			case 'n':
 				// null: nothing to keep
 			default: // a number
 				if n, ok := jsonscan.ParseInt(t); ok {
-					p.scratch = appendArgInt(p.scratch, key, n)
+					p.scratch = recstore.AppendArgInt(p.scratch, key, n)
 					switch key {
 					case p.kCorrelation:
 						ev.corr = n
@@ -679,7 +680,7 @@ func (p *parser) parseArgs(ev *evState) bool {
 						ev.flags |= flagStream
 					}
 				} else {
-					p.scratch = appendArgText(p.scratch, key, argFloat, t)
+					p.scratch = recstore.AppendArgText(p.scratch, key, recstore.ArgFloat, t)
 				}
 			}
 		}
@@ -874,7 +875,7 @@ func (p *parser) store(ev *evState, args []byte) {
 		}
 	}
 	if len(args) > 0 {
-		r.args = p.args.add(args)
+		r.args = p.args.Add(args)
 		r.argLen = uint32(len(args))
 	}
 	if !p.meta.hasTs || r.ts < p.meta.minTs {
