@@ -59,14 +59,6 @@ type Config struct {
 	// file inside the watched directory. True: followed wherever it points.
 	// Symlinked directories are never followed.
 	FollowSymlinks bool `yaml:"follow_symlinks"`
-	// SkipGzipVerify false (the default): a settled .gz is inflated to its
-	// end and its CRC-32/length trailer checked before it is offered.
-	// True: it is offered once settled, for a consumer that verifies the
-	// stream itself and hands a cut one back through Retry with an error
-	// matching IsTruncated (the converter does both, so the daemon sets
-	// it): every byte is then inflated once instead of twice. Truncated
-	// reads are counted and given up on (MaxTruncated*) the same way.
-	SkipGzipVerify bool `yaml:"-"`
 	// MaxFileSize (bytes on disk, 0 = no limit): larger files are failed
 	// with ErrTooLarge.
 	MaxFileSize bytesize.ByteSize `yaml:"max_file_size"`

@@ -1,9 +1,12 @@
 package watcher
 
 import (
+	"bytes"
+	stdgzip "compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +20,33 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
 )
 
+// consumerVerdict is what the daemon's consumer (the converter) says of a
+// .gz the watcher offered: nil when its stream inflates to a clean end with
+// a matching trailer, else an error matching ErrTruncated for a cut one.
+// The test inflates with compress/gzip, independently of the watcher.
+func consumerVerdict(t *testing.T, path string) error {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := stdgzip.NewReader(bytes.NewReader(raw))
+	if err == nil {
+		_, err = io.Copy(io.Discard, zr)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Errorf("converter: %w: %w", ErrTruncated, err)
+	}
+	t.Fatalf("%s: %v", path, err)
+	return nil
+}
+
+// A .gz that PyTorch grows in place: offered whenever it settles (the
+// watcher does not inflate it to its end), handed back as truncated while
+// it is cut, and exported once, whole.
 func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -33,24 +63,34 @@ func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 		if _, err := f.Write(data[i:min(i+step, len(data))]); err != nil {
 			t.Fatal(err)
 		}
-		if i == 3*step {
-			// Halfway, stop writing until the watcher has looked at the
-			// settled but incomplete stream and rejected it.
-			testkit.WaitFor(t, "incomplete stream checked", 5*time.Second, func() bool { return w.Stats().Retried > 0 })
-		}
 		if i+step >= len(data) {
 			break // complete: it may be offered from now on
 		}
-		if got, ok := w.next(t, 20*time.Millisecond); ok {
-			t.Fatalf("offered %s at %d of %d bytes", got.Path, i+step, len(data))
+		if i == 3*step {
+			// Halfway, stop writing until the watcher has offered the
+			// settled but incomplete stream and the consumer handed it back.
+			cut := w.mustNext(t)
+			if cut.Size != int64(i+step) {
+				t.Fatalf("offered %d bytes, want the %d written", cut.Size, i+step)
+			}
+			verdict := consumerVerdict(t, path)
+			if !IsTruncated(verdict) {
+				t.Fatalf("consumer's verdict on %d of %d bytes: %v, want truncated", cut.Size, len(data), verdict)
+			}
+			if err := w.Retry(cut, verdict); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	got := w.mustNext(t)
-	if got.Path != path || got.Size != int64(len(data)) || got.Attempt != 1 {
-		t.Fatalf("offered %+v, want %s with %d bytes, attempt 1", got, path, len(data))
+	if got.Path != path || got.Size != int64(len(data)) || got.Attempt != 2 {
+		t.Fatalf("offered %+v, want %s with %d bytes, attempt 2", got, path, len(data))
+	}
+	if err := consumerVerdict(t, path); err != nil {
+		t.Fatalf("the complete file: %v", err)
 	}
 	if !strings.HasPrefix(got.Fingerprint, "xxh64:") || got.Name.Rank != 0 || !got.Name.Gzip {
 		t.Errorf("bad File fields: %+v", got)
@@ -64,8 +104,8 @@ func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 	}
 	w.expectNone(t, 250*time.Millisecond)
 	s := w.Stats()
-	if s.Seen != 1 || s.Exported != 1 || s.Queue != 0 || s.InFlight != 0 {
-		t.Errorf("stats %+v: want seen 1, exported 1, nothing queued or in flight", s)
+	if s.Seen != 1 || s.Exported != 1 || s.Retried != 1 || s.Queue != 0 || s.InFlight != 0 {
+		t.Errorf("stats %+v: want seen 1, exported 1, retried 1, nothing queued or in flight", s)
 	}
 }
 
@@ -332,6 +372,8 @@ func TestWatcherFailsBadFilesItself(t *testing.T) {
 	}
 }
 
+// A cut .gz that the consumer keeps handing back is not failed while it is
+// younger than MaxTruncatedAge, however often it was retried.
 func TestTruncatedWaitsWhileYoung(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -340,13 +382,22 @@ func TestTruncatedWaitsWhileYoung(t *testing.T) {
 	data := testkit.Gzip(t, traceJSON("paused writer", 500))
 	write(t, p, data[:len(data)/2])
 	w := start(t, cfg)
-	w.expectNone(t, 600*time.Millisecond)
+	for range cfg.MaxTruncatedAttempts + 1 {
+		f := w.mustNext(t)
+		if err := w.Retry(f, consumerVerdict(t, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if exists(filepath.Join(dir, "failed")) {
 		t.Fatal("a young truncated file was failed")
 	}
 	write(t, p, data)
-	if got := w.mustNext(t); got.Size != int64(len(data)) {
+	got := w.mustNext(t)
+	if got.Size != int64(len(data)) {
 		t.Fatalf("offered %d bytes, want %d", got.Size, len(data))
+	}
+	if err := consumerVerdict(t, p); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -658,10 +709,10 @@ func TestDuplicateContentOfferedOnce(t *testing.T) {
 	w.expectNone(t, 300*time.Millisecond)
 }
 
-// TestTwinExportedWhileVerified: a twin whose gzip check was still running
-// when the first copy was exported must not be offered afterwards (a flake
-// in CI before the final check looked at the records again).
-func TestTwinExportedWhileVerified(t *testing.T) {
+// TestTwinExportedWhileChecked: a twin whose check (the fingerprint) was
+// still running when the first copy was exported must not be offered
+// afterwards.
+func TestTwinExportedWhileChecked(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
 	body := testkit.Gzip(t, traceJSON("twins", 5))
@@ -679,7 +730,7 @@ func TestTwinExportedWhileVerified(t *testing.T) {
 				opensOfB++
 				n := opensOfB
 				mu.Unlock()
-				if n == 2 { // the gzip check, after the fingerprint was looked up
+				if n == 1 { // the fingerprint, before the records are looked up
 					<-release
 				}
 			}
@@ -690,10 +741,10 @@ func TestTwinExportedWhileVerified(t *testing.T) {
 	if f.Path != a {
 		t.Fatalf("offered %s first, want %s", f.Path, a)
 	}
-	testkit.WaitFor(t, "b's gzip check started", 5*time.Second, func() bool {
+	testkit.WaitFor(t, "b's check started", 5*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return opensOfB >= 2
+		return opensOfB >= 1
 	})
 	if err := w.Done(f); err != nil {
 		t.Fatal(err)
@@ -734,7 +785,7 @@ func TestRealH100Trace(t *testing.T) {
 	}
 }
 
-func TestChangedWhileVerified(t *testing.T) {
+func TestChangedWhileChecked(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
@@ -759,7 +810,7 @@ func TestChangedWhileVerified(t *testing.T) {
 					f, err := os.Open(name)
 					if err == nil && name == p {
 						opened++
-						if opened == 2 { // the first open fingerprints, the second verifies
+						if opened == 1 { // the check's open, for the fingerprint
 							if err := tt.act(name); err != nil {
 								t.Error(err)
 							}
@@ -857,13 +908,11 @@ func TestFailedAfterFileVanished(t *testing.T) {
 	}
 }
 
-// With SkipGzipVerify a settled .gz is offered without being inflated; the
-// consumer's truncated verdict (Retry) brings it back once it is whole, and
-// a stream that stays cut is given up on as without the option.
-func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
+// A settled .gz is offered without being inflated to its end; the
+// consumer's truncated verdict (Retry) brings it back once it is whole.
+func TestGzipCompletenessIsTheConsumers(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	cfg.SkipGzipVerify = true
 	cfg.MaxTruncatedAttempts = 3
 	cfg.MaxTruncatedAge = time.Hour // the file is young: never given up here
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
@@ -894,10 +943,9 @@ func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
 	}
 }
 
-func TestSkipGzipVerifyStillFailsGarbage(t *testing.T) {
+func TestGzipGarbageFailedByTheWatcher(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	cfg.SkipGzipVerify = true
 	p := put(t, dir, traceName(0, 1795789272000000002, true), []byte("this is not gzip at all, only named like a trace"))
 	start(t, cfg)
 	// The fingerprint reads the gzip header, so garbage is still failed by
