@@ -48,16 +48,16 @@ func (o TransportOptions) Validate() error {
 	switch o.Compression {
 	case "", "gzip", "none":
 	default:
-		return &ConfigError{"compression", fmt.Sprintf("%q is not gzip or none", o.Compression)}
+		return &ConfigError{Component: "exporter", Key: "compression", Reason: fmt.Sprintf("%q is not gzip or none", o.Compression)}
 	}
 	if err := o.TLS.Validate(); err != nil {
-		return &ConfigError{"tls.cert_file", err.Error()}
+		return &ConfigError{Component: "exporter", Key: "tls.cert_file", Reason: err.Error()}
 	}
 	if o.Timeout < 0 {
-		return &ConfigError{"timeout", "must not be negative"}
+		return &ConfigError{Component: "exporter", Key: "timeout", Reason: "must not be negative"}
 	}
 	if o.Insecure && (o.TLS.CAFile != "" || o.TLS.CertFile != "") {
-		return &ConfigError{"insecure", "cannot be true together with tls.ca_file or tls.cert_file"}
+		return &ConfigError{Component: "exporter", Key: "insecure", Reason: "cannot be true together with tls.ca_file or tls.cert_file"}
 	}
 	return nil
 }

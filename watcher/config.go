@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configerr"
 )
 
 // After-export policies (Config.AfterExport).
@@ -109,18 +110,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// ConfigError names the configuration key that is wrong.
-type ConfigError struct {
-	Key    string // the YAML key under the watcher's section, e.g. "settle_time", "dirs[1]"
-	Reason string
-}
-
-func (e *ConfigError) Error() string { return fmt.Sprintf("watcher config: %s: %s", e.Key, e.Reason) }
+// ConfigError names the configuration key that is wrong (Component
+// "watcher", Key as under the watcher's section, e.g. "settle_time",
+// "dirs[1]"; the type all components share).
+type ConfigError = configerr.Error
 
 // Validate checks every key and returns a *ConfigError for the first bad one.
 func (c Config) Validate() error {
 	bad := func(key, format string, args ...any) error {
-		return &ConfigError{Key: key, Reason: fmt.Sprintf(format, args...)}
+		return &ConfigError{Component: "watcher", Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
 	if len(c.Dirs) == 0 {
 		return bad("dirs", "at least one directory is required")

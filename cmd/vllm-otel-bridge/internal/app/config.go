@@ -15,6 +15,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/capture"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configerr"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/receiver"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher"
@@ -268,18 +269,9 @@ func (o *OutputConfig) Validate() error {
 // underKey names a component's bad key under its section of the file:
 // "profiler.settle_time: must not be negative".
 func underKey(section string, err error) error {
-	var (
-		we *watcher.ConfigError
-		re *receiver.ConfigError
-		ee *exporter.ConfigError
-	)
-	switch {
-	case errors.As(err, &we):
-		return fmt.Errorf("%s.%s: %s", section, we.Key, we.Reason)
-	case errors.As(err, &re):
-		return fmt.Errorf("%s.%s: %s", section, re.Key, re.Reason)
-	case errors.As(err, &ee):
-		return fmt.Errorf("%s.%s: %s", section, ee.Key, ee.Reason)
+	var ce *configerr.Error
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%s.%s: %s", section, ce.Key, ce.Reason)
 	}
 	return fmt.Errorf("%s: %w", section, err)
 }
