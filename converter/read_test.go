@@ -12,11 +12,7 @@ import (
 // goldenInputs are the golden traces and one HTA trace: every kind of
 // token the converter meets.
 func goldenInputs(t testing.TB) []string {
-	files, err := filepath.Glob("testdata/golden/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
-	}
-	return append(files, "testdata/hta/call_stack--backward_thread.json")
+	return testkit.Glob(t, "testdata/golden/*.json", "testdata/hta/call_stack--backward_thread.json")
 }
 
 // TestConvertReadSizes: the output does not depend on how the input

@@ -548,21 +548,7 @@ func TestFileClientWritesJSONLines(t *testing.T) {
 	if err := tr.Wait(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Shutdown(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var reqs []*coltracepb.ExportTraceServiceRequest
-	if err := otlpjson.ReadJSONLines(f, func(r *coltracepb.ExportTraceServiceRequest) error {
-		reqs = append(reqs, r)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	reqs := shutdownAndRead(t, e, path, otlpjson.ReadJSONLines)
 	if int64(len(reqs)) != e.Stats().RequestsExported || len(reqs) < 2 {
 		t.Fatalf("%d lines for %d requests", len(reqs), e.Stats().RequestsExported)
 	}

@@ -745,27 +745,17 @@ func (w *Watcher) afterLocked(e *entry, f File) {
 // IsTruncated). A file that keeps reading as truncated is failed per
 // MaxTruncatedAge and MaxTruncatedAttempts.
 func (w *Watcher) Retry(f File, err error) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	e, ferr := w.inFlightLocked(f)
-	if ferr != nil {
-		return ferr
-	}
-	delete(w.active, e.key())
-	if IsTruncated(err) {
-		e.truncations++
-		if w.truncatedForGoodLocked(e) {
-			w.failLocked(e, fmt.Errorf("still truncated after %d attempts: %w", e.truncations, err))
-			return nil
+	return w.settle(f, func(e *entry) {
+		if IsTruncated(err) {
+			e.truncations++
+			if w.truncatedForGoodLocked(e) {
+				w.failLocked(e, fmt.Errorf("still truncated after %d attempts: %w", e.truncations, err))
+				return
+			}
 		}
-	}
-	w.log.Info("watcher: will retry", "path", f.Path, "attempt", f.Attempt, "err", err)
-	e.phase = phaseBackoff
-	e.failures++
-	w.stats.Retried++
-	e.retryAt = w.now().Add(w.cfg.RetryBackoff.delay(e.failures))
-	w.dueLocked(e.retryAt)
-	return nil
+		w.log.Info("watcher: will retry", "path", f.Path, "attempt", f.Attempt, "err", err)
+		w.backoffLocked(e)
+	})
 }
 
 // Failed records f as permanently unusable (malformed): logged, recorded
@@ -774,14 +764,21 @@ func (w *Watcher) Retry(f File, err error) error {
 // flight; a state save failure is logged (the file is still set aside in
 // memory).
 func (w *Watcher) Failed(f File, err error) error {
+	return w.settle(f, func(e *entry) { w.failLocked(e, err) })
+}
+
+// settle takes f, which must be in flight, out of the active set and runs
+// fn on its entry, under the lock; it returns an error wrapping
+// ErrNotInFlight otherwise.
+func (w *Watcher) settle(f File, fn func(e *entry)) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	e, ferr := w.inFlightLocked(f)
-	if ferr != nil {
-		return ferr
+	e, err := w.inFlightLocked(f)
+	if err != nil {
+		return err
 	}
 	delete(w.active, e.key())
-	w.failLocked(e, err)
+	fn(e)
 	return nil
 }
 

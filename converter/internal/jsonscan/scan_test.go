@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -148,12 +147,9 @@ func TestScanner(t *testing.T) {
 	}
 }
 
+// goldenInputs are the converter's golden traces and one HTA trace.
 func goldenInputs(t testing.TB) []string {
-	files, err := filepath.Glob("../../testdata/golden/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
-	}
-	return append(files, "../../testdata/hta/call_stack--backward_thread.json")
+	return testkit.Glob(t, "../../testdata/golden/*.json", "../../testdata/hta/call_stack--backward_thread.json")
 }
 
 // FuzzScanner: on any input, the scanner accepts exactly what
