@@ -1,26 +1,17 @@
 package receiver
 
 import (
-	"errors"
-	"os"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // loadConfigs decodes each named config in testdata/config.yaml over the
 // defaults.
 func loadConfigs(t *testing.T) map[string]Config {
 	t.Helper()
-	b, err := os.ReadFile("testdata/config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw map[string]yaml.Node
-	if err := yaml.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
+	raw := testkit.YAMLCases(t, "testdata/config.yaml")
 	out := make(map[string]Config, len(raw))
 	for name, node := range raw {
 		c := DefaultConfig()
@@ -86,20 +77,7 @@ func TestConfigFile(t *testing.T) {
 
 func checkValidate(t *testing.T, c Config, wantKey string) {
 	t.Helper()
-	err := c.Validate()
-	if wantKey == "" {
-		if err != nil {
-			t.Fatalf("Validate: %v", err)
-		}
-		return
-	}
-	var ce *ConfigError
-	if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("Validate = %v, want a *ConfigError for %q", err, wantKey)
-	}
-	if ce.Key != wantKey {
-		t.Errorf("error names key %q (%v), want %q", ce.Key, err, wantKey)
-	}
+	testkit.CheckConfigKey(t, c.Validate(), wantKey)
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -33,17 +34,11 @@ func TestConfigFile(t *testing.T) {
 			if err := c.Config.Decode(&cfg); err != nil {
 				t.Fatal(err)
 			}
-			err := cfg.Validate()
+			want := c.Key
 			if c.Valid {
-				if err != nil {
-					t.Fatalf("want valid, got %v", err)
-				}
-				return
+				want = ""
 			}
-			var ce *ConfigError
-			if !errors.As(err, &ce) || ce.Key != c.Key {
-				t.Fatalf("got %v, want a *ConfigError for %s", err, c.Key)
-			}
+			testkit.CheckConfigKey(t, cfg.Validate(), want)
 		})
 	}
 	// The full example decodes every field.
@@ -90,17 +85,11 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := base()
 			tt.modify(&c)
-			err := c.Validate()
+			testkit.CheckConfigKey(t, c.Validate(), tt.key)
 			if tt.key == "" {
-				if err != nil {
-					t.Fatalf("want valid, got %v", err)
-				}
 				return
 			}
 			var ce *ConfigError
-			if !errors.As(err, &ce) || ce.Key != tt.key {
-				t.Fatalf("got %v, want a *ConfigError for %s", err, tt.key)
-			}
 			if _, err := New(c, nil); !errors.As(err, &ce) {
 				t.Errorf("New accepted an invalid config: %v", err)
 			}
