@@ -76,13 +76,7 @@ func testConfig() Config {
 // test.
 func startReceiver(t testing.TB, cfg Config, c Consumer) *Receiver {
 	t.Helper()
-	r, err := New(cfg, c, nil)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	r := startedReceiver(t, cfg, c)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -90,6 +84,20 @@ func startReceiver(t testing.TB, cfg Config, c Consumer) *Receiver {
 			t.Errorf("Shutdown: %v", err)
 		}
 	})
+	return r
+}
+
+// startedReceiver builds and starts a receiver that the test shuts down
+// itself.
+func startedReceiver(t testing.TB, cfg Config, c Consumer) *Receiver {
+	t.Helper()
+	r, err := New(cfg, c, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
 	return r
 }
 

@@ -557,13 +557,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 		return ctx.Err()
 	})
-	r, err := New(testConfig(), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedReceiver(t, testConfig(), c)
 	client := grpcClient(t, r.Addrs().GRPC)
 	url := "http://" + r.Addrs().HTTP + HTTPTracesPath
 	grpcDone, httpDone := make(chan error, 1), make(chan int, 1)
@@ -605,13 +599,7 @@ func TestShutdownForced(t *testing.T) {
 		cancelled.Add(1)
 		return ctx.Err()
 	})
-	r, err := New(testConfig(), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedReceiver(t, testConfig(), c)
 	client := grpcClient(t, r.Addrs().GRPC)
 	url := "http://" + r.Addrs().HTTP + HTTPTracesPath
 	done := make(chan struct{}, 2)
@@ -624,7 +612,7 @@ func TestShutdownForced(t *testing.T) {
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	err = r.Shutdown(ctx)
+	err := r.Shutdown(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown: %v, want DeadlineExceeded", err)
 	}
