@@ -45,25 +45,14 @@ func TestConfigFile(t *testing.T) {
 }
 
 func TestConfigModifications(t *testing.T) {
-	tests := []struct {
-		name   string
-		modify func(*Config)
-		key    string
-	}{
-		{"defaults", func(*Config) {}, ""},
-		{"max bytes at the top", func(c *Config) { c.MaxRequestBytes = MaxRequestBytes }, ""},
-		{"max bytes too big", func(c *Config) { c.MaxRequestBytes = MaxRequestBytes + 1 }, "max_request_bytes"},
-		{"too many senders", func(c *Config) { c.MaxInFlight = 1000 }, "max_in_flight"},
-		{"unbuffered queue", func(c *Config) { c.QueueSize = 0 }, ""},
-		{"zero initial interval", func(c *Config) { c.Retry.InitialInterval = 0 }, "retry.initial_interval"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			tc.modify(&c)
-			testkit.CheckConfigKey(t, c.Validate(), tc.key)
-		})
-	}
+	testkit.CheckConfigCases(t, DefaultConfig, Config.Validate, []testkit.ConfigCase[Config]{
+		{Name: "defaults", Modify: func(*Config) {}, Key: ""},
+		{Name: "max bytes at the top", Modify: func(c *Config) { c.MaxRequestBytes = MaxRequestBytes }, Key: ""},
+		{Name: "max bytes too big", Modify: func(c *Config) { c.MaxRequestBytes = MaxRequestBytes + 1 }, Key: "max_request_bytes"},
+		{Name: "too many senders", Modify: func(c *Config) { c.MaxInFlight = 1000 }, Key: "max_in_flight"},
+		{Name: "unbuffered queue", Modify: func(c *Config) { c.QueueSize = 0 }, Key: ""},
+		{Name: "zero initial interval", Modify: func(c *Config) { c.Retry.InitialInterval = 0 }, Key: "retry.initial_interval"},
+	})
 }
 
 func TestTransportOptionsValidate(t *testing.T) {

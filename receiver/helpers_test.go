@@ -37,6 +37,15 @@ type sink struct {
 
 func newSink() *sink { return &sink{calls: make(chan struct{}, 1024)} }
 
+// failingSink is a sink whose every call returns err (nil: none fails).
+func failingSink(err error) *sink {
+	s := newSink()
+	if err != nil {
+		s.fail = func() error { return err }
+	}
+	return s
+}
+
 func (s *sink) ConsumeTraces(_ context.Context, rs []*tracepb.ResourceSpans) error {
 	if s.fail != nil {
 		if err := s.fail(); err != nil {

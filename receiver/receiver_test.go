@@ -255,10 +255,7 @@ func TestGRPCErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSink()
-			if tc.fail != nil {
-				s.fail = func() error { return tc.fail }
-			}
+			s := failingSink(tc.fail)
 			r := startReceiver(t, tc.cfg, s)
 			err := tc.send(t, r.Addrs().GRPC)
 			if got := status.Code(err); got != tc.wantCode {
@@ -319,10 +316,7 @@ func TestHTTPErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSink()
-			if tc.fail != nil {
-				s.fail = func() error { return tc.fail }
-			}
+			s := failingSink(tc.fail)
 			r := startReceiver(t, tc.cfg, s)
 			method, path := cmpOr(tc.method, http.MethodPost), cmpOr(tc.path, HTTPTracesPath)
 			req, err := http.NewRequest(method, "http://"+r.Addrs().HTTP+path, strings.NewReader(string(tc.body)))

@@ -46,3 +46,25 @@ func YAMLCases(t testing.TB, path string) map[string]yaml.Node {
 	}
 	return cases
 }
+
+// ConfigCase is one edit of a valid config and the key that validating the
+// result must name ("" = still valid).
+type ConfigCase[C any] struct {
+	Name   string
+	Modify func(*C)
+	Key    string
+}
+
+// CheckConfigCases runs each case as a subtest: a fresh base() edited by
+// Modify, then check (the component's Validate, or more) must return what
+// CheckConfigKey expects for Key.
+func CheckConfigCases[C any](t *testing.T, base func() C, check func(C) error, cases []ConfigCase[C]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			c := base()
+			tc.Modify(&c)
+			CheckConfigKey(t, check(c), tc.Key)
+		})
+	}
+}
