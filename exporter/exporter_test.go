@@ -22,47 +22,45 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
+// protoCase is a client of one protocol for a collector: grpc or http
+// gives its options.
 type protoCase struct {
 	name string
-	make func(t *testing.T, c *otlptest.Collector) Client
+	grpc func(c *otlptest.Collector) TransportOptions
+	http func(c *otlptest.Collector) HTTPOptions
+}
+
+// make builds the client, failing t on an error.
+func (pc protoCase) make(t *testing.T, c *otlptest.Collector) Client {
+	t.Helper()
+	var cl Client
+	var err error
+	if pc.grpc != nil {
+		cl, err = NewGRPCClient(pc.grpc(c))
+	} else {
+		cl, err = NewHTTPClient(pc.http(c))
+	}
+	if err != nil {
+		t.Fatalf("%s client: %v", pc.name, err)
+	}
+	return cl
 }
 
 func protocols() []protoCase {
+	type C = otlptest.Collector
 	return []protoCase{
-		{"grpc", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewGRPCClient(TransportOptions{Endpoint: c.GRPCEndpoint(), Insecure: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
+		{name: "grpc", grpc: func(c *C) TransportOptions { return TransportOptions{Endpoint: c.GRPCEndpoint(), Insecure: true} }},
+		{name: "grpc-gzip", grpc: func(c *C) TransportOptions {
+			return TransportOptions{Endpoint: "http://" + c.GRPCEndpoint(), Compression: "gzip"}
 		}},
-		{"grpc-gzip", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewGRPCClient(TransportOptions{Endpoint: "http://" + c.GRPCEndpoint(), Compression: "gzip"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
+		{name: "http-protobuf", http: func(c *C) HTTPOptions {
+			return HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPURL()}, JSON: boolp(false)}
 		}},
-		{"http-protobuf", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPURL()}, JSON: boolp(false)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
+		{name: "http-gzip", http: func(c *C) HTTPOptions {
+			return HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPEndpoint(), Insecure: true, Compression: "gzip"}}
 		}},
-		{"http-gzip", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPEndpoint(), Insecure: true, Compression: "gzip"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
-		}},
-		{"http-json", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPURL()}, JSON: boolp(true)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
+		{name: "http-json", http: func(c *C) HTTPOptions {
+			return HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPURL()}, JSON: boolp(true)}
 		}},
 	}
 }
@@ -345,9 +343,7 @@ func TestTooLargeSpanIsPermanent(t *testing.T) {
 // memory stays bounded; when it comes back everything is delivered.
 func TestBackpressureWhileDown(t *testing.T) {
 	col := testkit.StartCollector(t, otlptest.Options{})
-	cfg := fastConfig()
-	cfg.MaxRequestBytes = 16 << 10
-	cfg.MaxInFlight, cfg.QueueSize = 2, 2
+	cfg := senders(16<<10, 2, 2)
 	e := startExporter(t, clientFor(t, "http-protobuf", col), cfg)
 	col.Down()
 

@@ -92,6 +92,16 @@ func (r *running) mustNext(t *testing.T) File {
 	return f
 }
 
+// mustOffer waits for the next offer and fails t unless it is path.
+func (r *running) mustOffer(t *testing.T, path string) File {
+	t.Helper()
+	f := r.mustNext(t)
+	if f.Path != path {
+		t.Fatalf("offered %s, want %s", f.Path, path)
+	}
+	return f
+}
+
 // expectNone asserts nothing is offered for d.
 func (r *running) expectNone(t *testing.T, d time.Duration) {
 	t.Helper()

@@ -321,9 +321,7 @@ func TestFailedMovesAside(t *testing.T) {
 	write(t, p, content)
 	w.expectNone(t, 250*time.Millisecond)
 	write(t, p, testkit.Gzip(t, traceJSON("fixed", 5)))
-	if got := w.mustNext(t); got.Path != p {
-		t.Fatalf("offered %s, want %s", got.Path, p)
-	}
+	w.mustOffer(t, p)
 	if s := w.Stats(); s.Failed != 1 {
 		t.Errorf("stats %+v, want 1 failed", s)
 	}
@@ -508,9 +506,7 @@ func TestRescanWithoutFsnotify(t *testing.T) {
 	w := start(t, cfg)
 	time.Sleep(50 * time.Millisecond)
 	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("polled", 5)))
-	if got := w.mustNext(t); got.Path != p {
-		t.Fatalf("offered %s, want %s", got.Path, p)
-	}
+	w.mustOffer(t, p)
 }
 
 func TestMissingDirAppearsLater(t *testing.T) {
@@ -519,9 +515,7 @@ func TestMissingDirAppearsLater(t *testing.T) {
 	w := start(t, testConfig(t, dir))
 	time.Sleep(200 * time.Millisecond)
 	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("late dir", 5)))
-	if got := w.mustNext(t); got.Path != p {
-		t.Fatalf("offered %s, want %s", got.Path, p)
-	}
+	w.mustOffer(t, p)
 }
 
 func TestUnreadableFile(t *testing.T) {
@@ -547,9 +541,7 @@ func TestUnreadableFile(t *testing.T) {
 			return os.Open(name)
 		}
 	})
-	if got := w.mustNext(t); got.Path != good {
-		t.Fatalf("offered %s, want %s", got.Path, good)
-	}
+	w.mustOffer(t, good)
 	testkit.WaitFor(t, "problem reported", 5*time.Second, func() bool { return w.Stats().Problems == 1 })
 	w.expectNone(t, 300*time.Millisecond)
 
@@ -627,15 +619,11 @@ func TestIgnoredNames(t *testing.T) {
 	sub := filepath.Join(dir, "run2", traceName(3, 1795789272000000005, true))
 	write(t, sub, testkit.Gzip(t, traceJSON("recursive", 5)))
 	w := start(t, cfg)
-	if got := w.mustNext(t); got.Path != sub {
-		t.Fatalf("offered %s, want %s", got.Path, sub)
-	}
+	w.mustOffer(t, sub)
 	// A directory created while running is watched too.
 	late := filepath.Join(dir, "run3", "deeper", traceName(4, 1795789272000000006, true))
 	write(t, late, testkit.Gzip(t, traceJSON("late", 5)))
-	if got := w.mustNext(t); got.Path != late {
-		t.Fatalf("offered %s, want %s", got.Path, late)
-	}
+	w.mustOffer(t, late)
 	w.expectNone(t, 300*time.Millisecond)
 }
 
