@@ -102,6 +102,14 @@ func (r *running) mustOffer(t *testing.T, path string) File {
 	return f
 }
 
+// mustDone settles f as exported, failing t on an error.
+func (r *running) mustDone(t *testing.T, f File) {
+	t.Helper()
+	if err := r.Done(f); err != nil {
+		t.Fatalf("Done(%s): %v", f.Path, err)
+	}
+}
+
 // expectNone asserts nothing is offered for d.
 func (r *running) expectNone(t *testing.T, d time.Duration) {
 	t.Helper()

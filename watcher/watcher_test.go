@@ -96,9 +96,7 @@ func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 		t.Errorf("bad File fields: %+v", got)
 	}
 	w.expectNone(t, 250*time.Millisecond) // never offered twice at once
-	if err := w.Done(got); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, got)
 	if err := w.Done(got); !errors.Is(err, ErrNotInFlight) {
 		t.Errorf("second Done: %v, want ErrNotInFlight", err)
 	}
@@ -125,9 +123,7 @@ func TestPlainJSONRenamedIntoPlace(t *testing.T) {
 	if got.Path != final || got.Name.Gzip {
 		t.Fatalf("offered %+v, want %s", got, final)
 	}
-	if err := w.Done(got); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, got)
 }
 
 func TestBacklogOldestFirst(t *testing.T) {
@@ -166,19 +162,15 @@ func TestBacklogOldestFirst(t *testing.T) {
 		if paths[f.Path] != n {
 			t.Fatalf("got %s (%s), want %s", paths[f.Path], f.Path, n)
 		}
-		if err := w.Done(f); err != nil {
-			t.Fatal(err)
-		}
+		w.mustDone(t, f)
 	}
 }
 
 func TestRestartOffersNothingDone(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	b := filepath.Join(dir, traceName(1, 1795789272000000002, false))
-	write(t, a, testkit.Gzip(t, traceJSON("a", 50)))
-	write(t, b, traceJSON("b", 50))
+	a := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("a", 50)))
+	b := put(t, dir, traceName(1, 1795789272000000002, false), traceJSON("b", 50))
 	age(t, a, time.Minute)
 	age(t, b, time.Minute)
 
@@ -214,9 +206,7 @@ func TestRestartOffersNothingDone(t *testing.T) {
 	if got.Path != b {
 		t.Fatalf("offered %s, want the rewritten %s", got.Path, b)
 	}
-	if err := w3.Done(got); err != nil {
-		t.Fatal(err)
-	}
+	w3.mustDone(t, got)
 }
 
 func TestCrashBeforeDoneOffersAgain(t *testing.T) {
@@ -232,9 +222,7 @@ func TestCrashBeforeDoneOffersAgain(t *testing.T) {
 	if again.Path != p || again.Fingerprint != first.Fingerprint {
 		t.Fatalf("after restart got %+v, want %s with fingerprint %s", again, p, first.Fingerprint)
 	}
-	if err := w2.Done(again); err != nil {
-		t.Fatal(err)
-	}
+	w2.mustDone(t, again)
 }
 
 func TestRetryBackoff(t *testing.T) {
@@ -266,9 +254,7 @@ func TestRetryBackoff(t *testing.T) {
 	if err := w.Retry(File{Path: p}, backendDown); !errors.Is(err, ErrNotInFlight) {
 		t.Errorf("Retry of a file not in flight: %v", err)
 	}
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 	if s := w.Stats(); s.Retried != 3 || s.Exported != 1 {
 		t.Errorf("stats %+v, want 3 retries and 1 export", s)
 	}
@@ -438,9 +424,7 @@ func TestDiskBudget(t *testing.T) {
 	// Export the two oldest; the two newest stay unexported.
 	for range 2 {
 		f := w.mustNext(t)
-		if err := w.Done(f); err != nil {
-			t.Fatal(err)
-		}
+		w.mustDone(t, f)
 	}
 	w.stop(t)
 
@@ -521,10 +505,8 @@ func TestMissingDirAppearsLater(t *testing.T) {
 func TestUnreadableFile(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	bad := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	good := filepath.Join(dir, traceName(1, 1795789272000000002, true))
-	write(t, bad, testkit.Gzip(t, traceJSON("no permission", 5)))
-	write(t, good, testkit.Gzip(t, traceJSON("fine", 5)))
+	bad := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("no permission", 5)))
+	good := put(t, dir, traceName(1, 1795789272000000002, true), testkit.Gzip(t, traceJSON("fine", 5)))
 	if err := os.Chmod(bad, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -588,9 +570,7 @@ func TestSymlinks(t *testing.T) {
 				if got.Path != p {
 					t.Fatalf("offered %s, want %s", got.Path, p)
 				}
-				if err := w.Done(got); err != nil {
-					t.Fatal(err)
-				}
+				w.mustDone(t, got)
 			}
 			w.expectNone(t, 300*time.Millisecond)
 			if !follow && w.Stats().Problems != 1 {
@@ -669,9 +649,7 @@ func TestChangedWhileInFlight(t *testing.T) {
 	f := w.mustNext(t)
 	write(t, p, testkit.Gzip(t, traceJSON("v2 is longer than v1", 50)))
 	time.Sleep(300 * time.Millisecond) // rescans see the change
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 	if !exists(p) {
 		t.Fatal("new content deleted by the old file's AfterExport")
 	}
@@ -680,20 +658,24 @@ func TestChangedWhileInFlight(t *testing.T) {
 	}
 }
 
+// twins writes two .gz files with the same content into dir, a named
+// older than b.
+func twins(t *testing.T, dir string) (a, b string) {
+	t.Helper()
+	body := testkit.Gzip(t, traceJSON("twins", 5))
+	a = put(t, dir, traceName(0, 1795789272000000001, true), body)
+	b = put(t, dir, traceName(0, 1795789272000000002, true), body)
+	return a, b
+}
+
 func TestDuplicateContentOfferedOnce(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	body := testkit.Gzip(t, traceJSON("twins", 5))
-	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	b := filepath.Join(dir, traceName(0, 1795789272000000002, true))
-	write(t, a, body)
-	write(t, b, body)
+	twins(t, dir)
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	w.expectNone(t, 300*time.Millisecond)
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 	w.expectNone(t, 300*time.Millisecond)
 }
 
@@ -703,11 +685,7 @@ func TestDuplicateContentOfferedOnce(t *testing.T) {
 func TestTwinExportedWhileChecked(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	body := testkit.Gzip(t, traceJSON("twins", 5))
-	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	b := filepath.Join(dir, traceName(0, 1795789272000000002, true))
-	write(t, a, body)
-	write(t, b, body)
+	a, b := twins(t, dir)
 	release := make(chan struct{})
 	var mu sync.Mutex
 	opensOfB := 0
@@ -734,9 +712,7 @@ func TestTwinExportedWhileChecked(t *testing.T) {
 		defer mu.Unlock()
 		return opensOfB >= 1
 	})
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 	close(release)
 	w.expectNone(t, 300*time.Millisecond)
 }
@@ -768,9 +744,7 @@ func TestRealH100Trace(t *testing.T) {
 	if f.Path != p || f.Name.Era != "dp_rank" || f.Name.ExportTime.IsZero() {
 		t.Fatalf("offered %+v", f)
 	}
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 }
 
 func TestChangedWhileChecked(t *testing.T) {
@@ -838,9 +812,7 @@ func TestMultipleDirs(t *testing.T) {
 		if f.Path != want {
 			t.Fatalf("offered %s, want %s", f.Path, want)
 		}
-		if err := w.Done(f); err != nil {
-			t.Fatal(err)
-		}
+		w.mustDone(t, f)
 	}
 	for _, p := range []string{pa, pb} {
 		if !exists(filepath.Join(archive, filepath.Base(p))) {
@@ -922,9 +894,7 @@ func TestGzipCompletenessIsTheConsumers(t *testing.T) {
 	if got.Size != int64(len(data)) {
 		t.Fatalf("offered %d bytes, want %d", got.Size, len(data))
 	}
-	if err := w.Done(got); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, got)
 	w.expectNone(t, 250*time.Millisecond)
 	if exists(filepath.Join(dir, "failed")) {
 		t.Fatal("a file that became whole was failed")
