@@ -166,24 +166,46 @@ func TestNothingLost100k(t *testing.T) {
 	}
 }
 
-func TestRetryThenDeliver(t *testing.T) {
-	tests := []struct {
-		name  string
-		proto string
-		fail  otlptest.Failure
-	}{
-		{"grpc-unavailable", "grpc", otlptest.Failure{Code: codes.Unavailable}},
-		{"grpc-exhausted", "grpc", otlptest.Failure{Code: codes.ResourceExhausted}},
-		{"grpc-aborted", "grpc", otlptest.Failure{Code: codes.Aborted}},
-		{"http-503", "http-protobuf", otlptest.Failure{HTTPStatus: 503}},
-		{"http-429", "http-protobuf", otlptest.Failure{HTTPStatus: 429}},
-		{"http-502", "http-json", otlptest.Failure{HTTPStatus: 502}},
+// failure is a backend answer and whether the exporter must treat it as
+// permanent (fail the tracker) or transient (retry).
+type failure struct {
+	name      string
+	proto     string
+	fail      otlptest.Failure
+	permanent bool
+}
+
+func failures() []failure {
+	return []failure{
+		{"grpc-unavailable", "grpc", otlptest.Failure{Code: codes.Unavailable}, false},
+		{"grpc-exhausted", "grpc", otlptest.Failure{Code: codes.ResourceExhausted}, false},
+		{"grpc-aborted", "grpc", otlptest.Failure{Code: codes.Aborted}, false},
+		{"http-503", "http-protobuf", otlptest.Failure{HTTPStatus: 503}, false},
+		{"http-429", "http-protobuf", otlptest.Failure{HTTPStatus: 429}, false},
+		{"http-502", "http-json", otlptest.Failure{HTTPStatus: 502}, false},
+		{"grpc-invalid-argument", "grpc", otlptest.Failure{Code: codes.InvalidArgument}, true},
+		{"grpc-unauthenticated", "grpc", otlptest.Failure{Code: codes.Unauthenticated}, true},
+		{"http-400", "http-protobuf", otlptest.Failure{HTTPStatus: 400}, true},
+		{"http-401", "http-json", otlptest.Failure{HTTPStatus: 401}, true},
 	}
-	for _, tc := range tests {
+}
+
+// failingExporter is an exporter over proto to a collector whose next n
+// requests get fail.
+func failingExporter(t *testing.T, proto string, n int, fail otlptest.Failure) (*otlptest.Collector, *Exporter) {
+	t.Helper()
+	col := testkit.StartCollector(t, otlptest.Options{})
+	col.FailNext(n, fail)
+	return col, startExporter(t, clientFor(t, proto, col), fastConfig())
+}
+
+func TestRetryThenDeliver(t *testing.T) {
+	for _, tc := range failures() {
+		if tc.permanent {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
-			col := testkit.StartCollector(t, otlptest.Options{})
-			col.FailNext(3, tc.fail)
-			e := startExporter(t, clientFor(t, tc.proto, col), fastConfig())
+			col, e := failingExporter(t, tc.proto, 3, tc.fail)
 			tr := e.NewTracker()
 			if err := e.Export(ctxT(t), kernelBatch(testResource, 0, 100), tr); err != nil {
 				t.Fatal(err)
@@ -212,21 +234,12 @@ func clientFor(t *testing.T, name string, col *otlptest.Collector) Client {
 }
 
 func TestPermanentErrorFailsTracker(t *testing.T) {
-	tests := []struct {
-		name  string
-		proto string
-		fail  otlptest.Failure
-	}{
-		{"grpc-invalid-argument", "grpc", otlptest.Failure{Code: codes.InvalidArgument}},
-		{"grpc-unauthenticated", "grpc", otlptest.Failure{Code: codes.Unauthenticated}},
-		{"http-400", "http-protobuf", otlptest.Failure{HTTPStatus: 400}},
-		{"http-401", "http-json", otlptest.Failure{HTTPStatus: 401}},
-	}
-	for _, tc := range tests {
+	for _, tc := range failures() {
+		if !tc.permanent {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
-			col := testkit.StartCollector(t, otlptest.Options{})
-			col.FailNext(1, tc.fail)
-			e := startExporter(t, clientFor(t, tc.proto, col), fastConfig())
+			_, e := failingExporter(t, tc.proto, 1, tc.fail)
 			bad, good := e.NewTracker(), e.NewTracker()
 			if err := e.Export(ctxT(t), kernelBatch(testResource, 0, 10), bad); err != nil {
 				t.Fatal(err)
