@@ -418,16 +418,10 @@ func numberState(w []byte) (valid, prefix bool) {
 	default:
 		return false, false
 	}
+	var ok bool
 	if i < len(w) && w[i] == '.' {
-		i++
-		if i == len(w) {
-			return false, true
-		}
-		if w[i] < '0' || w[i] > '9' {
-			return false, false
-		}
-		for i < len(w) && w[i] >= '0' && w[i] <= '9' {
-			i++
+		if i, ok, prefix = digits(w, i+1); !ok {
+			return false, prefix
 		}
 	}
 	if i < len(w) && (w[i] == 'e' || w[i] == 'E') {
@@ -435,17 +429,27 @@ func numberState(w []byte) (valid, prefix bool) {
 		if i < len(w) && (w[i] == '+' || w[i] == '-') {
 			i++
 		}
-		if i == len(w) {
-			return false, true
-		}
-		if w[i] < '0' || w[i] > '9' {
-			return false, false
-		}
-		for i < len(w) && w[i] >= '0' && w[i] <= '9' {
-			i++
+		if i, ok, prefix = digits(w, i); !ok {
+			return false, prefix
 		}
 	}
 	return i == len(w), false
+}
+
+// digits consumes the one or more digits that a fraction or an exponent
+// needs at w[i:]. Without one, prefix says whether w ended first (the
+// number may go on) rather than at another byte.
+func digits(w []byte, i int) (j int, ok, prefix bool) {
+	if i == len(w) {
+		return i, false, true
+	}
+	if w[i] < '0' || w[i] > '9' {
+		return i, false, false
+	}
+	for i < len(w) && w[i] >= '0' && w[i] <= '9' {
+		i++
+	}
+	return i, true, false
 }
 
 // tokenPrefix reports whether w, cut by the end of the input, could have
@@ -568,13 +572,8 @@ func (s *Scanner) container(depth int) bool {
 			s.i++
 			st = st[:len(st)-1]
 		} else {
-			if c == '{' {
-				if !s.name(d) {
-					return false
-				}
-				if d, ok = s.WS(); !ok {
-					return false
-				}
+			if d, ok = s.memberValue(c, d); !ok {
+				return false
 			}
 			if d == '{' || d == '[' {
 				c = d
@@ -604,13 +603,8 @@ func (s *Scanner) container(depth int) bool {
 			if d, ok = s.WS(); !ok {
 				return false
 			}
-			if top == '{' {
-				if !s.name(d) {
-					return false
-				}
-				if d, ok = s.WS(); !ok {
-					return false
-				}
+			if d, ok = s.memberValue(top, d); !ok {
+				return false
 			}
 			if d == '{' || d == '[' {
 				c = d
@@ -625,6 +619,19 @@ func (s *Scanner) container(depth int) bool {
 			return true
 		}
 	}
+}
+
+// memberValue returns the first byte of the next value in the container
+// that open opened, d being the first byte after the opening or the
+// comma: in an object it first reads the member name and its colon.
+func (s *Scanner) memberValue(open, d byte) (byte, bool) {
+	if open != '{' {
+		return d, true
+	}
+	if !s.name(d) {
+		return 0, false
+	}
+	return s.WS()
 }
 
 func containerName(c byte) string {
@@ -737,43 +744,30 @@ func leadToken(w []byte) (kind byte, n int, more bool) {
 	if w[0] == '-' {
 		i++
 	}
-	digits := func() {
-		for i < len(w) && w[i] >= '0' && w[i] <= '9' {
-			i++
-		}
-	}
+	var ok bool
 	switch {
 	case i == len(w):
 		return 0, 0, true
 	case w[i] == '0':
 		i++
 	case w[i] >= '1' && w[i] <= '9':
-		digits()
+		i, _, _ = digits(w, i)
 	default:
 		return 0, 0, false
 	}
 	if i < len(w) && w[i] == '.' {
-		i++
-		if i == len(w) {
-			return 0, 0, true
+		if i, ok, more = digits(w, i+1); !ok {
+			return 0, 0, more
 		}
-		if w[i] < '0' || w[i] > '9' {
-			return 0, 0, false
-		}
-		digits()
 	}
 	if i < len(w) && (w[i] == 'e' || w[i] == 'E') {
 		i++
 		if i < len(w) && (w[i] == '+' || w[i] == '-') {
 			i++
 		}
-		if i == len(w) {
-			return 0, 0, true
+		if i, ok, more = digits(w, i); !ok {
+			return 0, 0, more
 		}
-		if w[i] < '0' || w[i] > '9' {
-			return 0, 0, false
-		}
-		digits()
 	}
 	return '0', i, false
 }
