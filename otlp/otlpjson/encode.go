@@ -4,7 +4,7 @@ import (
 	"encoding/base64"
 	"math"
 	"strconv"
-	"unicode/utf8"
+	"unsafe"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -275,31 +275,6 @@ func appendEscape(dst []byte, c byte) []byte {
 // appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
 // protobuf strings must be valid UTF-8 anyway.
 func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			dst = appendEscape(dst, c)
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	out, _ := appendEscaped(dst, unsafe.Slice(unsafe.StringData(s), len(s)), true)
+	return out
 }
