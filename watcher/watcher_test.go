@@ -212,9 +212,7 @@ func TestRestartOffersNothingDone(t *testing.T) {
 func TestCrashBeforeDoneOffersAgain(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("crash", 20)))
-	w := start(t, cfg)
-	first := w.mustNext(t)
+	p, w, first := offerOne(t, dir, cfg, "crash", 20)
 	w.stop(t) // "crash": no Done
 
 	w2 := start(t, cfg)
@@ -408,19 +406,24 @@ func TestAfterExport(t *testing.T) {
 	}
 }
 
+// perRank puts one .gz trace of 200 events for each of n ranks into dir,
+// rank i stamped i ns after the first, and returns their paths and the
+// largest file's size.
+func perRank(t *testing.T, dir, what string, n int) (paths []string, size int64) {
+	t.Helper()
+	for i := range n {
+		data := testkit.Gzip(t, traceJSON(fmt.Sprint(what, i), 200))
+		paths = append(paths, put(t, dir, traceName(i, 1795789272000000001+int64(i), true), data))
+		size = max(size, int64(len(data)))
+	}
+	return paths, size
+}
+
 func TestDiskBudget(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
 	w := start(t, cfg)
-	var paths []string
-	var size int64
-	for i := range 4 {
-		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
-		data := testkit.Gzip(t, traceJSON(fmt.Sprint("budget", i), 200))
-		write(t, p, data)
-		size = max(size, int64(len(data)))
-		paths = append(paths, p)
-	}
+	paths, size := perRank(t, dir, "budget", 4)
 	// Export the two oldest; the two newest stay unexported.
 	for range 2 {
 		f := w.mustNext(t)
@@ -460,13 +463,7 @@ func TestDiskBudgetCountsExportedDir(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
 	cfg.AfterExport = AfterExportMove
-	var size int64
-	for i := range 3 {
-		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
-		data := testkit.Gzip(t, traceJSON(fmt.Sprint("moved", i), 200))
-		write(t, p, data)
-		size = max(size, int64(len(data)))
-	}
+	_, size := perRank(t, dir, "moved", 3)
 	cfg.DiskBudgetBytes = bytesize.ByteSize(2*size + 10)
 	w := start(t, cfg)
 	for range 3 {
@@ -611,9 +608,7 @@ func TestDoneWithUnwritableState(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
 	stateDir := filepath.Dir(cfg.StatePath)
-	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("state", 5)))
-	w := start(t, cfg)
-	f := w.mustNext(t)
+	p, w, f := offerOne(t, dir, cfg, "state", 5)
 	// A regular file where the state directory should be: not writable,
 	// even for root.
 	if err := os.RemoveAll(stateDir); err != nil {
@@ -644,9 +639,7 @@ func TestChangedWhileInFlight(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
 	cfg.AfterExport = AfterExportDelete
-	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("v1", 5)))
-	w := start(t, cfg)
-	f := w.mustNext(t)
+	p, w, f := offerOne(t, dir, cfg, "v1", 5)
 	write(t, p, testkit.Gzip(t, traceJSON("v2 is longer than v1", 50)))
 	time.Sleep(300 * time.Millisecond) // rescans see the change
 	w.mustDone(t, f)
@@ -851,9 +844,7 @@ func TestMoveIntoNeverOverwrites(t *testing.T) {
 func TestFailedAfterFileVanished(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("vanishing", 5)))
-	w := start(t, cfg)
-	f := w.mustNext(t)
+	p, w, f := offerOne(t, dir, cfg, "vanishing", 5)
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
 	}
