@@ -62,23 +62,23 @@ func (e *VLLMError) Is(target error) bool { return target == e.Kind }
 // Unwrap returns the underlying error.
 func (e *VLLMError) Unwrap() error { return e.Err }
 
+// kindLabels are the metric labels of the error kinds, in the order they
+// are tried.
+var kindLabels = []struct {
+	kind  error
+	label string
+}{
+	{ErrUnreachable, "unreachable"}, {ErrTimeout, "timeout"}, {ErrUnauthorized, "unauthorized"},
+	{ErrProfilerNotEnabled, "no_profiler"}, {ErrServer, "server_error"}, {ErrStatus, "bad_status"},
+	{errParse, "parse"},
+}
+
 // kindLabel is the kind as a metric label.
 func kindLabel(err error) string {
-	switch {
-	case errors.Is(err, ErrUnreachable):
-		return "unreachable"
-	case errors.Is(err, ErrTimeout):
-		return "timeout"
-	case errors.Is(err, ErrUnauthorized):
-		return "unauthorized"
-	case errors.Is(err, ErrProfilerNotEnabled):
-		return "no_profiler"
-	case errors.Is(err, ErrServer):
-		return "server_error"
-	case errors.Is(err, ErrStatus):
-		return "bad_status"
-	case errors.Is(err, errParse):
-		return "parse"
+	for _, k := range kindLabels {
+		if errors.Is(err, k.kind) {
+			return k.label
+		}
 	}
 	return "other"
 }

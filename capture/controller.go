@@ -233,19 +233,26 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
+// current returns the capture in progress (nil if none), the capture whose
+// stop is still to be recovered (nil if none) and the state of the first
+// (zero if none), read together under the lock.
+func (c *Controller) current() (cur, rec *Capture, st State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, rec = c.cur, c.recovery
+	if cur != nil {
+		st = cur.State
+	}
+	return cur, rec, st
+}
+
 // nextWake is the earliest time something is due.
 func (c *Controller) nextWake() time.Time {
 	var due []time.Time
 	if !c.nextSchedule.IsZero() {
 		due = append(due, c.nextSchedule)
 	}
-	c.mu.Lock()
-	cur, rec := c.cur, c.recovery
-	var st State
-	if cur != nil {
-		st = cur.State
-	}
-	c.mu.Unlock()
+	cur, rec, st := c.current()
 	if len(c.triggers) > 0 && cur == nil {
 		due = append(due, c.nextPoll)
 	}
@@ -764,13 +771,7 @@ func (c *Controller) saveState(inFlight *Capture) error {
 // shutdown stops what is running; ctx is already cancelled.
 func (c *Controller) shutdown(ctx context.Context) {
 	c.set(func() { c.closing = true })
-	c.mu.Lock()
-	cur, rec := c.cur, c.recovery
-	var st State
-	if cur != nil {
-		st = cur.State
-	}
-	c.mu.Unlock()
+	cur, rec, st := c.current()
 	switch st {
 	case StatePending:
 		c.fail(cur, "aborted", errors.New("the bridge shut down before the capture started"))

@@ -114,16 +114,15 @@ func (f *fakeClock) Advance(d time.Duration) int {
 
 // harness runs a Controller against a stand-in vLLM on a fake clock.
 type harness struct {
-	t      *testing.T
-	clk    *fakeClock
-	vllm   *standin
-	dir    string
-	state  string
-	cfg    Config
-	ctrl   *Controller
-	idle   chan struct{}
-	cancel context.CancelFunc
-	done   chan error
+	t     *testing.T
+	clk   *fakeClock
+	vllm  *standin
+	dir   string
+	state string
+	cfg   Config
+	ctrl  *Controller
+	idle  chan struct{}
+	bg    *testkit.Background // Run, once run was called
 
 	mu     sync.Mutex
 	sleeps []time.Duration
@@ -170,28 +169,15 @@ func newHarness(t *testing.T, sv *standin, edit func(*Config, *Options)) *harnes
 // run starts Run and waits until the loop first waits.
 func (h *harness) run() {
 	h.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel, h.done = cancel, make(chan error, 1)
-	go func() { h.done <- h.ctrl.Run(ctx) }()
-	h.t.Cleanup(h.shutdown)
+	h.bg = testkit.Go(h.t, "Run", 20*time.Second, h.ctrl.Run)
 	h.waitIdle()
 }
 
 // shutdown cancels Run (SIGTERM) and waits for it to return.
 func (h *harness) shutdown() {
 	h.t.Helper()
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	h.cancel = nil
-	select {
-	case err := <-h.done:
-		if err != nil {
-			h.t.Errorf("Run returned %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		h.t.Fatal("Run did not return after cancel")
+	if h.bg != nil {
+		h.bg.Stop(h.t)
 	}
 }
 

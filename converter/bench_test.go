@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/jsonscan"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -86,10 +88,15 @@ func BenchmarkConvertPlain(b *testing.B) {
 // BenchmarkGunzip is the physical floor: inflating the fixture alone.
 func BenchmarkGunzip(b *testing.B) {
 	raw := readFile(b, h100Fixture)
-	b.SetBytes(int64(len(plainJSON(b, raw))))
+	benchGunzip(b, raw, len(plainJSON(b, raw)))
+}
+
+// benchGunzip inflates gz (jsonBytes when inflated) b.N times.
+func benchGunzip(b *testing.B, gz []byte, jsonBytes int) {
+	b.SetBytes(int64(jsonBytes))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -154,24 +161,14 @@ func BenchmarkConvertSynthetic(b *testing.B) {
 
 func BenchmarkGunzipSynthetic(b *testing.B) {
 	data, n := synthetic(b, 6)
-	b.SetBytes(int64(n))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.Copy(io.Discard, zr); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchGunzip(b, data, n)
 }
 
 // parseOnly reads data the way Convert does (read-ahead goroutine, the
 // scanner, the store stage) and stops before structure resolution.
 func parseOnly(tb testing.TB, data []byte) *parser {
-	ra := startReadAhead(bytes.NewReader(data))
-	defer ra.close()
+	ra := jsonscan.StartReadAhead(bytes.NewReader(data))
+	defer ra.Close()
 	var st Stats
 	p := newParser(context.Background(), ra, &st)
 	if err := p.run(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/jsonscan"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/recstore"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -35,7 +37,7 @@ func Convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 // tuning shrinks the record chunks and bucket tails so that tests send
 // small inputs through every scratch path; the zero value is Convert's.
 type tuning struct {
-	recordChunk int // records per chunk; 0 = chunkLen
+	recordChunk int // records per chunk; 0 = recstore.DefaultChunk
 	tailCap     int // values per bucket tail; 0 = sized from bucketBudget
 	gather      int // bytes gathered into one Spill write; 0 = scratchPending
 	// readMax, when set, hands the scanner its input in reads of 1 to
@@ -61,8 +63,8 @@ func (o *oddReads) Read(p []byte) (int, error) {
 }
 
 func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Batch) error, tune tuning) (st Stats, err error) {
-	ra := startReadAhead(r)
-	defer ra.close()
+	ra := jsonscan.StartReadAhead(r)
+	defer ra.Close()
 	br := bufio.NewReaderSize(ra, seedPrefix)
 	prefix, _ := br.Peek(seedPrefix)
 	ids := span.NewIDSource(prefix)
@@ -73,24 +75,24 @@ func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 		in = &oddReads{r: br, max: tune.readMax, state: uint64(tune.readMax)<<32 | 0x9e3779b9}
 	}
 	p := newParser(ctx, in, &st)
-	sc := newScratch(opts.Spill)
-	sc.gather = tune.gather
-	p.args.spill, p.args.sc = opts.Spill, sc
-	p.recs.sc = sc
-	p.recs.chunk = tune.recordChunk
+	sc := recstore.NewScratch(opts.Spill)
+	sc.SetGather(tune.gather)
+	p.args.Spill, p.args.Scratch = opts.Spill, sc
+	p.recs.Scratch = sc
+	p.recs.PerChunk = tune.recordChunk
 	defer func() {
-		st.SpillBytes = sc.flushed
-		st.ScratchBytes = sc.written
+		st.SpillBytes = sc.Flushed()
+		st.ScratchBytes = sc.Written()
 	}()
 	err = p.run()
-	st.JSONBytes = ra.total
-	st.Compressed = ra.compressed
+	st.JSONBytes = ra.Total()
+	st.Compressed = ra.Compressed()
 	p.finishStats()
 	if err != nil {
 		return st, err
 	}
-	if sc.err != nil {
-		return st, &Error{Offset: -1, Reason: "writing to Options.Spill", Err: sc.err}
+	if sc.Err() != nil {
+		return st, &Error{Offset: -1, Reason: "writing to Options.Spill", Err: sc.Err()}
 	}
 	if err := ctx.Err(); err != nil {
 		return st, err
@@ -136,7 +138,7 @@ func (p *parser) finishStats() {
 	for cat, n := range p.unknownCats {
 		st.UnknownCategories[p.in.str(cat)] += n
 	}
-	st.Records = int64(p.recs.len())
+	st.Records = int64(p.recs.Len())
 	// The books: every element read is in catCount, but for the
 	// non-objects, which count under "" as not exported.
 	p.books.read = append(p.books.read[:0], p.catCount...)
@@ -145,7 +147,7 @@ func (p *parser) finishStats() {
 		bumpN(&p.books.omit[omitNotObject], 0, n)
 	}
 	st.RecordBytes = recordSize
-	st.ArgBytes = p.args.size
+	st.ArgBytes = p.args.Size()
 }
 
 // emitError wraps an error returned by the caller's emit function.

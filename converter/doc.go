@@ -29,6 +29,13 @@
 // keeps the records and buckets in memory (about 64 B a record, plus 41 B
 // of args): memory is flat only with a Spill.
 //
+// Layout: the stages follow the data, read → route → nest → load → emit
+// (read.go, route*.go, nest.go, load.go, emit*.go; the record model in
+// record.go). Two stages are packages of their own that know nothing of
+// Kineto: internal/jsonscan (read-ahead, gzip checks, the JSON scanner,
+// Error) and internal/recstore (scratch storage, record chunks, buckets,
+// the args arena and its encoding).
+//
 // The package never does I/O other than reading the io.Reader it is given
 // (and, when the caller sets Options.Spill, writing and reading back that
 // scratch storage), never knows file paths, checkpoints or transports,

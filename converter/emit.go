@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/recstore"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
@@ -23,7 +24,7 @@ type builder struct {
 	s    structure
 	v    traceView // the trace being emitted
 	cap  capper
-	sc   *scratch
+	sc   *recstore.Scratch
 
 	// dropRecords lets resolve drop the record store from memory scratch
 	// as it reads it (Convert sets it; a builder made again over the same
@@ -45,7 +46,7 @@ type builder struct {
 	ints   []int64
 	events []span.Event
 	links  []span.Link
-	argIt  argIter
+	argIt  recstore.ArgIter
 }
 
 func newBuilder(p *parser, opts Options, ids span.IDSource, st *Stats) *builder {
@@ -56,10 +57,10 @@ func newBuilder(p *parser, opts Options, ids span.IDSource, st *Stats) *builder 
 		threadIDs:  map[uint32]int64{},
 	}
 	b.cap.b = b
-	b.sc = p.recs.sc
+	b.sc = p.recs.Scratch
 	if b.sc == nil {
-		b.sc = newScratch(nil)
-		p.recs.sc = b.sc
+		b.sc = recstore.NewScratch(nil)
+		p.recs.Scratch = b.sc
 	}
 	if b.opts.BatchSize <= 0 {
 		b.opts.BatchSize = defaultBatchSize
@@ -217,7 +218,7 @@ func (b *builder) emitAll(ctx context.Context, emit func(*span.Batch) error) err
 	// Size the per-batch slabs once for a full batch (about a dozen
 	// attributes per span), so they do not grow by doubling while the first
 	// big trace is built.
-	if n := min(b.opts.BatchSize, b.p.recs.len()) + 1; n > 64 {
+	if n := min(b.opts.BatchSize, b.p.recs.Len()) + 1; n > 64 {
 		b.batch.Spans = make([]span.Span, 0, n)
 		b.attrs = make([]span.Attr, 0, n*12)
 	}
@@ -241,7 +242,7 @@ func (b *builder) flush(emit func(*span.Batch) error) error {
 	if len(b.batch.Spans) == 0 {
 		return nil
 	}
-	if err := b.p.args.err; err != nil {
+	if err := b.p.args.Err(); err != nil {
 		return &Error{Offset: -1, Reason: "reading args from Options.Spill", Err: err}
 	}
 	if limit := b.opts.MaxStringBytes; limit > 0 {
@@ -479,26 +480,26 @@ func (b *builder) codeAttrs(name uint32) {
 
 // argAttrs appends r's args as attributes.
 func (b *builder) argAttrs(r *record, memory bool) {
-	b.argIt.b = b.p.args.get(r.args, r.argLen)
-	var v argValue
-	for b.argIt.next(&v) {
-		key := b.attrName(v.key, memory)
-		switch v.typ {
-		case argInt:
-			b.attrs = append(b.attrs, span.Int(key, v.num))
-		case argBool:
-			b.attrs = append(b.attrs, span.Bool(key, v.num != 0))
-		case argFloat:
-			if f, err := strconv.ParseFloat(string(v.text), 64); err == nil {
+	b.argIt.Reset(b.p.args.Get(r.args, r.argLen))
+	var v recstore.ArgValue
+	for b.argIt.Next(&v) {
+		key := b.attrName(v.Key, memory)
+		switch v.Typ {
+		case recstore.ArgInt:
+			b.attrs = append(b.attrs, span.Int(key, v.Num))
+		case recstore.ArgBool:
+			b.attrs = append(b.attrs, span.Bool(key, v.Num != 0))
+		case recstore.ArgFloat:
+			if f, err := strconv.ParseFloat(string(v.Text), 64); err == nil {
 				b.attrs = append(b.attrs, span.Float(key, f))
 			} else {
-				b.attrs = append(b.attrs, span.String(key, string(v.text)))
+				b.attrs = append(b.attrs, span.String(key, string(v.Text)))
 			}
-		case argStr, argRaw, argNonNum:
-			b.attrs = append(b.attrs, span.String(key, b.p.in.str(v.id)))
-		case argIntArr:
+		case recstore.ArgStr, recstore.ArgRaw, recstore.ArgNonNum:
+			b.attrs = append(b.attrs, span.String(key, b.p.in.str(v.ID)))
+		case recstore.ArgIntArr:
 			start := len(b.ints)
-			b.ints = append(b.ints, v.ints...)
+			b.ints = append(b.ints, v.Ints...)
 			b.attrs = append(b.attrs, span.Ints(key, b.ints[start:len(b.ints):len(b.ints)]))
 		}
 	}

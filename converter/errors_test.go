@@ -202,24 +202,32 @@ func TestReaderErrorPassedThrough(t *testing.T) {
 	}
 }
 
-// Many overlapping, non-nested events on one thread must stay fast (no
-// quadratic parent search) and still give well-formed trees.
-func TestOverlappingEventsLinear(t *testing.T) {
+// cpuOps is a trace of n cpu_op events on one thread, event i at the
+// ts and dur (µs) that at gives.
+func cpuOps(n int, at func(i int) (ts, dur int)) []byte {
 	var b strings.Builder
 	b.WriteString(`{"traceEvents":[`)
-	const n = 50000
-	for i := 0; i < n; i++ {
+	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		// event i starts 2 µs after event i-1 and lasts 2n µs: every event
-		// overlaps every later one without containing it.
-		b.WriteString(`{"ph":"X","cat":"cpu_op","name":"o","pid":1,"tid":1,"ts":` + strconv.Itoa(2*i) + `,"dur":` + strconv.Itoa(2*n) + `}`)
+		ts, dur := at(i)
+		b.WriteString(`{"ph":"X","cat":"cpu_op","name":"o","pid":1,"tid":1,"ts":` + strconv.Itoa(ts) + `,"dur":` + strconv.Itoa(dur) + `}`)
 	}
 	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// Many overlapping, non-nested events on one thread must stay fast (no
+// quadratic parent search) and still give well-formed trees.
+func TestOverlappingEventsLinear(t *testing.T) {
+	const n = 50000
+	// event i starts 2 µs after event i-1 and lasts 2n µs: every event
+	// overlaps every later one without containing it.
+	trace := cpuOps(n, func(i int) (ts, dur int) { return 2 * i, 2 * n })
 	opts := DefaultOptions()
 	opts.MaxSpansPerTrace = 0
-	c, st, err := convertBytes(t, []byte(b.String()), opts)
+	c, st, err := convertBytes(t, trace, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,19 +240,11 @@ func TestOverlappingEventsLinear(t *testing.T) {
 // A deeply nested chain under a small cap: the dropped-ancestor search must
 // stay linear, and the summaries must still add up.
 func TestDeepChainCap(t *testing.T) {
-	var b strings.Builder
-	b.WriteString(`{"traceEvents":[`)
 	const n = 40000
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`{"ph":"X","cat":"cpu_op","name":"d","pid":1,"tid":1,"ts":` + strconv.Itoa(i) + `,"dur":` + strconv.Itoa(2*n-2*i) + `}`)
-	}
-	b.WriteString(`]}`)
+	trace := cpuOps(n, func(i int) (ts, dur int) { return i, 2*n - 2*i })
 	opts := DefaultOptions()
 	opts.MaxSpansPerTrace = 100
-	c, st, err := convertBytes(t, []byte(b.String()), opts)
+	c, st, err := convertBytes(t, trace, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // TestScratchModes converts every fixture and golden input with no spill,
@@ -57,10 +59,10 @@ func TestScratchModes(t *testing.T) {
 				if big && !(tc.spill && tc.tune == tiny) {
 					continue
 				}
-				var sp *memSpill
+				var sp *testkit.MemFile
 				var spill Spill
 				if tc.spill {
-					sp = &memSpill{}
+					sp = &testkit.MemFile{}
 					spill = sp
 				}
 				got, st := conv(spill, tc.tune)
@@ -70,62 +72,14 @@ func TestScratchModes(t *testing.T) {
 				if st.LargestTrace != wantSt.LargestTrace || st.Records != wantSt.Records {
 					t.Fatalf("%s: stats differ: %+v vs %+v", tc.name, st, wantSt)
 				}
-				if sp != nil && int64(len(sp.b)) != st.SpillBytes {
-					t.Fatalf("%s: spill holds %d bytes, SpillBytes = %d", tc.name, len(sp.b), st.SpillBytes)
+				if sp != nil && int64(len(sp.B)) != st.SpillBytes {
+					t.Fatalf("%s: spill holds %d bytes, SpillBytes = %d", tc.name, len(sp.B), st.SpillBytes)
 				}
 				if tc.tune == tiny && st.Records > 2 && st.ScratchBytes <= wantSt.ScratchBytes {
 					t.Fatalf("%s: ScratchBytes %d, want more than %d", tc.name, st.ScratchBytes, wantSt.ScratchBytes)
 				}
 				if tc.tune == tiny && tc.spill && st.Records > 2 && st.SpillBytes == 0 {
 					t.Fatalf("%s: nothing spilled", tc.name)
-				}
-			}
-		})
-	}
-}
-
-// TestBucketSet adds values to many buckets in a skewed random order with
-// tails so small and a budget so tight that tails are written out full
-// and short and reused, and reads every bucket back in order, from memory
-// and from a Spill with and without gathered writes.
-func TestBucketSet(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		spill  bool
-		gather int
-	}{{"memory", false, 0}, {"spill", true, 0}, {"spill, no gathering", true, 1}} {
-		t.Run(tc.name, func(t *testing.T) {
-			var sc *scratch
-			if tc.spill {
-				sc = newScratch(&memSpill{})
-			} else {
-				sc = newScratch(nil)
-			}
-			sc.gather = tc.gather
-			const buckets = 50
-			bs := newBucketSet[span2](sc, buckets, 3, 9)
-			want := make([][]span2, buckets)
-			rnd := uint64(1)
-			for i := range 5000 {
-				rnd = rnd*6364136223846793005 + 1442695040888963407
-				b := int(rnd>>33) % buckets
-				if i%3 == 0 {
-					b = (i / 100) % buckets // a moving hot bucket, as steps are
-				}
-				v := span2{int64(i), int64(b)}
-				bs.add(b, v)
-				want[b] = append(want[b], v)
-			}
-			if bs.held > bs.budget {
-				t.Fatalf("tails hold %d values, budget %d", bs.held, bs.budget)
-			}
-			for b := range buckets {
-				got, ok := bs.take(b, nil)
-				if !ok {
-					t.Fatal(sc.err)
-				}
-				if fmt.Sprint(got) != fmt.Sprint(want[b]) {
-					t.Fatalf("bucket %d: got %v, want %v", b, got, want[b])
 				}
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/recstore"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -427,7 +428,7 @@ func checkProperty(t *testing.T, plain []byte, gz bool, tune tuning) {
 var propSizes = []int{1, 2, 5, 17, 100,
 	internCache - 1, internCache, internCache + 1, // the interner's cache; also evBatchLen
 	launchChunk - 1, launchChunk, launchChunk + 1,
-	chunkLen - 1, chunkLen, chunkLen + 1}
+	recstore.DefaultChunk - 1, recstore.DefaultChunk, recstore.DefaultChunk + 1}
 
 func propTuning(rng *rand.Rand) tuning {
 	var tu tuning

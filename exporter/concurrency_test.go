@@ -18,9 +18,7 @@ import (
 // forwarded spans mixed; every tracker sees exactly its own spans.
 func TestConcurrentProducers(t *testing.T) {
 	col := testkit.StartCollector(t, otlptest.Options{})
-	cfg := fastConfig()
-	cfg.MaxRequestBytes = 16 << 10
-	cfg.MaxInFlight, cfg.QueueSize = 3, 1
+	cfg := senders(16<<10, 3, 1)
 	e := startExporter(t, clientFor(t, "grpc", col), cfg)
 	const producers, batches, per = 4, 10, 40
 	var wg sync.WaitGroup
@@ -71,10 +69,7 @@ func TestConcurrentProducers(t *testing.T) {
 // when its context ends, and its tracker reports the failure.
 func TestExportHonoursContext(t *testing.T) {
 	col := testkit.StartCollector(t, otlptest.Options{})
-	cfg := fastConfig()
-	cfg.MaxRequestBytes = 4 << 10
-	cfg.MaxInFlight, cfg.QueueSize = 1, 0
-	e := startExporter(t, clientFor(t, "http-protobuf", col), cfg)
+	e := startExporter(t, clientFor(t, "http-protobuf", col), senders(4<<10, 1, 0))
 	col.Down()
 	tr := e.NewTracker()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

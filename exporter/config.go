@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configerr"
 )
 
 // Config is the exporter's policy: how requests are cut, how many are in
@@ -70,32 +71,28 @@ const (
 	MaxRequestBytes = 64 << 20
 )
 
-// ConfigError names the configuration key that is invalid.
-type ConfigError struct {
-	Key    string
-	Reason string
-}
-
-func (e *ConfigError) Error() string { return fmt.Sprintf("exporter: invalid %s: %s", e.Key, e.Reason) }
+// ConfigError names the configuration key that is invalid (Component
+// "exporter"; the type all components share).
+type ConfigError = configerr.Error
 
 // Validate checks every field and returns a *ConfigError naming the first
 // bad key (as spelled in YAML).
 func (c Config) Validate() error {
 	switch {
 	case c.MaxRequestBytes < MinRequestBytes || c.MaxRequestBytes > MaxRequestBytes:
-		return &ConfigError{"max_request_bytes", fmt.Sprintf("%d is outside [%d, %d]", c.MaxRequestBytes, MinRequestBytes, MaxRequestBytes)}
+		return &ConfigError{Component: "exporter", Key: "max_request_bytes", Reason: fmt.Sprintf("%d is outside [%d, %d]", c.MaxRequestBytes, MinRequestBytes, MaxRequestBytes)}
 	case c.MaxInFlight < 1 || c.MaxInFlight > 256:
-		return &ConfigError{"max_in_flight", fmt.Sprintf("%d is outside [1, 256]", c.MaxInFlight)}
+		return &ConfigError{Component: "exporter", Key: "max_in_flight", Reason: fmt.Sprintf("%d is outside [1, 256]", c.MaxInFlight)}
 	case c.QueueSize < 0 || c.QueueSize > 1024:
-		return &ConfigError{"queue_size", fmt.Sprintf("%d is outside [0, 1024]", c.QueueSize)}
+		return &ConfigError{Component: "exporter", Key: "queue_size", Reason: fmt.Sprintf("%d is outside [0, 1024]", c.QueueSize)}
 	case c.FlushInterval <= 0:
-		return &ConfigError{"flush_interval", "must be positive"}
+		return &ConfigError{Component: "exporter", Key: "flush_interval", Reason: "must be positive"}
 	case c.Retry.InitialInterval <= 0:
-		return &ConfigError{"retry.initial_interval", "must be positive"}
+		return &ConfigError{Component: "exporter", Key: "retry.initial_interval", Reason: "must be positive"}
 	case c.Retry.MaxInterval < c.Retry.InitialInterval:
-		return &ConfigError{"retry.max_interval", "must be at least retry.initial_interval"}
+		return &ConfigError{Component: "exporter", Key: "retry.max_interval", Reason: "must be at least retry.initial_interval"}
 	case c.Retry.MaxElapsedTime < 0:
-		return &ConfigError{"retry.max_elapsed_time", "must not be negative (0 means forever)"}
+		return &ConfigError{Component: "exporter", Key: "retry.max_elapsed_time", Reason: "must not be negative (0 means forever)"}
 	}
 	return nil
 }

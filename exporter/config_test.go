@@ -1,14 +1,11 @@
 package exporter
 
 import (
-	"errors"
-	"os"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configtls"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 func TestConfigFile(t *testing.T) {
@@ -20,14 +17,7 @@ func TestConfigFile(t *testing.T) {
 		"inverted_retry":   "retry.max_interval",
 		"negative_elapsed": "retry.max_elapsed_time",
 	}
-	data, err := os.ReadFile("testdata/config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw map[string]yaml.Node
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		t.Fatal(err)
-	}
+	raw := testkit.YAMLCases(t, "testdata/config.yaml")
 	if len(raw) != len(wantErr) {
 		t.Fatalf("%d cases in config.yaml, %d expected", len(raw), len(wantErr))
 	}
@@ -41,7 +31,7 @@ func TestConfigFile(t *testing.T) {
 			if err := node.Decode(&cfg); err != nil {
 				t.Fatal(err)
 			}
-			checkConfigError(t, cfg.Validate(), want)
+			testkit.CheckConfigKey(t, cfg.Validate(), want)
 			if name == "tuned" && (cfg.MaxRequestBytes != 2<<20 || cfg.Retry.MaxElapsedTime != 5*time.Minute) {
 				t.Fatalf("size or durations not decoded: %+v", cfg)
 			}
@@ -50,44 +40,19 @@ func TestConfigFile(t *testing.T) {
 	// Not yaml keys, but still checked.
 	negQueue, zeroFlush := DefaultConfig(), DefaultConfig()
 	negQueue.QueueSize, zeroFlush.FlushInterval = -1, 0
-	checkConfigError(t, negQueue.Validate(), "queue_size")
-	checkConfigError(t, zeroFlush.Validate(), "flush_interval")
-}
-
-func checkConfigError(t *testing.T, err error, wantKey string) {
-	t.Helper()
-	if wantKey == "" {
-		if err != nil {
-			t.Fatalf("Validate() = %v, want nil", err)
-		}
-		return
-	}
-	var ce *ConfigError
-	if !errors.As(err, &ce) || ce.Key != wantKey {
-		t.Fatalf("Validate() = %v, want a ConfigError for %s", err, wantKey)
-	}
+	testkit.CheckConfigKey(t, negQueue.Validate(), "queue_size")
+	testkit.CheckConfigKey(t, zeroFlush.Validate(), "flush_interval")
 }
 
 func TestConfigModifications(t *testing.T) {
-	tests := []struct {
-		name   string
-		modify func(*Config)
-		key    string
-	}{
-		{"defaults", func(*Config) {}, ""},
-		{"max bytes at the top", func(c *Config) { c.MaxRequestBytes = MaxRequestBytes }, ""},
-		{"max bytes too big", func(c *Config) { c.MaxRequestBytes = MaxRequestBytes + 1 }, "max_request_bytes"},
-		{"too many senders", func(c *Config) { c.MaxInFlight = 1000 }, "max_in_flight"},
-		{"unbuffered queue", func(c *Config) { c.QueueSize = 0 }, ""},
-		{"zero initial interval", func(c *Config) { c.Retry.InitialInterval = 0 }, "retry.initial_interval"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			tc.modify(&c)
-			checkConfigError(t, c.Validate(), tc.key)
-		})
-	}
+	testkit.CheckConfigCases(t, DefaultConfig, Config.Validate, []testkit.ConfigCase[Config]{
+		{Name: "defaults", Modify: func(*Config) {}, Key: ""},
+		{Name: "max bytes at the top", Modify: func(c *Config) { c.MaxRequestBytes = MaxRequestBytes }, Key: ""},
+		{Name: "max bytes too big", Modify: func(c *Config) { c.MaxRequestBytes = MaxRequestBytes + 1 }, Key: "max_request_bytes"},
+		{Name: "too many senders", Modify: func(c *Config) { c.MaxInFlight = 1000 }, Key: "max_in_flight"},
+		{Name: "unbuffered queue", Modify: func(c *Config) { c.QueueSize = 0 }, Key: ""},
+		{Name: "zero initial interval", Modify: func(c *Config) { c.Retry.InitialInterval = 0 }, Key: "retry.initial_interval"},
+	})
 }
 
 func TestTransportOptionsValidate(t *testing.T) {
@@ -104,7 +69,7 @@ func TestTransportOptionsValidate(t *testing.T) {
 		{"negative timeout", TransportOptions{Timeout: -time.Second}, "timeout"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { checkConfigError(t, tc.o.Validate(), tc.key) })
+		t.Run(tc.name, func(t *testing.T) { testkit.CheckConfigKey(t, tc.o.Validate(), tc.key) })
 	}
 	if _, err := NewGRPCClient(TransportOptions{TLS: configtls.Config{CAFile: "testdata/config.yaml"}}); err == nil {
 		t.Fatal("a CA file without certificates was accepted")

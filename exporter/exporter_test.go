@@ -22,47 +22,45 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
+// protoCase is a client of one protocol for a collector: grpc or http
+// gives its options.
 type protoCase struct {
 	name string
-	make func(t *testing.T, c *otlptest.Collector) Client
+	grpc func(c *otlptest.Collector) TransportOptions
+	http func(c *otlptest.Collector) HTTPOptions
+}
+
+// make builds the client, failing t on an error.
+func (pc protoCase) make(t *testing.T, c *otlptest.Collector) Client {
+	t.Helper()
+	var cl Client
+	var err error
+	if pc.grpc != nil {
+		cl, err = NewGRPCClient(pc.grpc(c))
+	} else {
+		cl, err = NewHTTPClient(pc.http(c))
+	}
+	if err != nil {
+		t.Fatalf("%s client: %v", pc.name, err)
+	}
+	return cl
 }
 
 func protocols() []protoCase {
+	type C = otlptest.Collector
 	return []protoCase{
-		{"grpc", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewGRPCClient(TransportOptions{Endpoint: c.GRPCEndpoint(), Insecure: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
+		{name: "grpc", grpc: func(c *C) TransportOptions { return TransportOptions{Endpoint: c.GRPCEndpoint(), Insecure: true} }},
+		{name: "grpc-gzip", grpc: func(c *C) TransportOptions {
+			return TransportOptions{Endpoint: "http://" + c.GRPCEndpoint(), Compression: "gzip"}
 		}},
-		{"grpc-gzip", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewGRPCClient(TransportOptions{Endpoint: "http://" + c.GRPCEndpoint(), Compression: "gzip"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
+		{name: "http-protobuf", http: func(c *C) HTTPOptions {
+			return HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPURL()}, JSON: boolp(false)}
 		}},
-		{"http-protobuf", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPURL()}, JSON: boolp(false)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
+		{name: "http-gzip", http: func(c *C) HTTPOptions {
+			return HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPEndpoint(), Insecure: true, Compression: "gzip"}}
 		}},
-		{"http-gzip", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPEndpoint(), Insecure: true, Compression: "gzip"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
-		}},
-		{"http-json", func(t *testing.T, c *otlptest.Collector) Client {
-			cl, err := NewHTTPClient(HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPURL()}, JSON: boolp(true)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
+		{name: "http-json", http: func(c *C) HTTPOptions {
+			return HTTPOptions{TransportOptions: TransportOptions{Endpoint: c.HTTPURL()}, JSON: boolp(true)}
 		}},
 	}
 }
@@ -168,24 +166,46 @@ func TestNothingLost100k(t *testing.T) {
 	}
 }
 
-func TestRetryThenDeliver(t *testing.T) {
-	tests := []struct {
-		name  string
-		proto string
-		fail  otlptest.Failure
-	}{
-		{"grpc-unavailable", "grpc", otlptest.Failure{Code: codes.Unavailable}},
-		{"grpc-exhausted", "grpc", otlptest.Failure{Code: codes.ResourceExhausted}},
-		{"grpc-aborted", "grpc", otlptest.Failure{Code: codes.Aborted}},
-		{"http-503", "http-protobuf", otlptest.Failure{HTTPStatus: 503}},
-		{"http-429", "http-protobuf", otlptest.Failure{HTTPStatus: 429}},
-		{"http-502", "http-json", otlptest.Failure{HTTPStatus: 502}},
+// failure is a backend answer and whether the exporter must treat it as
+// permanent (fail the tracker) or transient (retry).
+type failure struct {
+	name      string
+	proto     string
+	fail      otlptest.Failure
+	permanent bool
+}
+
+func failures() []failure {
+	return []failure{
+		{"grpc-unavailable", "grpc", otlptest.Failure{Code: codes.Unavailable}, false},
+		{"grpc-exhausted", "grpc", otlptest.Failure{Code: codes.ResourceExhausted}, false},
+		{"grpc-aborted", "grpc", otlptest.Failure{Code: codes.Aborted}, false},
+		{"http-503", "http-protobuf", otlptest.Failure{HTTPStatus: 503}, false},
+		{"http-429", "http-protobuf", otlptest.Failure{HTTPStatus: 429}, false},
+		{"http-502", "http-json", otlptest.Failure{HTTPStatus: 502}, false},
+		{"grpc-invalid-argument", "grpc", otlptest.Failure{Code: codes.InvalidArgument}, true},
+		{"grpc-unauthenticated", "grpc", otlptest.Failure{Code: codes.Unauthenticated}, true},
+		{"http-400", "http-protobuf", otlptest.Failure{HTTPStatus: 400}, true},
+		{"http-401", "http-json", otlptest.Failure{HTTPStatus: 401}, true},
 	}
-	for _, tc := range tests {
+}
+
+// failingExporter is an exporter over proto to a collector whose next n
+// requests get fail.
+func failingExporter(t *testing.T, proto string, n int, fail otlptest.Failure) (*otlptest.Collector, *Exporter) {
+	t.Helper()
+	col := testkit.StartCollector(t, otlptest.Options{})
+	col.FailNext(n, fail)
+	return col, startExporter(t, clientFor(t, proto, col), fastConfig())
+}
+
+func TestRetryThenDeliver(t *testing.T) {
+	for _, tc := range failures() {
+		if tc.permanent {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
-			col := testkit.StartCollector(t, otlptest.Options{})
-			col.FailNext(3, tc.fail)
-			e := startExporter(t, clientFor(t, tc.proto, col), fastConfig())
+			col, e := failingExporter(t, tc.proto, 3, tc.fail)
 			tr := e.NewTracker()
 			if err := e.Export(ctxT(t), kernelBatch(testResource, 0, 100), tr); err != nil {
 				t.Fatal(err)
@@ -214,21 +234,12 @@ func clientFor(t *testing.T, name string, col *otlptest.Collector) Client {
 }
 
 func TestPermanentErrorFailsTracker(t *testing.T) {
-	tests := []struct {
-		name  string
-		proto string
-		fail  otlptest.Failure
-	}{
-		{"grpc-invalid-argument", "grpc", otlptest.Failure{Code: codes.InvalidArgument}},
-		{"grpc-unauthenticated", "grpc", otlptest.Failure{Code: codes.Unauthenticated}},
-		{"http-400", "http-protobuf", otlptest.Failure{HTTPStatus: 400}},
-		{"http-401", "http-json", otlptest.Failure{HTTPStatus: 401}},
-	}
-	for _, tc := range tests {
+	for _, tc := range failures() {
+		if !tc.permanent {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
-			col := testkit.StartCollector(t, otlptest.Options{})
-			col.FailNext(1, tc.fail)
-			e := startExporter(t, clientFor(t, tc.proto, col), fastConfig())
+			_, e := failingExporter(t, tc.proto, 1, tc.fail)
 			bad, good := e.NewTracker(), e.NewTracker()
 			if err := e.Export(ctxT(t), kernelBatch(testResource, 0, 10), bad); err != nil {
 				t.Fatal(err)
@@ -345,9 +356,7 @@ func TestTooLargeSpanIsPermanent(t *testing.T) {
 // memory stays bounded; when it comes back everything is delivered.
 func TestBackpressureWhileDown(t *testing.T) {
 	col := testkit.StartCollector(t, otlptest.Options{})
-	cfg := fastConfig()
-	cfg.MaxRequestBytes = 16 << 10
-	cfg.MaxInFlight, cfg.QueueSize = 2, 2
+	cfg := senders(16<<10, 2, 2)
 	e := startExporter(t, clientFor(t, "http-protobuf", col), cfg)
 	col.Down()
 
@@ -548,21 +557,7 @@ func TestFileClientWritesJSONLines(t *testing.T) {
 	if err := tr.Wait(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Shutdown(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var reqs []*coltracepb.ExportTraceServiceRequest
-	if err := otlpjson.ReadJSONLines(f, func(r *coltracepb.ExportTraceServiceRequest) error {
-		reqs = append(reqs, r)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	reqs := shutdownAndRead(t, e, path, otlpjson.ReadJSONLines)
 	if int64(len(reqs)) != e.Stats().RequestsExported || len(reqs) < 2 {
 		t.Fatalf("%d lines for %d requests", len(reqs), e.Stats().RequestsExported)
 	}

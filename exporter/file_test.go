@@ -3,6 +3,7 @@ package exporter
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,32 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 )
+
+// requestReader reads back the requests of a file client's output
+// (otlpjson.ReadJSONLines, otlpproto.ReadDelimited).
+type requestReader func(io.Reader, func(*coltracepb.ExportTraceServiceRequest) error) error
+
+// shutdownAndRead shuts e down (so its file client has written and closed
+// path) and reads the requests in path back with read.
+func shutdownAndRead(t *testing.T, e *Exporter, path string, read requestReader) []*coltracepb.ExportTraceServiceRequest {
+	t.Helper()
+	if err := e.Shutdown(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var reqs []*coltracepb.ExportTraceServiceRequest
+	if err := read(f, func(r *coltracepb.ExportTraceServiceRequest) error {
+		reqs = append(reqs, r)
+		return nil
+	}); err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return reqs
+}
 
 // forwarded is a request as vLLM's SDK sends it: flags set, a status.
 func forwarded() []*tracepb.ResourceSpans {
@@ -80,14 +107,7 @@ func TestFileClientUploadRequest(t *testing.T) {
 // out.otlp.pb and reads both back as the same requests.
 func TestFileClientFormats(t *testing.T) {
 	dir := t.TempDir()
-	read := map[string]func(*os.File, func(*coltracepb.ExportTraceServiceRequest) error) error{
-		"out.jsonl": func(f *os.File, fn func(*coltracepb.ExportTraceServiceRequest) error) error {
-			return otlpjson.ReadJSONLines(f, fn)
-		},
-		"out.otlp.pb": func(f *os.File, fn func(*coltracepb.ExportTraceServiceRequest) error) error {
-			return otlpproto.ReadDelimited(f, fn)
-		},
-	}
+	read := map[string]requestReader{"out.jsonl": otlpjson.ReadJSONLines, "out.otlp.pb": otlpproto.ReadDelimited}
 	got := map[string][]*coltracepb.ExportTraceServiceRequest{}
 	for name, rd := range read {
 		path := filepath.Join(dir, name)
@@ -119,21 +139,7 @@ func TestFileClientFormats(t *testing.T) {
 		if err := cl.UploadTraces(ctxT(t), forwarded()); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Shutdown(ctxT(t)); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = rd(f, func(r *coltracepb.ExportTraceServiceRequest) error {
-			got[name] = append(got[name], r)
-			return nil
-		})
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		got[name] = shutdownAndRead(t, e, path, rd)
 		if int64(len(got[name])) != e.Stats().RequestsExported+1 || len(got[name]) < 3 {
 			t.Fatalf("%s: %d requests for %d exported + 1", name, len(got[name]), e.Stats().RequestsExported)
 		}

@@ -8,6 +8,7 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -60,6 +61,15 @@ func fastConfig() Config {
 	c.Retry.InitialInterval = 5 * time.Millisecond
 	c.Retry.MaxInterval = 50 * time.Millisecond
 	c.FlushInterval = 50 * time.Millisecond
+	return c
+}
+
+// senders is fastConfig with requests of at most reqBytes and inFlight
+// senders behind a queue of queue requests.
+func senders(reqBytes bytesize.ByteSize, inFlight, queue int) Config {
+	c := fastConfig()
+	c.MaxRequestBytes = reqBytes
+	c.MaxInFlight, c.QueueSize = inFlight, queue
 	return c
 }
 

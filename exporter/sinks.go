@@ -39,7 +39,7 @@ func (c SinkConfig) Validate() error {
 	switch c.Protocol {
 	case "", ProtocolGRPC, ProtocolHTTP, ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolFile, ProtocolDiscard:
 	default:
-		return &ConfigError{"protocol", fmt.Sprintf("%q is not grpc, http (http/protobuf) or http/json", c.Protocol)}
+		return &ConfigError{Component: "exporter", Key: "protocol", Reason: fmt.Sprintf("%q is not grpc, http (http/protobuf) or http/json", c.Protocol)}
 	}
 	return c.Transport.Validate()
 }
@@ -85,7 +85,7 @@ func Sinks() map[string]Builder {
 		},
 		ProtocolFile: func(c SinkConfig) (Client, error) {
 			if c.Path == "" {
-				return nil, &ConfigError{"path", "the file protocol needs a path"}
+				return nil, &ConfigError{Component: "exporter", Key: "path", Reason: "the file protocol needs a path"}
 			}
 			if c.Path == "-" {
 				return NewWriterClient(os.Stdout), nil
@@ -111,7 +111,7 @@ func NewClientFor(c SinkConfig, sinks map[string]Builder, getenv func(string) st
 			names = append(names, k)
 		}
 		slices.Sort(names)
-		return nil, &ConfigError{"protocol", fmt.Sprintf("%q is not one of %s", p, strings.Join(names, ", "))}
+		return nil, &ConfigError{Component: "exporter", Key: "protocol", Reason: fmt.Sprintf("%q is not one of %s", p, strings.Join(names, ", "))}
 	}
 	cl, err := b(c)
 	if err != nil {

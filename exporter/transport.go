@@ -48,16 +48,16 @@ func (o TransportOptions) Validate() error {
 	switch o.Compression {
 	case "", "gzip", "none":
 	default:
-		return &ConfigError{"compression", fmt.Sprintf("%q is not gzip or none", o.Compression)}
+		return &ConfigError{Component: "exporter", Key: "compression", Reason: fmt.Sprintf("%q is not gzip or none", o.Compression)}
 	}
 	if err := o.TLS.Validate(); err != nil {
-		return &ConfigError{"tls.cert_file", err.Error()}
+		return &ConfigError{Component: "exporter", Key: "tls.cert_file", Reason: err.Error()}
 	}
 	if o.Timeout < 0 {
-		return &ConfigError{"timeout", "must not be negative"}
+		return &ConfigError{Component: "exporter", Key: "timeout", Reason: "must not be negative"}
 	}
 	if o.Insecure && (o.TLS.CAFile != "" || o.TLS.CertFile != "") {
-		return &ConfigError{"insecure", "cannot be true together with tls.ca_file or tls.cert_file"}
+		return &ConfigError{Component: "exporter", Key: "insecure", Reason: "cannot be true together with tls.ca_file or tls.cert_file"}
 	}
 	return nil
 }
@@ -72,6 +72,47 @@ func (o TransportOptions) tlsConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("exporter: tls: %w", err)
 	}
 	return cfg, nil
+}
+
+// optionSet is how one OTel client package (otlptracegrpc, otlptracehttp)
+// spells the transport options both have.
+type optionSet[O any] struct {
+	endpointURL, endpoint func(string) O
+	tls                   func(*tls.Config) O
+	insecure              func() O
+	headers               func(map[string]string) O
+	timeout               func(time.Duration) O
+}
+
+// clientOptions appends to opts, in f's spelling, o's endpoint, TLS or
+// plaintext, headers and timeout: only those that are set, so that the
+// OTEL_EXPORTER_OTLP_* variables decide the rest. Compression is spelled
+// differently by each package and left to the caller.
+func clientOptions[O any](o TransportOptions, opts []O, f optionSet[O]) ([]O, error) {
+	if o.Endpoint != "" {
+		if isURL(o.Endpoint) {
+			opts = append(opts, f.endpointURL(o.Endpoint))
+		} else {
+			opts = append(opts, f.endpoint(o.Endpoint))
+		}
+	}
+	tlsCfg, err := o.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case tlsCfg != nil:
+		opts = append(opts, f.tls(tlsCfg))
+	case o.Insecure:
+		opts = append(opts, f.insecure())
+	}
+	if o.Headers != nil {
+		opts = append(opts, f.headers(o.Headers))
+	}
+	if o.Timeout > 0 {
+		opts = append(opts, f.timeout(o.Timeout))
+	}
+	return opts, nil
 }
 
 // GRPCClient is an OTLP/gRPC client built on otlptracegrpc. Its own retry
@@ -90,32 +131,21 @@ func NewGRPCClient(o TransportOptions) (*GRPCClient, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	opts := []otlptracegrpc.Option{otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false})}
-	if o.Endpoint != "" {
-		if isURL(o.Endpoint) {
-			opts = append(opts, otlptracegrpc.WithEndpointURL(o.Endpoint))
-		} else {
-			opts = append(opts, otlptracegrpc.WithEndpoint(o.Endpoint))
-		}
-	}
-	tlsCfg, err := o.tlsConfig()
+	opts, err := clientOptions(o, []otlptracegrpc.Option{otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false})}, optionSet[otlptracegrpc.Option]{
+		endpointURL: otlptracegrpc.WithEndpointURL,
+		endpoint:    otlptracegrpc.WithEndpoint,
+		tls: func(c *tls.Config) otlptracegrpc.Option {
+			return otlptracegrpc.WithTLSCredentials(credentials.NewTLS(c))
+		},
+		insecure: otlptracegrpc.WithInsecure,
+		headers:  otlptracegrpc.WithHeaders,
+		timeout:  otlptracegrpc.WithTimeout,
+	})
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case tlsCfg != nil:
-		opts = append(opts, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
-	case o.Insecure:
-		opts = append(opts, otlptracegrpc.WithInsecure())
-	}
-	if o.Headers != nil {
-		opts = append(opts, otlptracegrpc.WithHeaders(o.Headers))
-	}
 	if o.Compression != "" {
 		opts = append(opts, otlptracegrpc.WithCompressor(o.Compression))
-	}
-	if o.Timeout > 0 {
-		opts = append(opts, otlptracegrpc.WithTimeout(o.Timeout))
 	}
 	return &GRPCClient{otlptracegrpc.NewClient(opts...)}, nil
 }
@@ -157,35 +187,22 @@ func NewHTTPClient(o HTTPOptions) (*HTTPClient, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	opts := []otlptracehttp.Option{otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false})}
-	if o.Endpoint != "" {
-		if isURL(o.Endpoint) {
-			opts = append(opts, otlptracehttp.WithEndpointURL(o.Endpoint))
-		} else {
-			opts = append(opts, otlptracehttp.WithEndpoint(o.Endpoint))
-		}
-	}
-	tlsCfg, err := o.tlsConfig()
+	opts, err := clientOptions(o.TransportOptions, []otlptracehttp.Option{otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false})}, optionSet[otlptracehttp.Option]{
+		endpointURL: otlptracehttp.WithEndpointURL,
+		endpoint:    otlptracehttp.WithEndpoint,
+		tls:         otlptracehttp.WithTLSClientConfig,
+		insecure:    otlptracehttp.WithInsecure,
+		headers:     otlptracehttp.WithHeaders,
+		timeout:     otlptracehttp.WithTimeout,
+	})
 	if err != nil {
 		return nil, err
-	}
-	switch {
-	case tlsCfg != nil:
-		opts = append(opts, otlptracehttp.WithTLSClientConfig(tlsCfg))
-	case o.Insecure:
-		opts = append(opts, otlptracehttp.WithInsecure())
-	}
-	if o.Headers != nil {
-		opts = append(opts, otlptracehttp.WithHeaders(o.Headers))
 	}
 	switch o.Compression {
 	case "gzip":
 		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
 	case "none":
 		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.NoCompression))
-	}
-	if o.Timeout > 0 {
-		opts = append(opts, otlptracehttp.WithTimeout(o.Timeout))
 	}
 	getenv := o.Getenv
 	if getenv == nil {

@@ -29,26 +29,22 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	pb := mustMarshal(b, req)
 	n := countSpans(req.ResourceSpans)
-	b.Run("json", func(b *testing.B) {
-		b.SetBytes(int64(len(js)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := decodeJSON(js); err != nil {
-				b.Fatal(err)
+	for _, c := range []struct {
+		name   string
+		data   []byte
+		decode decoder
+	}{{"json", js, decodeJSON}, {"protobuf", pb, decodeProto}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.decode(c.data); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		reportSpans(b, n)
-	})
-	b.Run("protobuf", func(b *testing.B) {
-		b.SetBytes(int64(len(pb)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := decodeProto(pb); err != nil {
-				b.Fatal(err)
-			}
-		}
-		reportSpans(b, n)
-	})
+			reportSpans(b, n)
+		})
+	}
 }
 
 // BenchmarkExport measures whole requests over loopback (client encoding

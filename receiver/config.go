@@ -93,32 +93,32 @@ func (c Config) Validate() error {
 			continue
 		}
 		if err := checkAddr(a.addr); err != nil {
-			return &ConfigError{Key: a.key, Reason: err.Error()}
+			return &ConfigError{Component: "receiver", Key: a.key, Reason: err.Error()}
 		}
 	}
 	if c.GRPCAddr != "" && c.GRPCAddr == c.HTTPAddr {
 		if _, port, _ := net.SplitHostPort(c.GRPCAddr); port != "0" {
-			return &ConfigError{Key: "http", Reason: "same address as grpc " + strconv.Quote(c.GRPCAddr)}
+			return &ConfigError{Component: "receiver", Key: "http", Reason: "same address as grpc " + strconv.Quote(c.GRPCAddr)}
 		}
 	}
 	switch {
 	case c.MaxRecvMessageBytes <= 0:
-		return &ConfigError{Key: "max_message_bytes", Reason: "must be positive"}
+		return &ConfigError{Component: "receiver", Key: "max_message_bytes", Reason: "must be positive"}
 	case c.MaxRecvMessageBytes > maxGRPCMessage:
-		return &ConfigError{Key: "max_message_bytes", Reason: fmt.Sprintf("must be at most %d", maxGRPCMessage)}
+		return &ConfigError{Component: "receiver", Key: "max_message_bytes", Reason: fmt.Sprintf("must be at most %d", maxGRPCMessage)}
 	case c.MaxPendingBytes < c.MaxRecvMessageBytes:
-		return &ConfigError{Key: "max_pending_bytes", Reason: fmt.Sprintf("%d is less than max_message_bytes (%d): a request of the largest allowed size could never be accepted", c.MaxPendingBytes, c.MaxRecvMessageBytes)}
+		return &ConfigError{Component: "receiver", Key: "max_pending_bytes", Reason: fmt.Sprintf("%d is less than max_message_bytes (%d): a request of the largest allowed size could never be accepted", c.MaxPendingBytes, c.MaxRecvMessageBytes)}
 	case c.RetryAfter <= 0:
-		return &ConfigError{Key: "retry_after", Reason: "must be positive"}
+		return &ConfigError{Component: "receiver", Key: "retry_after", Reason: "must be positive"}
 	case c.RetryAfter > time.Hour:
-		return &ConfigError{Key: "retry_after", Reason: "must be at most 1h"}
+		return &ConfigError{Component: "receiver", Key: "retry_after", Reason: "must be at most 1h"}
 	}
 	if !c.TLS.IsZero() {
 		switch {
 		case c.TLS.CertFile == "":
-			return &ConfigError{Key: "tls.cert_file", Reason: "required when tls is set"}
+			return &ConfigError{Component: "receiver", Key: "tls.cert_file", Reason: "required when tls is set"}
 		case c.TLS.KeyFile == "":
-			return &ConfigError{Key: "tls.key_file", Reason: "required when tls is set"}
+			return &ConfigError{Component: "receiver", Key: "tls.key_file", Reason: "required when tls is set"}
 		}
 	}
 	return nil

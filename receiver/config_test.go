@@ -1,26 +1,17 @@
 package receiver
 
 import (
-	"errors"
-	"os"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // loadConfigs decodes each named config in testdata/config.yaml over the
 // defaults.
 func loadConfigs(t *testing.T) map[string]Config {
 	t.Helper()
-	b, err := os.ReadFile("testdata/config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw map[string]yaml.Node
-	if err := yaml.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
+	raw := testkit.YAMLCases(t, "testdata/config.yaml")
 	out := make(map[string]Config, len(raw))
 	for name, node := range raw {
 		c := DefaultConfig()
@@ -76,7 +67,7 @@ func TestConfigFile(t *testing.T) {
 			if !ok {
 				t.Fatalf("no config %q in testdata/config.yaml", tc.name)
 			}
-			checkValidate(t, c, tc.wantKey)
+			testkit.CheckConfigKey(t, c.Validate(), tc.wantKey)
 			if tc.check != nil {
 				tc.check(t, c)
 			}
@@ -84,50 +75,21 @@ func TestConfigFile(t *testing.T) {
 	}
 }
 
-func checkValidate(t *testing.T, c Config, wantKey string) {
-	t.Helper()
-	err := c.Validate()
-	if wantKey == "" {
-		if err != nil {
-			t.Fatalf("Validate: %v", err)
-		}
-		return
-	}
-	var ce *ConfigError
-	if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("Validate = %v, want a *ConfigError for %q", err, wantKey)
-	}
-	if ce.Key != wantKey {
-		t.Errorf("error names key %q (%v), want %q", ce.Key, err, wantKey)
-	}
-}
-
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name    string
-		modify  func(*Config)
-		wantKey string
-	}{
-		{"default", func(*Config) {}, ""},
-		{"port 0", func(c *Config) { c.GRPCAddr, c.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0" }, ""},
-		{"http off", func(c *Config) { c.HTTPAddr = "" }, ""},
-		{"no port", func(c *Config) { c.GRPCAddr = "127.0.0.1" }, "grpc"},
-		{"bad http port", func(c *Config) { c.HTTPAddr = "127.0.0.1:http" }, "http"},
-		{"same address", func(c *Config) { c.HTTPAddr = c.GRPCAddr }, "http"},
-		{"zero message size", func(c *Config) { c.MaxRecvMessageBytes = 0 }, "max_message_bytes"},
-		{"huge message size", func(c *Config) { c.MaxRecvMessageBytes, c.MaxPendingBytes = 4<<30, 8<<30 }, "max_message_bytes"},
-		{"pending equals message", func(c *Config) { c.MaxPendingBytes = c.MaxRecvMessageBytes }, ""},
-		{"pending below message", func(c *Config) { c.MaxPendingBytes = c.MaxRecvMessageBytes - 1 }, "max_pending_bytes"},
-		{"zero retry", func(c *Config) { c.RetryAfter = 0 }, "retry_after"},
-		{"long retry", func(c *Config) { c.RetryAfter = 2 * time.Hour }, "retry_after"},
-		{"tls without cert", func(c *Config) { c.TLS = TLSConfig{KeyFile: "k"} }, "tls.cert_file"},
-		{"tls", func(c *Config) { c.TLS = TLSConfig{CertFile: "c", KeyFile: "k"} }, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			tc.modify(&c)
-			checkValidate(t, c, tc.wantKey)
-		})
-	}
+	testkit.CheckConfigCases(t, DefaultConfig, Config.Validate, []testkit.ConfigCase[Config]{
+		{Name: "default", Modify: func(*Config) {}, Key: ""},
+		{Name: "port 0", Modify: func(c *Config) { c.GRPCAddr, c.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0" }, Key: ""},
+		{Name: "http off", Modify: func(c *Config) { c.HTTPAddr = "" }, Key: ""},
+		{Name: "no port", Modify: func(c *Config) { c.GRPCAddr = "127.0.0.1" }, Key: "grpc"},
+		{Name: "bad http port", Modify: func(c *Config) { c.HTTPAddr = "127.0.0.1:http" }, Key: "http"},
+		{Name: "same address", Modify: func(c *Config) { c.HTTPAddr = c.GRPCAddr }, Key: "http"},
+		{Name: "zero message size", Modify: func(c *Config) { c.MaxRecvMessageBytes = 0 }, Key: "max_message_bytes"},
+		{Name: "huge message size", Modify: func(c *Config) { c.MaxRecvMessageBytes, c.MaxPendingBytes = 4<<30, 8<<30 }, Key: "max_message_bytes"},
+		{Name: "pending equals message", Modify: func(c *Config) { c.MaxPendingBytes = c.MaxRecvMessageBytes }, Key: ""},
+		{Name: "pending below message", Modify: func(c *Config) { c.MaxPendingBytes = c.MaxRecvMessageBytes - 1 }, Key: "max_pending_bytes"},
+		{Name: "zero retry", Modify: func(c *Config) { c.RetryAfter = 0 }, Key: "retry_after"},
+		{Name: "long retry", Modify: func(c *Config) { c.RetryAfter = 2 * time.Hour }, Key: "retry_after"},
+		{Name: "tls without cert", Modify: func(c *Config) { c.TLS = TLSConfig{KeyFile: "k"} }, Key: "tls.cert_file"},
+		{Name: "tls", Modify: func(c *Config) { c.TLS = TLSConfig{CertFile: "c", KeyFile: "k"} }, Key: ""},
+	})
 }

@@ -8,7 +8,6 @@ import (
 
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp"
 )
@@ -56,20 +55,8 @@ func TestJSONEqualsProto(t *testing.T) {
 		"empty":     {},
 	} {
 		t.Run(name, func(t *testing.T) {
-			fromProto, err := decodeProto(mustMarshal(t, want))
-			if err != nil {
-				t.Fatalf("decodeProto: %v", err)
-			}
-			fromJSON, err := decodeJSON(encodeJSON(t, want))
-			if err != nil {
-				t.Fatalf("decodeJSON: %v", err)
-			}
-			if !proto.Equal(fromProto, want) {
-				t.Error("protobuf round trip changed the message")
-			}
-			if !proto.Equal(fromJSON, want) {
-				t.Error("OTLP/JSON round trip changed the message")
-			}
+			roundTrip(t, "protobuf", decodeProto, mustMarshal(t, want), want)
+			roundTrip(t, "OTLP/JSON", decodeJSON, encodeJSON(t, want), want)
 		})
 	}
 }

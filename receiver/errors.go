@@ -2,8 +2,8 @@ package receiver
 
 import (
 	"errors"
-	"fmt"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configerr"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp"
 )
 
@@ -11,8 +11,9 @@ import (
 // per-request ones (ErrMalformed, ErrTooLarge, ErrOverloaded) also appear in
 // the messages senders get back.
 var (
-	// ErrInvalidConfig is wrapped by every *ConfigError.
-	ErrInvalidConfig = errors.New("receiver: invalid config")
+	// ErrInvalidConfig is wrapped by every *ConfigError (of any
+	// component: it is configerr.ErrInvalid).
+	ErrInvalidConfig = configerr.ErrInvalid
 	// ErrStarted is returned by Start on a receiver that was already started.
 	ErrStarted = errors.New("receiver: already started")
 	// ErrClosed is returned by Start after Shutdown.
@@ -31,18 +32,10 @@ var (
 	ErrOverloaded = errors.New("receiver overloaded")
 )
 
-// ConfigError names the configuration key that is wrong and why.
-type ConfigError struct {
-	Key    string // YAML key, e.g. "max_pending_bytes" or "tls.cert_file"
-	Reason string
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("receiver: invalid config: %s: %s", e.Key, e.Reason)
-}
-
-// Unwrap makes errors.Is(err, ErrInvalidConfig) true.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+// ConfigError names the configuration key that is wrong and why (Component
+// "receiver", Key e.g. "max_pending_bytes" or "tls.cert_file"; the type all
+// components share). It wraps ErrInvalidConfig.
+type ConfigError = configerr.Error
 
 // PermanentError is returned by a Consumer to say that retrying the same data
 // cannot succeed (for example, the backend rejected it as invalid). The

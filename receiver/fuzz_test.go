@@ -28,27 +28,12 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		req, err := decodeJSON(b)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
-			}
+		req, ok := accepted(t, decodeJSON, b)
+		if !ok {
 			return
 		}
-		again, err := decodeJSON(encodeJSON(t, req))
-		if err != nil {
-			t.Fatalf("re-encoded JSON does not decode: %v", err)
-		}
-		if !proto.Equal(req, again) {
-			t.Fatal("OTLP/JSON round trip changed the message")
-		}
-		viaProto, err := decodeProto(mustMarshal(t, req))
-		if err != nil {
-			t.Fatalf("protobuf of accepted JSON does not decode: %v", err)
-		}
-		if !proto.Equal(req, viaProto) {
-			t.Fatal("protobuf round trip changed the message")
-		}
+		roundTrip(t, "OTLP/JSON", decodeJSON, encodeJSON(t, req), req)
+		roundTrip(t, "protobuf", decodeProto, mustMarshal(t, req), req)
 	})
 }
 
@@ -60,30 +45,46 @@ func FuzzDecodeProto(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0x0a, 0x00})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		req, err := decodeProto(b)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
-			}
+		req, ok := accepted(t, decodeProto, b)
+		if !ok {
 			return
 		}
-		again, err := decodeProto(mustMarshal(t, req))
-		if err != nil || !proto.Equal(req, again) {
-			t.Fatalf("protobuf round trip: %v", err)
-		}
+		roundTrip(t, "protobuf", decodeProto, mustMarshal(t, req), req)
 		// OTLP/JSON carries no unknown fields; compare without them.
 		known := new(collectortrace.ExportTraceServiceRequest)
 		if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, known); err != nil {
 			t.Fatalf("decodes with unknown fields but not without: %v", err)
 		}
-		viaJSON, err := decodeJSON(encodeJSON(t, known))
-		if err != nil {
-			t.Fatalf("OTLP/JSON of an accepted message does not decode: %v", err)
-		}
-		if !proto.Equal(known, viaJSON) {
-			t.Fatal("OTLP/JSON round trip changed the message")
-		}
+		roundTrip(t, "OTLP/JSON", decodeJSON, encodeJSON(t, known), known)
 	})
+}
+
+type decoder func([]byte) (*collectortrace.ExportTraceServiceRequest, error)
+
+// accepted decodes b; a failure must be ErrMalformed (ok false then).
+func accepted(t *testing.T, decode decoder, b []byte) (req *collectortrace.ExportTraceServiceRequest, ok bool) {
+	t.Helper()
+	req, err := decode(b)
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error %v does not wrap ErrMalformed", err)
+		}
+		return nil, false
+	}
+	return req, true
+}
+
+// roundTrip fails t unless encoded (want, encoded as format) decodes to
+// want again.
+func roundTrip(t *testing.T, format string, decode decoder, encoded []byte, want *collectortrace.ExportTraceServiceRequest) {
+	t.Helper()
+	got, err := decode(encoded)
+	if err != nil {
+		t.Fatalf("%s of an accepted message does not decode: %v", format, err)
+	}
+	if !proto.Equal(got, want) {
+		t.Fatalf("%s round trip changed the message", format)
+	}
 }
 
 // fixtureSubset returns the real vLLM fixture cut to n spans per resource.

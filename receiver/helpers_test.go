@@ -37,6 +37,15 @@ type sink struct {
 
 func newSink() *sink { return &sink{calls: make(chan struct{}, 1024)} }
 
+// failingSink is a sink whose every call returns err (nil: none fails).
+func failingSink(err error) *sink {
+	s := newSink()
+	if err != nil {
+		s.fail = func() error { return err }
+	}
+	return s
+}
+
 func (s *sink) ConsumeTraces(_ context.Context, rs []*tracepb.ResourceSpans) error {
 	if s.fail != nil {
 		if err := s.fail(); err != nil {
@@ -76,13 +85,7 @@ func testConfig() Config {
 // test.
 func startReceiver(t testing.TB, cfg Config, c Consumer) *Receiver {
 	t.Helper()
-	r, err := New(cfg, c, nil)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	r := startedReceiver(t, cfg, c)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -90,6 +93,20 @@ func startReceiver(t testing.TB, cfg Config, c Consumer) *Receiver {
 			t.Errorf("Shutdown: %v", err)
 		}
 	})
+	return r
+}
+
+// startedReceiver builds and starts a receiver that the test shuts down
+// itself.
+func startedReceiver(t testing.TB, cfg Config, c Consumer) *Receiver {
+	t.Helper()
+	r, err := New(cfg, c, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
 	return r
 }
 

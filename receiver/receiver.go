@@ -126,7 +126,7 @@ func New(cfg Config, consumer Consumer, logger *slog.Logger) (*Receiver, error) 
 		return nil, err
 	}
 	if !cfg.Enabled() {
-		return nil, &ConfigError{Key: "grpc_addr", Reason: "both grpc_addr and http_addr are empty: nothing to listen on"}
+		return nil, &ConfigError{Component: "receiver", Key: "grpc_addr", Reason: "both grpc_addr and http_addr are empty: nothing to listen on"}
 	}
 	if consumer == nil {
 		return nil, errors.New("receiver: New: nil Consumer")

@@ -255,10 +255,7 @@ func TestGRPCErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSink()
-			if tc.fail != nil {
-				s.fail = func() error { return tc.fail }
-			}
+			s := failingSink(tc.fail)
 			r := startReceiver(t, tc.cfg, s)
 			err := tc.send(t, r.Addrs().GRPC)
 			if got := status.Code(err); got != tc.wantCode {
@@ -319,10 +316,7 @@ func TestHTTPErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSink()
-			if tc.fail != nil {
-				s.fail = func() error { return tc.fail }
-			}
+			s := failingSink(tc.fail)
 			r := startReceiver(t, tc.cfg, s)
 			method, path := cmpOr(tc.method, http.MethodPost), cmpOr(tc.path, HTTPTracesPath)
 			req, err := http.NewRequest(method, "http://"+r.Addrs().HTTP+path, strings.NewReader(string(tc.body)))
@@ -557,13 +551,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 		return ctx.Err()
 	})
-	r, err := New(testConfig(), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedReceiver(t, testConfig(), c)
 	client := grpcClient(t, r.Addrs().GRPC)
 	url := "http://" + r.Addrs().HTTP + HTTPTracesPath
 	grpcDone, httpDone := make(chan error, 1), make(chan int, 1)
@@ -605,13 +593,7 @@ func TestShutdownForced(t *testing.T) {
 		cancelled.Add(1)
 		return ctx.Err()
 	})
-	r, err := New(testConfig(), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedReceiver(t, testConfig(), c)
 	client := grpcClient(t, r.Addrs().GRPC)
 	url := "http://" + r.Addrs().HTTP + HTTPTracesPath
 	done := make(chan struct{}, 2)
@@ -624,7 +606,7 @@ func TestShutdownForced(t *testing.T) {
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	err = r.Shutdown(ctx)
+	err := r.Shutdown(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown: %v, want DeadlineExceeded", err)
 	}

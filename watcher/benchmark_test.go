@@ -1,14 +1,10 @@
 package watcher
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
@@ -71,51 +67,20 @@ func BenchmarkFirstScan10k(b *testing.B) {
 	}
 }
 
-// BenchmarkVerifyGzip measures the completeness check on the real H100
-// trace, in decompressed MB/s: the physical limit is inflate alone
-// (klauspost/compress/gzip, see docs/performance-notes.md).
-func BenchmarkVerifyGzip(b *testing.B) {
+// BenchmarkFingerprintGzip measures the watcher's whole check of a .gz
+// (gzip header, first 16 KiB inflated, trailer) on the real H100 trace.
+func BenchmarkFingerprintGzip(b *testing.B) {
 	p := filepath.Join("..", "testdata", "h100", "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz")
 	fi, err := os.Stat(p)
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw := testkit.ReadFile(b, p)
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		b.Fatal(err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := fingerprint(os.Open, p, true, fi.Size()); err != nil {
+			b.Fatal(err)
+		}
 	}
-	n, err := io.Copy(io.Discard, zr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("verify", func(b *testing.B) {
-		b.SetBytes(n)
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := verifyGzip(context.Background(), os.Open, p, fi.Size()); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("inflate-only", func(b *testing.B) { // the floor: inflate from memory
-		b.SetBytes(n)
-		b.ReportAllocs()
-		for b.Loop() {
-			zr, _ := gzip.NewReader(bytes.NewReader(raw))
-			if _, err := io.Copy(io.Discard, zr); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("fingerprint", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := fingerprint(os.Open, p, true, fi.Size()); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }
 
 // BenchmarkListFloor10k is the floor for a rescan: list the directory and

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configerr"
 )
 
 // After-export policies (Config.AfterExport).
@@ -59,14 +60,6 @@ type Config struct {
 	// file inside the watched directory. True: followed wherever it points.
 	// Symlinked directories are never followed.
 	FollowSymlinks bool `yaml:"follow_symlinks"`
-	// SkipGzipVerify false (the default): a settled .gz is inflated to its
-	// end and its CRC-32/length trailer checked before it is offered.
-	// True: it is offered once settled, for a consumer that verifies the
-	// stream itself and hands a cut one back through Retry with an error
-	// matching IsTruncated (the converter does both, so the daemon sets
-	// it): every byte is then inflated once instead of twice. Truncated
-	// reads are counted and given up on (MaxTruncated*) the same way.
-	SkipGzipVerify bool `yaml:"-"`
 	// MaxFileSize (bytes on disk, 0 = no limit): larger files are failed
 	// with ErrTooLarge.
 	MaxFileSize bytesize.ByteSize `yaml:"max_file_size"`
@@ -117,18 +110,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// ConfigError names the configuration key that is wrong.
-type ConfigError struct {
-	Key    string // the YAML key under the watcher's section, e.g. "settle_time", "dirs[1]"
-	Reason string
-}
-
-func (e *ConfigError) Error() string { return fmt.Sprintf("watcher config: %s: %s", e.Key, e.Reason) }
+// ConfigError names the configuration key that is wrong (Component
+// "watcher", Key as under the watcher's section, e.g. "settle_time",
+// "dirs[1]"; the type all components share).
+type ConfigError = configerr.Error
 
 // Validate checks every key and returns a *ConfigError for the first bad one.
 func (c Config) Validate() error {
 	bad := func(key, format string, args ...any) error {
-		return &ConfigError{Key: key, Reason: fmt.Sprintf(format, args...)}
+		return &ConfigError{Component: "watcher", Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
 	if len(c.Dirs) == 0 {
 		return bad("dirs", "at least one directory is required")

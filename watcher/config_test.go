@@ -2,11 +2,13 @@ package watcher
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -33,17 +35,11 @@ func TestConfigFile(t *testing.T) {
 			if err := c.Config.Decode(&cfg); err != nil {
 				t.Fatal(err)
 			}
-			err := cfg.Validate()
+			want := c.Key
 			if c.Valid {
-				if err != nil {
-					t.Fatalf("want valid, got %v", err)
-				}
-				return
+				want = ""
 			}
-			var ce *ConfigError
-			if !errors.As(err, &ce) || ce.Key != c.Key {
-				t.Fatalf("got %v, want a *ConfigError for %s", err, c.Key)
-			}
+			testkit.CheckConfigKey(t, cfg.Validate(), want)
 		})
 	}
 	// The full example decodes every field.
@@ -64,48 +60,36 @@ func TestConfigValidate(t *testing.T) {
 		c.Dirs = []string{"/prof"}
 		return c
 	}
-	tests := []struct {
-		name   string
-		modify func(*Config)
-		key    string // "" = valid
-	}{
-		{"defaults", func(*Config) {}, ""},
-		{"no dirs", func(c *Config) { c.Dirs = nil }, "dirs"},
-		{"empty dir", func(c *Config) { c.Dirs = []string{"/a", ""} }, "dirs[1]"},
-		{"zero rescan", func(c *Config) { c.RescanInterval = 0 }, "rescan_interval"},
-		{"negative settle", func(c *Config) { c.SettleTime = -1 }, "settle_time"},
-		{"zero settle is fine", func(c *Config) { c.SettleTime = 0 }, ""},
-		{"negative max size", func(c *Config) { c.MaxFileSize = -1 }, "max_file_size"},
-		{"zero retention", func(c *Config) { c.StateRetention = 0 }, "state_retention"},
-		{"negative budget", func(c *Config) { c.DiskBudgetBytes = -5 }, "disk_budget"},
-		{"zero backoff", func(c *Config) { c.RetryBackoff.Initial = 0 }, "retry_backoff.initial"},
-		{"max below initial", func(c *Config) { c.RetryBackoff.Max = c.RetryBackoff.Initial / 2 }, "retry_backoff.max"},
-		{"negative truncated age", func(c *Config) { c.MaxTruncatedAge = -time.Second }, "max_truncated_age"},
-		{"negative truncated attempts", func(c *Config) { c.MaxTruncatedAttempts = -1 }, "max_truncated_attempts"},
-		{"bad after_export", func(c *Config) { c.AfterExport = "" }, "after_export"},
-		{"bad on_failure", func(c *Config) { c.OnFailure = "delete" }, "on_failure"},
-		{"move with dirs", func(c *Config) { c.AfterExport, c.ExportedDir = AfterExportMove, "/x" }, ""},
+	// New must refuse what Validate refuses, with the same *ConfigError.
+	check := func(c Config) error {
+		err := c.Validate()
+		if err == nil {
+			return nil
+		}
+		var ce *ConfigError
+		if _, nerr := New(c, nil); !errors.As(nerr, &ce) || ce.Key != err.(*ConfigError).Key {
+			return fmt.Errorf("New does not refuse it as Validate does (%v): %v", err, nerr)
+		}
+		return err
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := base()
-			tt.modify(&c)
-			err := c.Validate()
-			if tt.key == "" {
-				if err != nil {
-					t.Fatalf("want valid, got %v", err)
-				}
-				return
-			}
-			var ce *ConfigError
-			if !errors.As(err, &ce) || ce.Key != tt.key {
-				t.Fatalf("got %v, want a *ConfigError for %s", err, tt.key)
-			}
-			if _, err := New(c, nil); !errors.As(err, &ce) {
-				t.Errorf("New accepted an invalid config: %v", err)
-			}
-		})
-	}
+	testkit.CheckConfigCases(t, base, check, []testkit.ConfigCase[Config]{
+		{Name: "defaults", Modify: func(*Config) {}, Key: ""},
+		{Name: "no dirs", Modify: func(c *Config) { c.Dirs = nil }, Key: "dirs"},
+		{Name: "empty dir", Modify: func(c *Config) { c.Dirs = []string{"/a", ""} }, Key: "dirs[1]"},
+		{Name: "zero rescan", Modify: func(c *Config) { c.RescanInterval = 0 }, Key: "rescan_interval"},
+		{Name: "negative settle", Modify: func(c *Config) { c.SettleTime = -1 }, Key: "settle_time"},
+		{Name: "zero settle is fine", Modify: func(c *Config) { c.SettleTime = 0 }, Key: ""},
+		{Name: "negative max size", Modify: func(c *Config) { c.MaxFileSize = -1 }, Key: "max_file_size"},
+		{Name: "zero retention", Modify: func(c *Config) { c.StateRetention = 0 }, Key: "state_retention"},
+		{Name: "negative budget", Modify: func(c *Config) { c.DiskBudgetBytes = -5 }, Key: "disk_budget"},
+		{Name: "zero backoff", Modify: func(c *Config) { c.RetryBackoff.Initial = 0 }, Key: "retry_backoff.initial"},
+		{Name: "max below initial", Modify: func(c *Config) { c.RetryBackoff.Max = c.RetryBackoff.Initial / 2 }, Key: "retry_backoff.max"},
+		{Name: "negative truncated age", Modify: func(c *Config) { c.MaxTruncatedAge = -time.Second }, Key: "max_truncated_age"},
+		{Name: "negative truncated attempts", Modify: func(c *Config) { c.MaxTruncatedAttempts = -1 }, Key: "max_truncated_attempts"},
+		{Name: "bad after_export", Modify: func(c *Config) { c.AfterExport = "" }, Key: "after_export"},
+		{Name: "bad on_failure", Modify: func(c *Config) { c.OnFailure = "delete" }, Key: "on_failure"},
+		{Name: "move with dirs", Modify: func(c *Config) { c.AfterExport, c.ExportedDir = AfterExportMove, "/x" }, Key: ""},
+	})
 }
 
 func TestBackoffDelay(t *testing.T) {

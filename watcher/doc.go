@@ -6,9 +6,12 @@
 // The profiler directory is the durable queue. A file is offered by Next
 // when it is complete: a plain .json (which Kineto renames into place) once
 // its size and mtime have settled, a .json.gz (which PyTorch grows in
-// place) once its size and mtime have settled and its gzip stream decodes
-// to a clean end (or, with Config.SkipGzipVerify, once settled: the
-// consumer verifies the stream and reports a cut one through Retry). The daemon then calls exactly one of Done (exported:
+// place) once its size and mtime have settled and its fingerprint (gzip
+// header, first 16 KiB of content, trailer) reads; the whole stream is
+// left to the consumer, which inflates it anyway, checks its CRC-32 and
+// length at the end and reports a cut one through Retry with an error
+// matching IsTruncated, so every byte is inflated once. The daemon then
+// calls exactly one of Done (exported:
 // recorded in the state file, then kept, deleted or moved per AfterExport),
 // Retry (transient: offered again after a backoff) or Failed (permanent:
 // recorded, moved aside per OnFailure, never offered again unless its

@@ -1,9 +1,7 @@
 package watcher
 
 import (
-	"bufio"
 	"compress/flate"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -72,39 +70,6 @@ func fingerprint(open opener, path string, gz bool, size int64) (string, error) 
 		return "", &FileError{Op: "fingerprint", Path: path, Err: truncatedIfEOF(err)}
 	}
 	return fmt.Sprintf("xxh64:%016x:%016x", head, xxhash.Sum64(tail)), nil
-}
-
-// verifyGzip inflates the first size bytes of path to the end and checks
-// every member's CRC-32 and length. gzip data is tentative until a clean
-// EOF: the checksum is in the trailer.
-func verifyGzip(ctx context.Context, open opener, path string, size int64) error {
-	f, err := open(path)
-	if err != nil {
-		return &FileError{Op: "open", Path: path, Err: err}
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 256<<10))
-	if err != nil {
-		return &FileError{Op: "verify", Path: path, Err: classifyGzip(err)}
-	}
-	defer zr.Close()
-	if _, err := io.Copy(ctxDiscard{ctx}, zr); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &FileError{Op: "verify", Path: path, Err: classifyGzip(err)}
-	}
-	return nil
-}
-
-// ctxDiscard is io.Discard that stops a copy once ctx is done.
-type ctxDiscard struct{ ctx context.Context }
-
-func (d ctxDiscard) Write(p []byte) (int, error) {
-	if err := d.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }
 
 // classifyGzip maps gzip/flate errors onto ErrTruncated (the stream stops

@@ -1,7 +1,6 @@
 package watcher
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -17,32 +16,20 @@ func writeTemp(t testing.TB, name string, data []byte) string {
 	return p
 }
 
-// check runs fingerprint and, for .gz, the full verification, as the
-// watcher does.
-func checkFile(path string, gzipped bool, size int64) (string, error) {
-	fp, err := fingerprint(os.Open, path, gzipped, size)
-	if err != nil {
-		return "", err
-	}
-	if gzipped {
-		err = verifyGzip(context.Background(), os.Open, path, size)
-	}
-	return fp, err
-}
-
-// Every strict prefix of a valid gzip file reads as truncated, never as
-// corrupt: a growing file must never be failed for being incomplete.
+// Every strict prefix of a valid gzip file whose content fits in the
+// fingerprint's first 16 KiB reads as truncated, never as corrupt: a
+// growing file must never be failed for being incomplete.
 func TestGzipPrefixesAreTruncated(t *testing.T) {
 	t.Parallel()
 	first := testkit.Gzip(t, traceJSON("prefixes", 100))
 	full := append(append([]byte(nil), first...), testkit.Gzip(t, traceJSON("second member", 3))...) // multi-member is valid too
 	p := writeTemp(t, "x.1.pt.trace.json.gz", full)
-	if _, err := checkFile(p, true, int64(len(full))); err != nil {
+	if _, err := fingerprint(os.Open, p, true, int64(len(full))); err != nil {
 		t.Fatalf("complete file: %v", err)
 	}
 	for n := int64(0); n < int64(len(full)); n++ {
 		// Checking a prefix of the file = checking a file of that size.
-		_, err := checkFile(p, true, n)
+		_, err := fingerprint(os.Open, p, true, n)
 		if n == int64(len(first)) {
 			if err != nil { // exactly the first member: complete
 				t.Fatalf("first member alone (%d bytes): %v", n, err)
@@ -89,7 +76,7 @@ func TestCheckFile(t *testing.T) {
 				name += ".gz"
 			}
 			p := writeTemp(t, name, tt.data)
-			fp, err := checkFile(p, tt.gz, int64(len(tt.data)))
+			fp, err := fingerprint(os.Open, p, tt.gz, int64(len(tt.data)))
 			switch {
 			case tt.want == nil && err != nil:
 				t.Fatalf("want success, got %v", err)
@@ -117,7 +104,7 @@ func TestFingerprintIdentity(t *testing.T) {
 		if gzipped {
 			name += ".gz"
 		}
-		f, err := checkFile(writeTemp(t, name, data), gzipped, int64(len(data)))
+		f, err := fingerprint(os.Open, writeTemp(t, name, data), gzipped, int64(len(data)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,19 +121,9 @@ func TestFingerprintIdentity(t *testing.T) {
 	}
 }
 
-func TestVerifyStopsOnCancel(t *testing.T) {
-	t.Parallel()
-	data := testkit.Gzip(t, traceJSON("cancel", 2000))
-	p := writeTemp(t, "x.1.pt.trace.json.gz", data)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := verifyGzip(ctx, os.Open, p, int64(len(data))); !errors.Is(err, context.Canceled) {
-		t.Fatalf("got %v, want context.Canceled", err)
-	}
-}
-
-// FuzzCheckFile feeds arbitrary bytes to the completeness check: it must
-// never panic and must classify every failure as truncated or corrupt.
+// FuzzCheckFile feeds arbitrary bytes to the watcher's check (the
+// fingerprint): it must never panic and must classify every failure as
+// truncated or corrupt.
 func FuzzCheckFile(f *testing.F) {
 	f.Add(testkit.Gzip(f, traceJSON("seed", 3)), true)
 	f.Add(testkit.Gzip(f, traceJSON("seed", 3))[:30], true)
@@ -158,7 +135,7 @@ func FuzzCheckFile(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := checkFile(p, gzipped, int64(len(data)))
+		_, err := fingerprint(os.Open, p, gzipped, int64(len(data)))
 		if err != nil && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("unclassified error: %v", err)
 		}

@@ -92,6 +92,33 @@ func (r *running) mustNext(t *testing.T) File {
 	return f
 }
 
+// offerOne puts one .gz trace (rank 0, n events named what) into dir,
+// starts a watcher with cfg and takes its offer of that file.
+func offerOne(t *testing.T, dir string, cfg Config, what string, n int) (string, *running, File) {
+	t.Helper()
+	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON(what, n)))
+	w := start(t, cfg)
+	return p, w, w.mustOffer(t, p)
+}
+
+// mustOffer waits for the next offer and fails t unless it is path.
+func (r *running) mustOffer(t *testing.T, path string) File {
+	t.Helper()
+	f := r.mustNext(t)
+	if f.Path != path {
+		t.Fatalf("offered %s, want %s", f.Path, path)
+	}
+	return f
+}
+
+// mustDone settles f as exported, failing t on an error.
+func (r *running) mustDone(t *testing.T, f File) {
+	t.Helper()
+	if err := r.Done(f); err != nil {
+		t.Fatalf("Done(%s): %v", f.Path, err)
+	}
+}
+
 // expectNone asserts nothing is offered for d.
 func (r *running) expectNone(t *testing.T, d time.Duration) {
 	t.Helper()

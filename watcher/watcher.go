@@ -69,7 +69,6 @@ type entry struct {
 	stableSince time.Time // first time the current size and mtime were seen
 	retryAt     time.Time
 	fp          string // fingerprint of the current size/mtime; "" not yet known
-	verified    bool   // .gz stream checked to EOF for the current size/mtime
 	attempts    int    // offers so far
 	failures    int    // consecutive transient failures (for backoff)
 	truncations int    // times read as truncated since the last change
@@ -422,7 +421,7 @@ func (w *Watcher) resetLocked(e *entry, f finder.Found, now time.Time) {
 	w.unreadyLocked(e)
 	e.size, e.mtime = f.Size, f.ModTime
 	e.phase = phaseSettling
-	e.fp, e.verified = "", false
+	e.fp = ""
 	e.truncations, e.failures = 0, 0
 	e.stableSince = now
 	if f.ModTime.Before(now) && now.Sub(f.ModTime) >= w.cfg.SettleTime {
@@ -463,13 +462,12 @@ func (w *Watcher) broadcastLocked() {
 
 // work is a snapshot of a due entry, checked without the lock.
 type work struct {
-	e        *entry
-	path     string
-	size     int64
-	mtime    time.Time
-	gz       bool
-	fp       string
-	verified bool
+	e     *entry
+	path  string
+	size  int64
+	mtime time.Time
+	gz    bool
+	fp    string
 }
 
 // processDue checks every file whose settle time or backoff has passed,
@@ -499,7 +497,7 @@ func (w *Watcher) processDue(ctx context.Context) {
 	sort.Slice(due, func(i, j int) bool { return due[i].less(due[j]) })
 	jobs := make([]work, len(due))
 	for i, e := range due {
-		jobs[i] = work{e: e, path: e.path, size: e.size, mtime: e.mtime, gz: e.info.Gzip, fp: e.fp, verified: e.verified}
+		jobs[i] = work{e: e, path: e.path, size: e.size, mtime: e.mtime, gz: e.info.Gzip, fp: e.fp}
 	}
 	w.mu.Unlock()
 
@@ -507,12 +505,12 @@ func (w *Watcher) processDue(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		w.check(ctx, j)
+		w.check(j)
 	}
 }
 
 // check runs the I/O for one due file, then applies the outcome.
-func (w *Watcher) check(ctx context.Context, j work) {
+func (w *Watcher) check(j work) {
 	fi, err := os.Stat(j.path)
 	if err != nil {
 		w.mu.Lock()
@@ -522,7 +520,7 @@ func (w *Watcher) check(ctx context.Context, j work) {
 			return
 		}
 		w.problemLocked(j.path, &FileError{Op: "stat", Path: j.path, Err: err})
-		w.backoffLocked(j.e, false)
+		w.backoffLocked(j.e)
 		return
 	}
 	if fi.Size() != j.size || !fi.ModTime().Equal(j.mtime) {
@@ -545,11 +543,6 @@ func (w *Watcher) check(ctx context.Context, j work) {
 		w.mu.Unlock()
 		if w.cfg.MaxFileSize > 0 && j.size > int64(w.cfg.MaxFileSize) {
 			err = &FileError{Op: "check", Path: j.path, Err: fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, j.size, w.cfg.MaxFileSize)}
-		} else if j.gz && !j.verified && !w.cfg.SkipGzipVerify {
-			err = verifyGzip(ctx, w.open, j.path, j.size)
-			if ctx.Err() != nil {
-				return // shutting down; the file is checked again next time
-			}
 		}
 	}
 	if err == nil {
@@ -575,7 +568,6 @@ func (w *Watcher) check(ctx context.Context, j work) {
 	}
 	switch {
 	case err == nil:
-		e.verified = true
 		delete(w.problems, j.path)
 		w.readyLocked(e)
 	case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTooLarge):
@@ -587,12 +579,12 @@ func (w *Watcher) check(ctx context.Context, j work) {
 			return
 		}
 		w.log.Debug("watcher: file not complete yet", "path", j.path, "err", err)
-		w.backoffLocked(e, true)
+		w.backoffLocked(e)
 	case errors.Is(err, fs.ErrNotExist):
 		w.dropLocked(e)
 	default: // unreadable, I/O error: log once, try again later
 		w.problemLocked(j.path, err)
-		w.backoffLocked(e, false)
+		w.backoffLocked(e)
 	}
 }
 
@@ -625,7 +617,7 @@ func (w *Watcher) recordedLocked(e *entry) bool {
 func (w *Watcher) readyLocked(e *entry) {
 	if w.recordedLocked(e) {
 		// A twin with the same content was exported (or failed) while this
-		// one was being verified.
+		// one was being checked (fingerprint, size, stat).
 		return
 	}
 	if other, ok := w.active[e.key()]; ok && other != e.path {
@@ -641,15 +633,12 @@ func (w *Watcher) readyLocked(e *entry) {
 	w.broadcastLocked()
 }
 
-func (w *Watcher) backoffLocked(e *entry, truncated bool) {
+func (w *Watcher) backoffLocked(e *entry) {
 	w.unreadyLocked(e)
 	e.failures++
 	w.stats.Retried++
 	e.phase = phaseBackoff
 	e.retryAt = w.now().Add(w.cfg.RetryBackoff.delay(e.failures))
-	if truncated {
-		e.verified = false // look at the whole stream again
-	}
 	w.dueLocked(e.retryAt)
 }
 
@@ -756,27 +745,17 @@ func (w *Watcher) afterLocked(e *entry, f File) {
 // IsTruncated). A file that keeps reading as truncated is failed per
 // MaxTruncatedAge and MaxTruncatedAttempts.
 func (w *Watcher) Retry(f File, err error) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	e, ferr := w.inFlightLocked(f)
-	if ferr != nil {
-		return ferr
-	}
-	delete(w.active, e.key())
-	if IsTruncated(err) {
-		e.truncations++
-		if w.truncatedForGoodLocked(e) {
-			w.failLocked(e, fmt.Errorf("still truncated after %d attempts: %w", e.truncations, err))
-			return nil
+	return w.settle(f, func(e *entry) {
+		if IsTruncated(err) {
+			e.truncations++
+			if w.truncatedForGoodLocked(e) {
+				w.failLocked(e, fmt.Errorf("still truncated after %d attempts: %w", e.truncations, err))
+				return
+			}
 		}
-	}
-	w.log.Info("watcher: will retry", "path", f.Path, "attempt", f.Attempt, "err", err)
-	e.phase = phaseBackoff
-	e.failures++
-	w.stats.Retried++
-	e.retryAt = w.now().Add(w.cfg.RetryBackoff.delay(e.failures))
-	w.dueLocked(e.retryAt)
-	return nil
+		w.log.Info("watcher: will retry", "path", f.Path, "attempt", f.Attempt, "err", err)
+		w.backoffLocked(e)
+	})
 }
 
 // Failed records f as permanently unusable (malformed): logged, recorded
@@ -785,14 +764,21 @@ func (w *Watcher) Retry(f File, err error) error {
 // flight; a state save failure is logged (the file is still set aside in
 // memory).
 func (w *Watcher) Failed(f File, err error) error {
+	return w.settle(f, func(e *entry) { w.failLocked(e, err) })
+}
+
+// settle takes f, which must be in flight, out of the active set and runs
+// fn on its entry, under the lock; it returns an error wrapping
+// ErrNotInFlight otherwise.
+func (w *Watcher) settle(f File, fn func(e *entry)) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	e, ferr := w.inFlightLocked(f)
-	if ferr != nil {
-		return ferr
+	e, err := w.inFlightLocked(f)
+	if err != nil {
+		return err
 	}
 	delete(w.active, e.key())
-	w.failLocked(e, err)
+	fn(e)
 	return nil
 }
 

@@ -1,9 +1,12 @@
 package watcher
 
 import (
+	"bytes"
+	stdgzip "compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +20,33 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
 )
 
+// consumerVerdict is what the daemon's consumer (the converter) says of a
+// .gz the watcher offered: nil when its stream inflates to a clean end with
+// a matching trailer, else an error matching ErrTruncated for a cut one.
+// The test inflates with compress/gzip, independently of the watcher.
+func consumerVerdict(t *testing.T, path string) error {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := stdgzip.NewReader(bytes.NewReader(raw))
+	if err == nil {
+		_, err = io.Copy(io.Discard, zr)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Errorf("converter: %w: %w", ErrTruncated, err)
+	}
+	t.Fatalf("%s: %v", path, err)
+	return nil
+}
+
+// A .gz that PyTorch grows in place: offered whenever it settles (the
+// watcher does not inflate it to its end), handed back as truncated while
+// it is cut, and exported once, whole.
 func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -33,39 +63,47 @@ func TestSlowGzipOfferedOnceAfterComplete(t *testing.T) {
 		if _, err := f.Write(data[i:min(i+step, len(data))]); err != nil {
 			t.Fatal(err)
 		}
-		if i == 3*step {
-			// Halfway, stop writing until the watcher has looked at the
-			// settled but incomplete stream and rejected it.
-			testkit.WaitFor(t, "incomplete stream checked", 5*time.Second, func() bool { return w.Stats().Retried > 0 })
-		}
 		if i+step >= len(data) {
 			break // complete: it may be offered from now on
 		}
-		if got, ok := w.next(t, 20*time.Millisecond); ok {
-			t.Fatalf("offered %s at %d of %d bytes", got.Path, i+step, len(data))
+		if i == 3*step {
+			// Halfway, stop writing until the watcher has offered the
+			// settled but incomplete stream and the consumer handed it back.
+			cut := w.mustNext(t)
+			if cut.Size != int64(i+step) {
+				t.Fatalf("offered %d bytes, want the %d written", cut.Size, i+step)
+			}
+			verdict := consumerVerdict(t, path)
+			if !IsTruncated(verdict) {
+				t.Fatalf("consumer's verdict on %d of %d bytes: %v, want truncated", cut.Size, len(data), verdict)
+			}
+			if err := w.Retry(cut, verdict); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	got := w.mustNext(t)
-	if got.Path != path || got.Size != int64(len(data)) || got.Attempt != 1 {
-		t.Fatalf("offered %+v, want %s with %d bytes, attempt 1", got, path, len(data))
+	if got.Path != path || got.Size != int64(len(data)) || got.Attempt != 2 {
+		t.Fatalf("offered %+v, want %s with %d bytes, attempt 2", got, path, len(data))
+	}
+	if err := consumerVerdict(t, path); err != nil {
+		t.Fatalf("the complete file: %v", err)
 	}
 	if !strings.HasPrefix(got.Fingerprint, "xxh64:") || got.Name.Rank != 0 || !got.Name.Gzip {
 		t.Errorf("bad File fields: %+v", got)
 	}
 	w.expectNone(t, 250*time.Millisecond) // never offered twice at once
-	if err := w.Done(got); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, got)
 	if err := w.Done(got); !errors.Is(err, ErrNotInFlight) {
 		t.Errorf("second Done: %v, want ErrNotInFlight", err)
 	}
 	w.expectNone(t, 250*time.Millisecond)
 	s := w.Stats()
-	if s.Seen != 1 || s.Exported != 1 || s.Queue != 0 || s.InFlight != 0 {
-		t.Errorf("stats %+v: want seen 1, exported 1, nothing queued or in flight", s)
+	if s.Seen != 1 || s.Exported != 1 || s.Retried != 1 || s.Queue != 0 || s.InFlight != 0 {
+		t.Errorf("stats %+v: want seen 1, exported 1, retried 1, nothing queued or in flight", s)
 	}
 }
 
@@ -85,9 +123,7 @@ func TestPlainJSONRenamedIntoPlace(t *testing.T) {
 	if got.Path != final || got.Name.Gzip {
 		t.Fatalf("offered %+v, want %s", got, final)
 	}
-	if err := w.Done(got); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, got)
 }
 
 func TestBacklogOldestFirst(t *testing.T) {
@@ -126,19 +162,15 @@ func TestBacklogOldestFirst(t *testing.T) {
 		if paths[f.Path] != n {
 			t.Fatalf("got %s (%s), want %s", paths[f.Path], f.Path, n)
 		}
-		if err := w.Done(f); err != nil {
-			t.Fatal(err)
-		}
+		w.mustDone(t, f)
 	}
 }
 
 func TestRestartOffersNothingDone(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	b := filepath.Join(dir, traceName(1, 1795789272000000002, false))
-	write(t, a, testkit.Gzip(t, traceJSON("a", 50)))
-	write(t, b, traceJSON("b", 50))
+	a := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("a", 50)))
+	b := put(t, dir, traceName(1, 1795789272000000002, false), traceJSON("b", 50))
 	age(t, a, time.Minute)
 	age(t, b, time.Minute)
 
@@ -174,17 +206,13 @@ func TestRestartOffersNothingDone(t *testing.T) {
 	if got.Path != b {
 		t.Fatalf("offered %s, want the rewritten %s", got.Path, b)
 	}
-	if err := w3.Done(got); err != nil {
-		t.Fatal(err)
-	}
+	w3.mustDone(t, got)
 }
 
 func TestCrashBeforeDoneOffersAgain(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("crash", 20)))
-	w := start(t, cfg)
-	first := w.mustNext(t)
+	p, w, first := offerOne(t, dir, cfg, "crash", 20)
 	w.stop(t) // "crash": no Done
 
 	w2 := start(t, cfg)
@@ -192,9 +220,7 @@ func TestCrashBeforeDoneOffersAgain(t *testing.T) {
 	if again.Path != p || again.Fingerprint != first.Fingerprint {
 		t.Fatalf("after restart got %+v, want %s with fingerprint %s", again, p, first.Fingerprint)
 	}
-	if err := w2.Done(again); err != nil {
-		t.Fatal(err)
-	}
+	w2.mustDone(t, again)
 }
 
 func TestRetryBackoff(t *testing.T) {
@@ -226,9 +252,7 @@ func TestRetryBackoff(t *testing.T) {
 	if err := w.Retry(File{Path: p}, backendDown); !errors.Is(err, ErrNotInFlight) {
 		t.Errorf("Retry of a file not in flight: %v", err)
 	}
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 	if s := w.Stats(); s.Retried != 3 || s.Exported != 1 {
 		t.Errorf("stats %+v, want 3 retries and 1 export", s)
 	}
@@ -281,9 +305,7 @@ func TestFailedMovesAside(t *testing.T) {
 	write(t, p, content)
 	w.expectNone(t, 250*time.Millisecond)
 	write(t, p, testkit.Gzip(t, traceJSON("fixed", 5)))
-	if got := w.mustNext(t); got.Path != p {
-		t.Fatalf("offered %s, want %s", got.Path, p)
-	}
+	w.mustOffer(t, p)
 	if s := w.Stats(); s.Failed != 1 {
 		t.Errorf("stats %+v, want 1 failed", s)
 	}
@@ -332,6 +354,8 @@ func TestWatcherFailsBadFilesItself(t *testing.T) {
 	}
 }
 
+// A cut .gz that the consumer keeps handing back is not failed while it is
+// younger than MaxTruncatedAge, however often it was retried.
 func TestTruncatedWaitsWhileYoung(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -340,13 +364,22 @@ func TestTruncatedWaitsWhileYoung(t *testing.T) {
 	data := testkit.Gzip(t, traceJSON("paused writer", 500))
 	write(t, p, data[:len(data)/2])
 	w := start(t, cfg)
-	w.expectNone(t, 600*time.Millisecond)
+	for range cfg.MaxTruncatedAttempts + 1 {
+		f := w.mustNext(t)
+		if err := w.Retry(f, consumerVerdict(t, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if exists(filepath.Join(dir, "failed")) {
 		t.Fatal("a young truncated file was failed")
 	}
 	write(t, p, data)
-	if got := w.mustNext(t); got.Size != int64(len(data)) {
+	got := w.mustNext(t)
+	if got.Size != int64(len(data)) {
 		t.Fatalf("offered %d bytes, want %d", got.Size, len(data))
+	}
+	if err := consumerVerdict(t, p); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -373,25 +406,28 @@ func TestAfterExport(t *testing.T) {
 	}
 }
 
+// perRank puts one .gz trace of 200 events for each of n ranks into dir,
+// rank i stamped i ns after the first, and returns their paths and the
+// largest file's size.
+func perRank(t *testing.T, dir, what string, n int) (paths []string, size int64) {
+	t.Helper()
+	for i := range n {
+		data := testkit.Gzip(t, traceJSON(fmt.Sprint(what, i), 200))
+		paths = append(paths, put(t, dir, traceName(i, 1795789272000000001+int64(i), true), data))
+		size = max(size, int64(len(data)))
+	}
+	return paths, size
+}
+
 func TestDiskBudget(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
 	w := start(t, cfg)
-	var paths []string
-	var size int64
-	for i := range 4 {
-		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
-		data := testkit.Gzip(t, traceJSON(fmt.Sprint("budget", i), 200))
-		write(t, p, data)
-		size = max(size, int64(len(data)))
-		paths = append(paths, p)
-	}
+	paths, size := perRank(t, dir, "budget", 4)
 	// Export the two oldest; the two newest stay unexported.
 	for range 2 {
 		f := w.mustNext(t)
-		if err := w.Done(f); err != nil {
-			t.Fatal(err)
-		}
+		w.mustDone(t, f)
 	}
 	w.stop(t)
 
@@ -427,13 +463,7 @@ func TestDiskBudgetCountsExportedDir(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
 	cfg.AfterExport = AfterExportMove
-	var size int64
-	for i := range 3 {
-		p := filepath.Join(dir, traceName(i, 1795789272000000001+int64(i), true))
-		data := testkit.Gzip(t, traceJSON(fmt.Sprint("moved", i), 200))
-		write(t, p, data)
-		size = max(size, int64(len(data)))
-	}
+	_, size := perRank(t, dir, "moved", 3)
 	cfg.DiskBudgetBytes = bytesize.ByteSize(2*size + 10)
 	w := start(t, cfg)
 	for range 3 {
@@ -457,9 +487,7 @@ func TestRescanWithoutFsnotify(t *testing.T) {
 	w := start(t, cfg)
 	time.Sleep(50 * time.Millisecond)
 	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("polled", 5)))
-	if got := w.mustNext(t); got.Path != p {
-		t.Fatalf("offered %s, want %s", got.Path, p)
-	}
+	w.mustOffer(t, p)
 }
 
 func TestMissingDirAppearsLater(t *testing.T) {
@@ -468,18 +496,14 @@ func TestMissingDirAppearsLater(t *testing.T) {
 	w := start(t, testConfig(t, dir))
 	time.Sleep(200 * time.Millisecond)
 	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("late dir", 5)))
-	if got := w.mustNext(t); got.Path != p {
-		t.Fatalf("offered %s, want %s", got.Path, p)
-	}
+	w.mustOffer(t, p)
 }
 
 func TestUnreadableFile(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	bad := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	good := filepath.Join(dir, traceName(1, 1795789272000000002, true))
-	write(t, bad, testkit.Gzip(t, traceJSON("no permission", 5)))
-	write(t, good, testkit.Gzip(t, traceJSON("fine", 5)))
+	bad := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("no permission", 5)))
+	good := put(t, dir, traceName(1, 1795789272000000002, true), testkit.Gzip(t, traceJSON("fine", 5)))
 	if err := os.Chmod(bad, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -496,9 +520,7 @@ func TestUnreadableFile(t *testing.T) {
 			return os.Open(name)
 		}
 	})
-	if got := w.mustNext(t); got.Path != good {
-		t.Fatalf("offered %s, want %s", got.Path, good)
-	}
+	w.mustOffer(t, good)
 	testkit.WaitFor(t, "problem reported", 5*time.Second, func() bool { return w.Stats().Problems == 1 })
 	w.expectNone(t, 300*time.Millisecond)
 
@@ -545,9 +567,7 @@ func TestSymlinks(t *testing.T) {
 				if got.Path != p {
 					t.Fatalf("offered %s, want %s", got.Path, p)
 				}
-				if err := w.Done(got); err != nil {
-					t.Fatal(err)
-				}
+				w.mustDone(t, got)
 			}
 			w.expectNone(t, 300*time.Millisecond)
 			if !follow && w.Stats().Problems != 1 {
@@ -576,15 +596,11 @@ func TestIgnoredNames(t *testing.T) {
 	sub := filepath.Join(dir, "run2", traceName(3, 1795789272000000005, true))
 	write(t, sub, testkit.Gzip(t, traceJSON("recursive", 5)))
 	w := start(t, cfg)
-	if got := w.mustNext(t); got.Path != sub {
-		t.Fatalf("offered %s, want %s", got.Path, sub)
-	}
+	w.mustOffer(t, sub)
 	// A directory created while running is watched too.
 	late := filepath.Join(dir, "run3", "deeper", traceName(4, 1795789272000000006, true))
 	write(t, late, testkit.Gzip(t, traceJSON("late", 5)))
-	if got := w.mustNext(t); got.Path != late {
-		t.Fatalf("offered %s, want %s", got.Path, late)
-	}
+	w.mustOffer(t, late)
 	w.expectNone(t, 300*time.Millisecond)
 }
 
@@ -592,9 +608,7 @@ func TestDoneWithUnwritableState(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
 	stateDir := filepath.Dir(cfg.StatePath)
-	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("state", 5)))
-	w := start(t, cfg)
-	f := w.mustNext(t)
+	p, w, f := offerOne(t, dir, cfg, "state", 5)
 	// A regular file where the state directory should be: not writable,
 	// even for root.
 	if err := os.RemoveAll(stateDir); err != nil {
@@ -625,14 +639,10 @@ func TestChangedWhileInFlight(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
 	cfg.AfterExport = AfterExportDelete
-	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("v1", 5)))
-	w := start(t, cfg)
-	f := w.mustNext(t)
+	p, w, f := offerOne(t, dir, cfg, "v1", 5)
 	write(t, p, testkit.Gzip(t, traceJSON("v2 is longer than v1", 50)))
 	time.Sleep(300 * time.Millisecond) // rescans see the change
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 	if !exists(p) {
 		t.Fatal("new content deleted by the old file's AfterExport")
 	}
@@ -641,34 +651,34 @@ func TestChangedWhileInFlight(t *testing.T) {
 	}
 }
 
+// twins writes two .gz files with the same content into dir, a named
+// older than b.
+func twins(t *testing.T, dir string) (a, b string) {
+	t.Helper()
+	body := testkit.Gzip(t, traceJSON("twins", 5))
+	a = put(t, dir, traceName(0, 1795789272000000001, true), body)
+	b = put(t, dir, traceName(0, 1795789272000000002, true), body)
+	return a, b
+}
+
 func TestDuplicateContentOfferedOnce(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	body := testkit.Gzip(t, traceJSON("twins", 5))
-	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	b := filepath.Join(dir, traceName(0, 1795789272000000002, true))
-	write(t, a, body)
-	write(t, b, body)
+	twins(t, dir)
 	w := start(t, cfg)
 	f := w.mustNext(t)
 	w.expectNone(t, 300*time.Millisecond)
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 	w.expectNone(t, 300*time.Millisecond)
 }
 
-// TestTwinExportedWhileVerified: a twin whose gzip check was still running
-// when the first copy was exported must not be offered afterwards (a flake
-// in CI before the final check looked at the records again).
-func TestTwinExportedWhileVerified(t *testing.T) {
+// TestTwinExportedWhileChecked: a twin whose check (the fingerprint) was
+// still running when the first copy was exported must not be offered
+// afterwards.
+func TestTwinExportedWhileChecked(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	body := testkit.Gzip(t, traceJSON("twins", 5))
-	a := filepath.Join(dir, traceName(0, 1795789272000000001, true))
-	b := filepath.Join(dir, traceName(0, 1795789272000000002, true))
-	write(t, a, body)
-	write(t, b, body)
+	a, b := twins(t, dir)
 	release := make(chan struct{})
 	var mu sync.Mutex
 	opensOfB := 0
@@ -679,7 +689,7 @@ func TestTwinExportedWhileVerified(t *testing.T) {
 				opensOfB++
 				n := opensOfB
 				mu.Unlock()
-				if n == 2 { // the gzip check, after the fingerprint was looked up
+				if n == 1 { // the fingerprint, before the records are looked up
 					<-release
 				}
 			}
@@ -690,14 +700,12 @@ func TestTwinExportedWhileVerified(t *testing.T) {
 	if f.Path != a {
 		t.Fatalf("offered %s first, want %s", f.Path, a)
 	}
-	testkit.WaitFor(t, "b's gzip check started", 5*time.Second, func() bool {
+	testkit.WaitFor(t, "b's check started", 5*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return opensOfB >= 2
+		return opensOfB >= 1
 	})
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 	close(release)
 	w.expectNone(t, 300*time.Millisecond)
 }
@@ -729,12 +737,10 @@ func TestRealH100Trace(t *testing.T) {
 	if f.Path != p || f.Name.Era != "dp_rank" || f.Name.ExportTime.IsZero() {
 		t.Fatalf("offered %+v", f)
 	}
-	if err := w.Done(f); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, f)
 }
 
-func TestChangedWhileVerified(t *testing.T) {
+func TestChangedWhileChecked(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
@@ -759,7 +765,7 @@ func TestChangedWhileVerified(t *testing.T) {
 					f, err := os.Open(name)
 					if err == nil && name == p {
 						opened++
-						if opened == 2 { // the first open fingerprints, the second verifies
+						if opened == 1 { // the check's open, for the fingerprint
 							if err := tt.act(name); err != nil {
 								t.Error(err)
 							}
@@ -799,9 +805,7 @@ func TestMultipleDirs(t *testing.T) {
 		if f.Path != want {
 			t.Fatalf("offered %s, want %s", f.Path, want)
 		}
-		if err := w.Done(f); err != nil {
-			t.Fatal(err)
-		}
+		w.mustDone(t, f)
 	}
 	for _, p := range []string{pa, pb} {
 		if !exists(filepath.Join(archive, filepath.Base(p))) {
@@ -840,9 +844,7 @@ func TestMoveIntoNeverOverwrites(t *testing.T) {
 func TestFailedAfterFileVanished(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	p := put(t, dir, traceName(0, 1795789272000000001, true), testkit.Gzip(t, traceJSON("vanishing", 5)))
-	w := start(t, cfg)
-	f := w.mustNext(t)
+	p, w, f := offerOne(t, dir, cfg, "vanishing", 5)
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
 	}
@@ -857,13 +859,11 @@ func TestFailedAfterFileVanished(t *testing.T) {
 	}
 }
 
-// With SkipGzipVerify a settled .gz is offered without being inflated; the
-// consumer's truncated verdict (Retry) brings it back once it is whole, and
-// a stream that stays cut is given up on as without the option.
-func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
+// A settled .gz is offered without being inflated to its end; the
+// consumer's truncated verdict (Retry) brings it back once it is whole.
+func TestGzipCompletenessIsTheConsumers(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	cfg.SkipGzipVerify = true
 	cfg.MaxTruncatedAttempts = 3
 	cfg.MaxTruncatedAge = time.Hour // the file is young: never given up here
 	p := filepath.Join(dir, traceName(0, 1795789272000000001, true))
@@ -885,19 +885,16 @@ func TestSkipGzipVerifyLeavesCompletenessToTheConsumer(t *testing.T) {
 	if got.Size != int64(len(data)) {
 		t.Fatalf("offered %d bytes, want %d", got.Size, len(data))
 	}
-	if err := w.Done(got); err != nil {
-		t.Fatal(err)
-	}
+	w.mustDone(t, got)
 	w.expectNone(t, 250*time.Millisecond)
 	if exists(filepath.Join(dir, "failed")) {
 		t.Fatal("a file that became whole was failed")
 	}
 }
 
-func TestSkipGzipVerifyStillFailsGarbage(t *testing.T) {
+func TestGzipGarbageFailedByTheWatcher(t *testing.T) {
 	t.Parallel()
 	dir, cfg := newDir(t)
-	cfg.SkipGzipVerify = true
 	p := put(t, dir, traceName(0, 1795789272000000002, true), []byte("this is not gzip at all, only named like a trace"))
 	start(t, cfg)
 	// The fingerprint reads the gzip header, so garbage is still failed by

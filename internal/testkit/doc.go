@@ -3,9 +3,12 @@
 // and runs the real daemon (BuildBridge, DaemonArgs, StartProcess, and
 // StartCollector for the in-process collector of internal/otlptest), a
 // function run in the background until the test stops it (Go), a
-// throw-away PKI for TLS tests, golden-file comparison, and the small
-// helpers tests kept copying (WaitFor, FreeAddr, ReadFile, PlaceFile,
-// Gzip, SyncBuffer, Tail).
+// throw-away PKI for TLS tests, golden-file comparison, the checks of a
+// component's config validation (CheckConfigKey, CheckConfigCases,
+// YAMLCases: every component's bad key is a *configerr.Error), readers and
+// files with chosen behaviour (ChunkReader's odd read sizes, MemFile's
+// failing ReadAt/WriteAt), and the small helpers tests kept copying
+// (WaitFor, FreeAddr, ReadFile, Glob, PlaceFile, Gzip, SyncBuffer, Tail).
 //
 // Every helper takes the test's testing.TB and fails it with what failed
 // and where; processes and collectors it starts are stopped by the test's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -44,4 +45,20 @@ func Gzip(t testing.TB, b []byte) []byte {
 		t.Fatalf("gzip: %v", err)
 	}
 	return out.Bytes()
+}
+
+// Glob returns the files matching each pattern (filepath.Glob), in order,
+// failing t when a pattern matches nothing: a test over fixtures must not
+// pass by finding none.
+func Glob(t testing.TB, patterns ...string) []string {
+	t.Helper()
+	var files []string
+	for _, p := range patterns {
+		m, err := filepath.Glob(p)
+		if err != nil || len(m) == 0 {
+			t.Fatalf("no test inputs match %s (%v)", p, err)
+		}
+		files = append(files, m...)
+	}
+	return files
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/base64"
 	"math"
 	"strconv"
-	"unicode/utf8"
+	"unsafe"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -66,19 +66,28 @@ func (o *object) attrs(qk string, kvs []*commonpb.KeyValue) {
 	o.dst = appendKeyValues(o.dst, kvs)
 }
 
-func (o *object) strs(qk string, ss []string) {
-	if len(ss) == 0 {
+func (o *object) strs(qk string, ss []string) { array(o, qk, ss, appendString) }
+
+// array writes the member qk, a JSON array of xs each written by each,
+// unless xs is empty.
+func array[T any](o *object, qk string, xs []T, each func([]byte, T) []byte) {
+	if len(xs) == 0 {
 		return
 	}
 	o.key(qk)
-	o.dst = append(o.dst, '[')
-	for i, s := range ss {
+	o.dst = appendArray(o.dst, xs, each)
+}
+
+// appendArray appends xs as a JSON array, each element written by each.
+func appendArray[T any](dst []byte, xs []T, each func([]byte, T) []byte) []byte {
+	dst = append(dst, '[')
+	for i, x := range xs {
 		if i > 0 {
-			o.dst = append(o.dst, ',')
+			dst = append(dst, ',')
 		}
-		o.dst = appendString(o.dst, s)
+		dst = each(dst, x)
 	}
-	o.dst = append(o.dst, ']')
+	return append(dst, ']')
 }
 
 // AppendResourceSpans appends one ResourceSpans JSON object.
@@ -88,17 +97,7 @@ func AppendResourceSpans(dst []byte, rs *tracepb.ResourceSpans) []byte {
 		o.key(`"resource":`)
 		o.dst = appendResource(o.dst, rs.Resource)
 	}
-	if len(rs.ScopeSpans) > 0 {
-		o.key(`"scopeSpans":`)
-		o.dst = append(o.dst, '[')
-		for i, ss := range rs.ScopeSpans {
-			if i > 0 {
-				o.dst = append(o.dst, ',')
-			}
-			o.dst = appendScopeSpans(o.dst, ss)
-		}
-		o.dst = append(o.dst, ']')
-	}
+	array(&o, `"scopeSpans":`, rs.ScopeSpans, appendScopeSpans)
 	o.str(`"schemaUrl":`, rs.SchemaUrl)
 	return o.close()
 }
@@ -107,22 +106,16 @@ func appendResource(dst []byte, r *resourcepb.Resource) []byte {
 	o := open(dst)
 	o.attrs(`"attributes":`, r.Attributes)
 	o.u32(`"droppedAttributesCount":`, r.DroppedAttributesCount)
-	if len(r.EntityRefs) > 0 {
-		o.key(`"entityRefs":`)
-		o.dst = append(o.dst, '[')
-		for i, e := range r.EntityRefs {
-			if i > 0 {
-				o.dst = append(o.dst, ',')
-			}
-			eo := open(o.dst)
-			eo.str(`"schemaUrl":`, e.SchemaUrl)
-			eo.str(`"type":`, e.Type)
-			eo.strs(`"idKeys":`, e.IdKeys)
-			eo.strs(`"descriptionKeys":`, e.DescriptionKeys)
-			o.dst = eo.close()
-		}
-		o.dst = append(o.dst, ']')
-	}
+	array(&o, `"entityRefs":`, r.EntityRefs, appendEntityRef)
+	return o.close()
+}
+
+func appendEntityRef(dst []byte, e *commonpb.EntityRef) []byte {
+	o := open(dst)
+	o.str(`"schemaUrl":`, e.SchemaUrl)
+	o.str(`"type":`, e.Type)
+	o.strs(`"idKeys":`, e.IdKeys)
+	o.strs(`"descriptionKeys":`, e.DescriptionKeys)
 	return o.close()
 }
 
@@ -137,17 +130,7 @@ func appendScopeSpans(dst []byte, ss *tracepb.ScopeSpans) []byte {
 		so.u32(`"droppedAttributesCount":`, ss.Scope.DroppedAttributesCount)
 		o.dst = so.close()
 	}
-	if len(ss.Spans) > 0 {
-		o.key(`"spans":`)
-		o.dst = append(o.dst, '[')
-		for i, s := range ss.Spans {
-			if i > 0 {
-				o.dst = append(o.dst, ',')
-			}
-			o.dst = appendSpan(o.dst, s)
-		}
-		o.dst = append(o.dst, ']')
-	}
+	array(&o, `"spans":`, ss.Spans, appendSpan)
 	o.str(`"schemaUrl":`, ss.SchemaUrl)
 	return o.close()
 }
@@ -165,41 +148,9 @@ func appendSpan(dst []byte, s *tracepb.Span) []byte {
 	o.u64(`"endTimeUnixNano":`, s.EndTimeUnixNano)
 	o.attrs(`"attributes":`, s.Attributes)
 	o.u32(`"droppedAttributesCount":`, s.DroppedAttributesCount)
-	if len(s.Events) > 0 {
-		o.key(`"events":`)
-		o.dst = append(o.dst, '[')
-		for i, e := range s.Events {
-			if i > 0 {
-				o.dst = append(o.dst, ',')
-			}
-			eo := open(o.dst)
-			eo.u64(`"timeUnixNano":`, e.TimeUnixNano)
-			eo.str(`"name":`, e.Name)
-			eo.attrs(`"attributes":`, e.Attributes)
-			eo.u32(`"droppedAttributesCount":`, e.DroppedAttributesCount)
-			o.dst = eo.close()
-		}
-		o.dst = append(o.dst, ']')
-	}
+	array(&o, `"events":`, s.Events, appendEvent)
 	o.u32(`"droppedEventsCount":`, s.DroppedEventsCount)
-	if len(s.Links) > 0 {
-		o.key(`"links":`)
-		o.dst = append(o.dst, '[')
-		for i, l := range s.Links {
-			if i > 0 {
-				o.dst = append(o.dst, ',')
-			}
-			lo := open(o.dst)
-			lo.hexID(`"traceId":`, l.TraceId)
-			lo.hexID(`"spanId":`, l.SpanId)
-			lo.str(`"traceState":`, l.TraceState)
-			lo.attrs(`"attributes":`, l.Attributes)
-			lo.u32(`"droppedAttributesCount":`, l.DroppedAttributesCount)
-			lo.u32(`"flags":`, l.Flags)
-			o.dst = lo.close()
-		}
-		o.dst = append(o.dst, ']')
-	}
+	array(&o, `"links":`, s.Links, appendLink)
 	o.u32(`"droppedLinksCount":`, s.DroppedLinksCount)
 	if s.Status != nil {
 		o.key(`"status":`)
@@ -211,22 +162,39 @@ func appendSpan(dst []byte, s *tracepb.Span) []byte {
 	return o.close()
 }
 
+func appendEvent(dst []byte, e *tracepb.Span_Event) []byte {
+	o := open(dst)
+	o.u64(`"timeUnixNano":`, e.TimeUnixNano)
+	o.str(`"name":`, e.Name)
+	o.attrs(`"attributes":`, e.Attributes)
+	o.u32(`"droppedAttributesCount":`, e.DroppedAttributesCount)
+	return o.close()
+}
+
+func appendLink(dst []byte, l *tracepb.Span_Link) []byte {
+	o := open(dst)
+	o.hexID(`"traceId":`, l.TraceId)
+	o.hexID(`"spanId":`, l.SpanId)
+	o.str(`"traceState":`, l.TraceState)
+	o.attrs(`"attributes":`, l.Attributes)
+	o.u32(`"droppedAttributesCount":`, l.DroppedAttributesCount)
+	o.u32(`"flags":`, l.Flags)
+	return o.close()
+}
+
 func appendKeyValues(dst []byte, kvs []*commonpb.KeyValue) []byte {
-	dst = append(dst, '[')
-	for i, kv := range kvs {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		o := open(dst)
-		o.str(`"key":`, kv.GetKey())
-		if kv.GetValue() != nil {
-			o.key(`"value":`)
-			o.dst = appendAnyValue(o.dst, kv.Value)
-		}
-		o.i32(`"keyStrindex":`, kv.GetKeyStrindex())
-		dst = o.close()
+	return appendArray(dst, kvs, appendKeyValue)
+}
+
+func appendKeyValue(dst []byte, kv *commonpb.KeyValue) []byte {
+	o := open(dst)
+	o.str(`"key":`, kv.GetKey())
+	if kv.GetValue() != nil {
+		o.key(`"value":`)
+		o.dst = appendAnyValue(o.dst, kv.Value)
 	}
-	return append(dst, ']')
+	o.i32(`"keyStrindex":`, kv.GetKeyStrindex())
+	return o.close()
 }
 
 func appendAnyValue(dst []byte, v *commonpb.AnyValue) []byte {
@@ -249,17 +217,7 @@ func appendAnyValue(dst []byte, v *commonpb.AnyValue) []byte {
 	case *commonpb.AnyValue_ArrayValue:
 		o.key(`"arrayValue":`)
 		ao := open(o.dst)
-		if vals := x.ArrayValue.GetValues(); len(vals) > 0 {
-			ao.key(`"values":`)
-			ao.dst = append(ao.dst, '[')
-			for i, e := range vals {
-				if i > 0 {
-					ao.dst = append(ao.dst, ',')
-				}
-				ao.dst = appendAnyValue(ao.dst, e)
-			}
-			ao.dst = append(ao.dst, ']')
-		}
+		array(&ao, `"values":`, x.ArrayValue.GetValues(), appendAnyValue)
 		o.dst = ao.close()
 	case *commonpb.AnyValue_KvlistValue:
 		o.key(`"kvlistValue":`)
@@ -317,31 +275,6 @@ func appendEscape(dst []byte, c byte) []byte {
 // appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
 // protobuf strings must be valid UTF-8 anyway.
 func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			dst = appendEscape(dst, c)
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	out, _ := appendEscaped(dst, unsafe.Slice(unsafe.StringData(s), len(s)), true)
+	return out
 }

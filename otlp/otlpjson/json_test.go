@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -119,23 +119,6 @@ func rawRequest() *coltracepb.ExportTraceServiceRequest {
 	}, {}}}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file:\n got %s\nwant %s", name, got, want)
-	}
-}
-
 func TestGolden(t *testing.T) {
 	tests := []struct {
 		name string
@@ -146,7 +129,7 @@ func TestGolden(t *testing.T) {
 		{"empty.jsonl", func() []byte { return append(AppendRequest(nil, nil), '\n') }},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { golden(t, tc.name, tc.enc()) })
+		t.Run(tc.name, func(t *testing.T) { testkit.Golden(t, filepath.Join("testdata", tc.name), tc.enc(), *update) })
 	}
 }
 

@@ -704,7 +704,12 @@ var plain = func() (t [256]bool) {
 // appendWireString writes p, a protobuf string, as a JSON string, escaped
 // exactly as appendString does. It returns false if p is not valid UTF-8,
 // which proto.Unmarshal refuses.
-func appendWireString(dst, p []byte) ([]byte, bool) {
+func appendWireString(dst, p []byte) ([]byte, bool) { return appendEscaped(dst, p, false) }
+
+// appendEscaped writes p as a JSON string: '"', '\\' and control bytes
+// escaped (appendEscape), everything else as it is. Invalid UTF-8 is
+// written as \ufffd when replace is set, else it stops the write (false).
+func appendEscaped(dst, p []byte, replace bool) ([]byte, bool) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(p); {
@@ -736,7 +741,14 @@ func appendWireString(dst, p []byte) ([]byte, bool) {
 		}
 		r, size := utf8.DecodeRune(p[i:])
 		if r == utf8.RuneError && size == 1 {
-			return dst, false
+			if !replace {
+				return dst, false
+			}
+			dst = append(dst, p[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
 		}
 		i += size
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/internal/kernels"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpproto"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -153,7 +155,7 @@ func TestAppendProtoRequestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name, append(got, '\n'))
+			testkit.Golden(t, filepath.Join("testdata", tc.name), append(got, '\n'), *update)
 			if _, ok := appendRequestWire(nil, tc.body); !ok {
 				t.Fatal("took the fallback")
 			}
@@ -446,14 +448,24 @@ func FuzzAppendProtoRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) { checkTranscode(t, in) })
 }
 
+// benchRequest is the encoded request of 1,000 kernel spans both
+// benchmarks below start from, and its OTLP/JSON (whose size sets MB/s).
+func benchRequest(b *testing.B) (body, js []byte) {
+	body = builderBody(kernels.Batch(1000))
+	js, err := AppendProtoRequest(nil, body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(js)))
+	b.ReportAllocs()
+	return body, js
+}
+
 // BenchmarkAppendProtoRequest: the file client's path now, from an
 // encoded request of 1,000 kernel spans (10 attributes) to OTLP/JSON.
 // MB/s are of JSON written.
 func BenchmarkAppendProtoRequest(b *testing.B) {
-	body := builderBody(kernels.Batch(1000))
-	buf, _ := AppendProtoRequest(nil, body)
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
+	body, buf := benchRequest(b)
 	for b.Loop() {
 		buf, _ = AppendProtoRequest(buf[:0], body)
 	}
@@ -463,10 +475,7 @@ func BenchmarkAppendProtoRequest(b *testing.B) {
 // BenchmarkUnmarshalAppendRequest: the file client's path before, the
 // same request decoded to tracepb and written with AppendRequest.
 func BenchmarkUnmarshalAppendRequest(b *testing.B) {
-	body := builderBody(kernels.Batch(1000))
-	buf, _ := AppendProtoRequest(nil, body)
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
+	body, buf := benchRequest(b)
 	for b.Loop() {
 		var req coltracepb.ExportTraceServiceRequest
 		if err := proto.Unmarshal(body, &req); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/capture"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configerr"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/receiver"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher"
@@ -193,6 +195,13 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
+	// oneOf: v must be one of allowed ("%q is not a, b or c").
+	oneOf := func(key, v string, allowed ...string) {
+		if !slices.Contains(allowed, v) {
+			last := len(allowed) - 1
+			bad(key, "%q is not %s or %s", v, strings.Join(allowed[:last], ", "), allowed[last])
+		}
+	}
 	if c.ServiceName == "" {
 		bad("service_name", "must not be empty")
 	}
@@ -210,16 +219,8 @@ func (c *Config) Validate() error {
 	if c.Convert.MaxSpansPerTrace < 0 {
 		bad("convert.max_spans_per_trace", "must be >= 0 (0 = no cap)")
 	}
-	switch c.Requests.Format {
-	case "auto", "text", "json":
-	default:
-		bad("requests.format", "%q is not auto, text or json", c.Requests.Format)
-	}
-	switch c.Requests.StartAt {
-	case "end", "beginning":
-	default:
-		bad("requests.start_at", "%q is not end or beginning", c.Requests.StartAt)
-	}
+	oneOf("requests.format", c.Requests.Format, "auto", "text", "json")
+	oneOf("requests.start_at", c.Requests.StartAt, "end", "beginning")
 	if _, err := loadLocation(c.Requests.TimeZone); err != nil {
 		bad("requests.time_zone", "%v", err)
 	}
@@ -237,16 +238,8 @@ func (c *Config) Validate() error {
 	if err := c.Output.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		bad("log.format", "%q is not text or json", c.Log.Format)
-	}
+	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("log.format", c.Log.Format, "text", "json")
 	return errors.Join(errs...)
 }
 
@@ -268,18 +261,9 @@ func (o *OutputConfig) Validate() error {
 // underKey names a component's bad key under its section of the file:
 // "profiler.settle_time: must not be negative".
 func underKey(section string, err error) error {
-	var (
-		we *watcher.ConfigError
-		re *receiver.ConfigError
-		ee *exporter.ConfigError
-	)
-	switch {
-	case errors.As(err, &we):
-		return fmt.Errorf("%s.%s: %s", section, we.Key, we.Reason)
-	case errors.As(err, &re):
-		return fmt.Errorf("%s.%s: %s", section, re.Key, re.Reason)
-	case errors.As(err, &ee):
-		return fmt.Errorf("%s.%s: %s", section, ee.Key, ee.Reason)
+	var ce *configerr.Error
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%s.%s: %s", section, ce.Key, ce.Reason)
 	}
 	return fmt.Errorf("%s: %w", section, err)
 }

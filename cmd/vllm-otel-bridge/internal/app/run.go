@@ -140,11 +140,6 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 
 	wcfg := cfg.Profiler
 	wcfg.StatePath = cfg.StateFile
-	// The converter checks the gzip trailer itself, emits nothing from a
-	// cut stream and reports it as ErrTruncated, which settle hands back
-	// to the watcher as a truncated read: a second inflate just to check
-	// completeness would double the CPU per file.
-	wcfg.SkipGzipVerify = true
 	w, err := watcher.New(wcfg, logger.With("component", "watcher"))
 	if err != nil {
 		_ = exp.Shutdown(context.Background())

@@ -10,7 +10,7 @@ package converter
 func (b *builder) partition() error {
 	s := &b.s
 	fb := b.newFlowBinder()
-	ok := b.p.recs.scan(b.dropRecords, func(i int32, r *record) {
+	ok := b.p.recs.Scan(b.dropRecords, func(i int32, r *record) {
 		e := entry{rec: *r, idx: i, trace: -1, parent: -1, py: -1}
 		switch {
 		case r.kind.gpu():
@@ -28,10 +28,10 @@ func (b *builder) partition() error {
 		if e.trace >= 0 {
 			fb.see(&e)
 		}
-		s.win.add(s.window(r.ts), e)
+		s.win.Add(s.window(r.ts), e)
 	})
 	if !ok {
-		return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.err}
+		return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.Err()}
 	}
 	fb.finish()
 	return nil

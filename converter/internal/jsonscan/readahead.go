@@ -1,4 +1,4 @@
-package converter
+package jsonscan
 
 import (
 	"bufio"
@@ -13,13 +13,13 @@ const (
 	readAheadDepth = 8
 )
 
-// readAhead decompresses (when the input starts with the gzip magic) and
+// ReadAhead decompresses (when the input starts with the gzip magic) and
 // filters the input on its own goroutine, handing filled chunks to Read
 // through a buffered channel so inflate and parse run in parallel (an
 // io.Pipe would serialise them). Errors from the source are classified
 // here: a short gzip stream is ErrTruncated, a bad header or checksum is
 // ErrMalformed; the gzip CRC is verified when the stream reaches io.EOF.
-type readAhead struct {
+type ReadAhead struct {
 	ch     chan []byte
 	free   chan []byte
 	done   chan struct{}
@@ -33,8 +33,8 @@ type readAhead struct {
 	compressed bool
 }
 
-func startReadAhead(src io.Reader) *readAhead {
-	r := &readAhead{
+func StartReadAhead(src io.Reader) *ReadAhead {
+	r := &ReadAhead{
 		ch:     make(chan []byte, readAheadDepth),
 		free:   make(chan []byte, readAheadDepth+2),
 		done:   make(chan struct{}),
@@ -44,7 +44,7 @@ func startReadAhead(src io.Reader) *readAhead {
 	return r
 }
 
-func (r *readAhead) produce(src io.Reader) {
+func (r *ReadAhead) produce(src io.Reader) {
 	defer close(r.exited)
 	defer close(r.ch)
 	br := bufio.NewReaderSize(src, 64<<10)
@@ -145,7 +145,7 @@ func classifySourceErr(err error, compressed bool) error {
 }
 
 // Read implements io.Reader for the decoder.
-func (r *readAhead) Read(p []byte) (int, error) {
+func (r *ReadAhead) Read(p []byte) (int, error) {
 	for len(r.cur) == 0 {
 		if r.curBuf != nil {
 			select {
@@ -169,7 +169,14 @@ func (r *readAhead) Read(p []byte) (int, error) {
 // close stops the producer and waits until it has exited. The producer
 // exits at its next chunk boundary; a source Read already in progress is
 // waited for.
-func (r *readAhead) close() {
+func (r *ReadAhead) Close() {
 	close(r.done)
 	<-r.exited
 }
+
+// Total is how many decompressed bytes were read (final once Read has
+// returned io.EOF or an error).
+func (r *ReadAhead) Total() int64 { return r.total }
+
+// Compressed reports that the input was gzip.
+func (r *ReadAhead) Compressed() bool { return r.compressed }

@@ -39,8 +39,8 @@ func (v *traceView) local(idx int32) int32 {
 func (b *builder) load(t int32) error {
 	s, v := &b.s, &b.v
 	var ok bool
-	if v.ents, ok = s.traces.take(int(t), v.ents[:0]); !ok {
-		return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.err}
+	if v.ents, ok = s.traces.Take(int(t), v.ents[:0]); !ok {
+		return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.Err()}
 	}
 	v.sortByIndex()
 	b.st.LargestTrace = max(b.st.LargestTrace, int64(len(v.ents)))

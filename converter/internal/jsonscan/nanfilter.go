@@ -1,4 +1,4 @@
-package converter
+package jsonscan
 
 import "bytes"
 
@@ -26,7 +26,7 @@ func isDelim(c byte) bool {
 	return false
 }
 
-func isNaNWord(w []byte) bool {
+func IsNaNWord(w []byte) bool {
 	if len(w) > 0 && w[0] == '-' {
 		w = w[1:]
 	}
@@ -44,7 +44,7 @@ func (f *nanFilter) flushPending(dst []byte) []byte {
 	if len(f.pending) == 0 {
 		return dst
 	}
-	if isNaNWord(f.pending) {
+	if IsNaNWord(f.pending) {
 		f.replaced++
 		dst = append(dst, '"')
 		dst = append(dst, f.pending...)

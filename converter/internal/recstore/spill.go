@@ -1,11 +1,11 @@
-package converter
+package recstore
 
 import (
 	"io"
 	"unsafe"
 )
 
-// Spill is the scratch storage Options.Spill names: the converter writes
+// Spill is the scratch storage (the converter's Options.Spill): the converter writes
 // with WriteAt at increasing offsets from 0 (full args chunks, full record
 // chunks and the per-window and per-trace buckets, each piece once) and
 // reads pieces back with ReadAt while it resolves structure and builds
@@ -33,18 +33,18 @@ type cachedChunk struct {
 }
 
 // spillChunk writes chunk c to the spill and drops it from memory.
-func (a *arena) spillChunk(c int) {
+func (a *Arena) spillChunk(c int) {
 	for len(a.spilled) <= c {
 		a.spilled = append(a.spilled, spilledChunk{})
 	}
 	b := a.chunks[c]
 	var off int64
-	if a.sc != nil {
-		off = a.sc.write(b)
+	if a.Scratch != nil {
+		off = a.Scratch.Write(b)
 	} else {
 		off = a.spillEnd
 		if a.err == nil {
-			if _, err := a.spill.WriteAt(b, off); err != nil {
+			if _, err := a.Spill.WriteAt(b, off); err != nil {
 				a.err = err
 			}
 		}
@@ -56,7 +56,7 @@ func (a *arena) spillChunk(c int) {
 
 // load returns spilled chunk c, reading it into the least recently used
 // cache slot when it is not cached. It returns nil after a spill error.
-func (a *arena) load(c int) []byte {
+func (a *Arena) load(c int) []byte {
 	if a.err != nil || c >= len(a.spilled) {
 		return nil
 	}
@@ -78,13 +78,13 @@ func (a *arena) load(c int) []byte {
 		e.buf = make([]byte, sc.n)
 	}
 	e.buf = e.buf[:sc.n]
-	if a.sc != nil {
-		if !a.sc.read(e.buf, sc.off) {
-			a.err = a.sc.err
+	if a.Scratch != nil {
+		if !a.Scratch.Read(e.buf, sc.off) {
+			a.err = a.Scratch.err
 			e.buf = nil
 			return nil
 		}
-	} else if n, err := a.spill.ReadAt(e.buf, sc.off); n < sc.n {
+	} else if n, err := a.Spill.ReadAt(e.buf, sc.off); n < sc.n {
 		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -102,7 +102,7 @@ func (a *arena) load(c int) []byte {
 // increasing offsets, and read back whole by the offset write returned;
 // in memory a piece is dropped once it was read for the last time (free).
 // One code path serves both, so the output cannot depend on the choice.
-type scratch struct {
+type Scratch struct {
 	spill   Spill
 	end     int64  // next offset
 	flushed int64  // bytes written to spill (== its size)
@@ -115,12 +115,14 @@ type scratch struct {
 
 const scratchPending = 1 << 20
 
-func newScratch(spill Spill) *scratch {
-	return &scratch{spill: spill, mem: map[int64][]byte{}}
+// NewScratch returns scratch storage in spill, or in memory when spill is
+// nil.
+func NewScratch(spill Spill) *Scratch {
+	return &Scratch{spill: spill, mem: map[int64][]byte{}}
 }
 
-// write stores b (copied) and returns its offset.
-func (s *scratch) write(b []byte) int64 {
+// Write stores b (copied) and returns its offset.
+func (s *Scratch) Write(b []byte) int64 {
 	off := s.end
 	s.end += int64(len(b))
 	s.written += int64(len(b))
@@ -145,14 +147,14 @@ func (s *scratch) write(b []byte) int64 {
 	return off
 }
 
-func (s *scratch) flush() {
+func (s *Scratch) flush() {
 	if len(s.pending) > 0 {
 		s.writeAt(s.pending, s.flushed)
 		s.pending = s.pending[:0]
 	}
 }
 
-func (s *scratch) writeAt(b []byte, off int64) {
+func (s *Scratch) writeAt(b []byte, off int64) {
 	if s.err == nil {
 		if _, err := s.spill.WriteAt(b, off); err != nil {
 			s.err = err
@@ -161,9 +163,9 @@ func (s *scratch) writeAt(b []byte, off int64) {
 	s.flushed = off + int64(len(b))
 }
 
-// read fills b with the piece written at off; false after a spill error
+// Read fills b with the piece written at off; false after a spill error
 // (s.err says which).
-func (s *scratch) read(b []byte, off int64) bool {
+func (s *Scratch) Read(b []byte, off int64) bool {
 	if s.spill == nil {
 		copy(b, s.mem[off])
 		return true
@@ -185,15 +187,29 @@ func (s *scratch) read(b []byte, off int64) bool {
 	return true
 }
 
-// free drops the piece at off when it is held in memory.
-func (s *scratch) free(off int64) {
+// Free drops the piece at off when it is held in memory.
+func (s *Scratch) Free(off int64) {
 	if s.spill == nil {
 		delete(s.mem, off)
 	}
 }
 
-// asBytes views a slice of pointer-free values as bytes.
-func asBytes[T any](v []T) []byte {
+// Err is the first spill error, nil if none.
+func (s *Scratch) Err() error { return s.err }
+
+// Written is the number of bytes of pieces written (the converter's
+// Stats.ScratchBytes), Flushed the number written to the Spill (its size).
+func (s *Scratch) Written() int64 { return s.written }
+
+// Flushed: see Written.
+func (s *Scratch) Flushed() int64 { return s.flushed }
+
+// SetGather sets how many bytes of small pieces are gathered into one
+// Spill write (0: scratchPending; 1: none gathered); tests use it.
+func (s *Scratch) SetGather(n int) { s.gather = n }
+
+// AsBytes views a slice of pointer-free values as bytes.
+func AsBytes[T any](v []T) []byte {
 	if len(v) == 0 {
 		return nil
 	}
@@ -201,7 +217,7 @@ func asBytes[T any](v []T) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(z)))
 }
 
-// bucketSet is a set of append-only buckets of pointer-free values kept in
+// BucketSet is a set of append-only buckets of pointer-free values kept in
 // scratch storage; a bucket reads back in the order it was written. Each
 // bucket being written has a tail of tailCap values in memory, written to
 // scratch as one piece when full. The tails together may hold budget
@@ -210,8 +226,8 @@ func asBytes[T any](v []T) []byte {
 // bounded whatever the number of buckets (thousands of traces) and
 // values, while the buckets written to at a time (the current steps) still
 // get full pieces.
-type bucketSet[T any] struct {
-	sc      *scratch
+type BucketSet[T any] struct {
+	sc      *Scratch
 	tailCap int
 	budget  int // values the tails may hold together
 	held    int // values the allocated tails can hold
@@ -235,10 +251,10 @@ const (
 	bucketTail   = 16 << 10
 )
 
-// newBucketSet makes buckets with tails of tailCap values sharing budget
+// NewBucketSet makes buckets with tails of tailCap values sharing budget
 // values; 0 means bucketTail and bucketBudget bytes. The budget holds at
 // least 3 tails.
-func newBucketSet[T any](sc *scratch, buckets, tailCap, budget int) *bucketSet[T] {
+func NewBucketSet[T any](sc *Scratch, buckets, tailCap, budget int) *BucketSet[T] {
 	var z T
 	size := int(unsafe.Sizeof(z))
 	if tailCap <= 0 {
@@ -247,14 +263,15 @@ func newBucketSet[T any](sc *scratch, buckets, tailCap, budget int) *bucketSet[T
 	if budget <= 0 {
 		budget = bucketBudget / size
 	}
-	return &bucketSet[T]{
+	return &BucketSet[T]{
 		sc: sc, tailCap: tailCap, budget: max(budget, 3*tailCap),
 		tails: make([][]T, buckets), pieces: make([][]piece, buckets), n: make([]int, buckets),
 		last: make([]uint64, buckets),
 	}
 }
 
-func (bs *bucketSet[T]) add(b int, v T) {
+// Add appends v to bucket b.
+func (bs *BucketSet[T]) Add(b int, v T) {
 	t := bs.tails[b]
 	if len(t) == bs.tailCap {
 		bs.spill(b)
@@ -269,16 +286,16 @@ func (bs *bucketSet[T]) add(b int, v T) {
 }
 
 // spill writes bucket b's tail to scratch as a piece and empties it.
-func (bs *bucketSet[T]) spill(b int) {
+func (bs *BucketSet[T]) spill(b int) {
 	t := bs.tails[b]
-	bs.pieces[b] = append(bs.pieces[b], piece{bs.sc.write(asBytes(t)), int32(len(t))})
+	bs.pieces[b] = append(bs.pieces[b], piece{bs.sc.Write(AsBytes(t)), int32(len(t))})
 	bs.tails[b] = t[:0]
 }
 
 // newTail returns an empty tail, first writing out the tails not added to
 // during the last half budget of adds (or, if none, all of them) when the
 // budget is spent.
-func (bs *bucketSet[T]) newTail() []T {
+func (bs *BucketSet[T]) newTail() []T {
 	if bs.held+bs.tailCap > bs.budget {
 		for pass := 0; pass < 2 && len(bs.free) == 0; pass++ {
 			cut := bs.clock - min(bs.clock, uint64(bs.budget/2))
@@ -302,17 +319,17 @@ func (bs *bucketSet[T]) newTail() []T {
 	return make([]T, 0, bs.tailCap)
 }
 
-// take appends bucket b's values to dst in the order they were added and
+// Take appends bucket b's values to dst in the order they were added and
 // empties the bucket. It returns false after a scratch read error.
-func (bs *bucketSet[T]) take(b int, dst []T) ([]T, bool) {
+func (bs *BucketSet[T]) Take(b int, dst []T) ([]T, bool) {
 	dst = slicesGrow(dst, bs.n[b])
 	for _, p := range bs.pieces[b] {
 		k := len(dst)
 		dst = dst[:k+int(p.n)]
-		if !bs.sc.read(asBytes(dst[k:]), p.off) {
+		if !bs.sc.Read(AsBytes(dst[k:]), p.off) {
 			return dst[:k], false
 		}
-		bs.sc.free(p.off)
+		bs.sc.Free(p.off)
 	}
 	dst = append(dst, bs.tails[b]...)
 	bs.tails[b], bs.pieces[b], bs.n[b] = nil, nil, 0

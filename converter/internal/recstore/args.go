@@ -1,50 +1,54 @@
-package converter
+package recstore
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/jsonscan"
+)
 
 // Encoded arg value types in the args arena. Each arg is: uvarint key id,
 // one type byte, then the payload.
 const (
-	argInt    byte = iota + 1 // varint
-	argFloat                  // uvarint length + number text (parsed only at emit time)
-	argStr                    // uvarint interned string id
-	argBool                   // one byte
-	argIntArr                 // uvarint count + varints
-	argRaw                    // uvarint interned id of raw JSON text (nested arrays, objects)
-	argNonNum                 // uvarint interned id of a non-number where a number belongs ("inf", "nan", "N/A")
+	ArgInt    byte = iota + 1 // varint
+	ArgFloat                  // uvarint length + number text (parsed only at emit time)
+	ArgStr                    // uvarint interned string id
+	ArgBool                   // one byte
+	ArgIntArr                 // uvarint count + varints
+	ArgRaw                    // uvarint interned id of raw JSON text (nested arrays, objects)
+	ArgNonNum                 // uvarint interned id of a non-number where a number belongs ("inf", "nan", "N/A")
 )
 
-func appendArgInt(b []byte, key uint32, v int64) []byte {
+func AppendArgInt(b []byte, key uint32, v int64) []byte {
 	b = binary.AppendUvarint(b, uint64(key))
-	b = append(b, argInt)
+	b = append(b, ArgInt)
 	return binary.AppendVarint(b, v)
 }
 
-func appendArgText(b []byte, key uint32, typ byte, text []byte) []byte {
+func AppendArgText(b []byte, key uint32, typ byte, text []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(key))
 	b = append(b, typ)
 	b = binary.AppendUvarint(b, uint64(len(text)))
 	return append(b, text...)
 }
 
-func appendArgID(b []byte, key uint32, typ byte, id uint32) []byte {
+func AppendArgID(b []byte, key uint32, typ byte, id uint32) []byte {
 	b = binary.AppendUvarint(b, uint64(key))
 	b = append(b, typ)
 	return binary.AppendUvarint(b, uint64(id))
 }
 
-func appendArgBool(b []byte, key uint32, v bool) []byte {
+func AppendArgBool(b []byte, key uint32, v bool) []byte {
 	b = binary.AppendUvarint(b, uint64(key))
 	var x byte
 	if v {
 		x = 1
 	}
-	return append(b, argBool, x)
+	return append(b, ArgBool, x)
 }
 
-func appendArgInts(b []byte, key uint32, v []int64) []byte {
+func AppendArgInts(b []byte, key uint32, v []int64) []byte {
 	b = binary.AppendUvarint(b, uint64(key))
-	b = append(b, argIntArr)
+	b = append(b, ArgIntArr)
 	b = binary.AppendUvarint(b, uint64(len(v)))
 	for _, x := range v {
 		b = binary.AppendVarint(b, x)
@@ -52,25 +56,30 @@ func appendArgInts(b []byte, key uint32, v []int64) []byte {
 	return b
 }
 
-// argValue is one decoded arg. Ints is only valid until the next call of
-// argIter.next.
-type argValue struct {
-	key  uint32
-	typ  byte
-	num  int64   // argInt, argBool
-	text []byte  // argFloat
-	id   uint32  // argStr, argRaw, argNonNum
-	ints []int64 // argIntArr
+// ArgValue is one decoded arg. Ints is only valid until the next call of
+// ArgIter.next.
+type ArgValue struct {
+	Key  uint32
+	Typ  byte
+	Num  int64   // ArgInt, ArgBool
+	Text []byte  // ArgFloat
+	ID   uint32  // ArgStr, ArgRaw, ArgNonNum
+	Ints []int64 // ArgIntArr
 }
 
-// argIter walks encoded args. The arena bytes were written by this package,
+// ArgIter walks encoded args. The arena bytes were written by this package,
 // so decoding trusts their shape but still never reads out of bounds.
-type argIter struct {
+type ArgIter struct {
 	b    []byte
 	ints []int64
 }
 
-func (it *argIter) next(v *argValue) bool {
+// Reset makes the iterator walk b (bytes from Arena.Get).
+func (it *ArgIter) Reset(b []byte) { it.b = b }
+
+// Next decodes the next arg into v; false at the end or on bytes of
+// another shape.
+func (it *ArgIter) Next(v *ArgValue) bool {
 	if len(it.b) == 0 {
 		return false
 	}
@@ -79,37 +88,37 @@ func (it *argIter) next(v *argValue) bool {
 		it.b = nil
 		return false
 	}
-	v.key = uint32(k)
-	v.typ = it.b[n]
+	v.Key = uint32(k)
+	v.Typ = it.b[n]
 	it.b = it.b[n+1:]
-	switch v.typ {
-	case argInt:
+	switch v.Typ {
+	case ArgInt:
 		x, m := binary.Varint(it.b)
 		if m <= 0 {
 			it.b = nil
 			return false
 		}
-		v.num, it.b = x, it.b[m:]
-	case argBool:
+		v.Num, it.b = x, it.b[m:]
+	case ArgBool:
 		if len(it.b) == 0 {
 			return false
 		}
-		v.num, it.b = int64(it.b[0]), it.b[1:]
-	case argFloat:
+		v.Num, it.b = int64(it.b[0]), it.b[1:]
+	case ArgFloat:
 		l, m := binary.Uvarint(it.b)
 		if m <= 0 || uint64(len(it.b)-m) < l {
 			it.b = nil
 			return false
 		}
-		v.text, it.b = it.b[m:m+int(l)], it.b[m+int(l):]
-	case argStr, argRaw, argNonNum:
+		v.Text, it.b = it.b[m:m+int(l)], it.b[m+int(l):]
+	case ArgStr, ArgRaw, ArgNonNum:
 		x, m := binary.Uvarint(it.b)
 		if m <= 0 {
 			it.b = nil
 			return false
 		}
-		v.id, it.b = uint32(x), it.b[m:]
-	case argIntArr:
+		v.ID, it.b = uint32(x), it.b[m:]
+	case ArgIntArr:
 		l, m := binary.Uvarint(it.b)
 		if m <= 0 || l > uint64(len(it.b)) {
 			it.b = nil
@@ -126,7 +135,7 @@ func (it *argIter) next(v *argValue) bool {
 			it.ints = append(it.ints, x)
 			it.b = it.b[m:]
 		}
-		v.ints = it.ints
+		v.Ints = it.ints
 	default:
 		it.b = nil
 		return false
@@ -136,7 +145,7 @@ func (it *argIter) next(v *argValue) bool {
 
 // parseIntArray parses a raw JSON array of integers ("[512, 1, 1]"). ok is
 // false if the value is anything else.
-func parseIntArray(raw []byte, dst []int64) ([]int64, bool) {
+func ParseIntArray(raw []byte, dst []int64) ([]int64, bool) {
 	i := skipWS(raw, 0)
 	if i >= len(raw) || raw[i] != '[' {
 		return dst, false
@@ -150,7 +159,7 @@ func parseIntArray(raw []byte, dst []int64) ([]int64, bool) {
 		for j < len(raw) && (raw[j] == '-' || (raw[j] >= '0' && raw[j] <= '9')) {
 			j++
 		}
-		x, ok := parseInt(raw[i:j])
+		x, ok := jsonscan.ParseInt(raw[i:j])
 		if !ok {
 			return dst, false
 		}

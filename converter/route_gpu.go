@@ -38,9 +38,9 @@ func (b *builder) routeGPU(e *entry) {
 		s.fileKernels++
 		fallthrough
 	case kindMemcpy, kindMemset:
-		s.gpuIv.add(s.window(r.ts), span2{r.ts, r.end()})
+		s.gpuIv.Add(s.window(r.ts), span2{r.ts, r.end()})
 	}
-	s.traces.add(int(e.trace), *e)
+	s.traces.Add(int(e.trace), *e)
 }
 
 // busyUnion computes the file's GPU busy time: the union of all kernel,
@@ -52,8 +52,8 @@ func (b *builder) busyUnion() error {
 	have := false
 	for w := range len(s.steps) + 1 {
 		var ok bool
-		if ivs, ok = s.gpuIv.take(w, ivs[:0]); !ok {
-			return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.err}
+		if ivs, ok = s.gpuIv.Take(w, ivs[:0]); !ok {
+			return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.Err()}
 		}
 		slices.SortFunc(ivs, func(x, y span2) int { return cmp.Compare(x.start, y.start) })
 		for _, iv := range ivs {

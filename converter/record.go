@@ -3,7 +3,14 @@ package converter
 import (
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/recstore"
 )
+
+// Spill is the scratch storage Options.Spill names (see recstore.Spill):
+// an io.ReaderAt and io.WriterAt such as an *os.File from os.CreateTemp;
+// the converter never closes or removes it.
+type Spill = recstore.Spill
 
 // kind classifies a record by what it becomes.
 type kind uint8
@@ -58,25 +65,16 @@ const recordSize = int(unsafe.Sizeof(record{}))
 
 func (r *record) end() int64 { return r.ts + r.dur }
 
-const (
-	chunkShift = 13
-	chunkLen   = 1 << chunkShift
-)
-
-// recordStore is the append-only store of records in file order. It holds
-// one open chunk of chunkLen records in memory; each full chunk goes to
-// the scratch storage (Options.Spill, else memory) and is read back once,
-// in order, by scan. While records are added it keeps aside the few that
+// recordStore is the append-only store of records in file order
+// (recstore.Chunks: one open chunk in memory, each full chunk in the
+// scratch storage, Options.Spill or memory, read back once, in order, by
+// Scan). While records are added it keeps aside the few that
 // structure needs before that scan: user_annotations (step candidates and
 // External ids), runtime/driver calls with a correlation id (to route GPU
 // work, which often comes before its launch) and the first op (the
 // resource's process.pid).
 type recordStore struct {
-	sc     *scratch
-	chunk  int // records per chunk; 0 = chunkLen
-	open   []record
-	sealed []int64 // scratch offset of each full chunk
-	n      int
+	recstore.Chunks[record]
 
 	annots   []heldRecord
 	launches [][]launchRef // in chunks of launchChunk: no copy as it grows
@@ -100,16 +98,7 @@ type launchRef struct {
 }
 
 func (s *recordStore) add(r record) int32 {
-	if s.chunk <= 0 {
-		s.chunk = chunkLen
-	}
-	if len(s.open) == s.chunk {
-		s.seal()
-	}
-	if s.open == nil {
-		s.open = make([]record, 0, s.chunk)
-	}
-	i := int32(s.n)
+	i := int32(s.Len())
 	switch r.kind {
 	case kindUserAnnot:
 		s.annots = append(s.annots, heldRecord{r, i})
@@ -126,100 +115,8 @@ func (s *recordStore) add(r record) int32 {
 	if !s.hasFirst && (r.kind == kindUserAnnot || r.kind == kindCPUOp) {
 		s.first, s.hasFirst = heldRecord{r, i}, true
 	}
-	s.open = append(s.open, r)
-	s.n++
+	s.Add(r)
 	return i
-}
-
-// seal writes the full open chunk to scratch.
-func (s *recordStore) seal() {
-	if s.sc == nil {
-		s.sc = newScratch(nil)
-	}
-	s.sealed = append(s.sealed, s.sc.write(asBytes(s.open)))
-	s.open = s.open[:0]
-}
-
-func (s *recordStore) len() int { return s.n }
-
-// scan calls fn for every record in file order. With drop, the records
-// are dropped from memory scratch as they are read (the store is then
-// empty). It returns false after a scratch read error.
-func (s *recordStore) scan(drop bool, fn func(i int32, r *record)) bool {
-	i := int32(0)
-	if len(s.sealed) > 0 {
-		buf := make([]record, s.chunk)
-		for _, off := range s.sealed {
-			if !s.sc.read(asBytes(buf), off) {
-				return false
-			}
-			if drop {
-				s.sc.free(off)
-			}
-			for k := range buf {
-				fn(i, &buf[k])
-				i++
-			}
-		}
-	}
-	for k := range s.open {
-		fn(i, &s.open[k])
-		i++
-	}
-	if drop {
-		s.sealed, s.open = nil, nil
-	}
-	return true
-}
-
-// arena stores encoded args in chunks of at least arenaChunk bytes. With a
-// spill set, every chunk but the one being filled lives in the spill file
-// and is read back through a small cache (see spill.go).
-type arena struct {
-	chunks [][]byte
-	size   int64
-
-	spill    Spill
-	sc       *scratch       // when set, spilled chunks go through it (shared with the records)
-	spilled  []spilledChunk // per chunk, when spill is set
-	spillEnd int64          // bytes written to the spill
-	cache    [spillCache]cachedChunk
-	tick     uint64
-	err      error // first spill error; get returns nil after it
-}
-
-const arenaChunk = 1 << 20
-
-func (a *arena) add(b []byte) uint64 {
-	if len(b) == 0 {
-		return 0
-	}
-	last := len(a.chunks) - 1
-	if last < 0 || cap(a.chunks[last])-len(a.chunks[last]) < len(b) {
-		if last >= 0 && a.spill != nil {
-			a.spillChunk(last)
-		}
-		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(b))))
-		last++
-	}
-	off := len(a.chunks[last])
-	a.chunks[last] = append(a.chunks[last], b...)
-	a.size += int64(len(b))
-	return uint64(last)<<32 | uint64(off)
-}
-
-func (a *arena) get(ref uint64, n uint32) []byte {
-	if n == 0 {
-		return nil
-	}
-	c := a.chunks[ref>>32]
-	if c == nil { // spilled
-		if c = a.load(int(ref >> 32)); c == nil {
-			return nil
-		}
-	}
-	off := uint32(ref)
-	return c[off : off+n]
 }
 
 // interner maps byte strings to dense ids. Invalid UTF-8 is replaced with

@@ -1,4 +1,4 @@
-package converter
+package jsonscan
 
 import (
 	"encoding/binary"
@@ -24,7 +24,7 @@ import (
 // in the input stream: ErrTruncated when the input ends inside the value,
 // ErrMalformed for a syntax error or nesting deeper than maxDepth, and a
 // read error from the source as the source gave it (see readErr).
-type scanner struct {
+type Scanner struct {
 	r    io.Reader
 	buf  []byte
 	i, n int   // cursor and end of the valid bytes in buf
@@ -47,19 +47,19 @@ const (
 	maxDepth = 10000
 )
 
-func (s *scanner) init(r io.Reader) {
+func (s *Scanner) Init(r io.Reader) {
 	s.r = r
 	s.buf = make([]byte, scanWindow)
 	s.mark, s.hold = -1, -1
 }
 
-func (s *scanner) off() int64 { return s.base + int64(s.i) }
+func (s *Scanner) Off() int64 { return s.base + int64(s.i) }
 
 // fill reads more input into the window, first moving the bytes still
 // needed (from min(i, mark, hold)) to its start and growing it when they
 // fill it. It returns false, reading nothing, at the end of the input or
 // after a read error.
-func (s *scanner) fill() bool {
+func (s *Scanner) fill() bool {
 	if s.eof || s.rerr != nil {
 		return false
 	}
@@ -113,15 +113,15 @@ func (s *scanner) fill() bool {
 
 // stop records the reason why fill returned false: the read error, or a
 // truncation.
-func (s *scanner) stop() bool {
+func (s *Scanner) stop() bool {
 	if s.err != nil {
 		return false
 	}
 	if s.rerr != nil {
-		s.err = readErr(s.rerr, s.off())
+		s.err = readErr(s.rerr, s.Off())
 		return false
 	}
-	s.err = newError(ErrTruncated, s.off(), "JSON ends before the top-level object is closed")
+	s.err = newError(ErrTruncated, s.Off(), "JSON ends before the top-level object is closed")
 	return false
 }
 
@@ -138,23 +138,23 @@ func readErr(err error, off int64) error {
 	return &Error{Offset: off, Reason: err.Error(), Err: ErrMalformed}
 }
 
-func (s *scanner) syntax(format string, args ...any) bool {
+func (s *Scanner) Syntax(format string, args ...any) bool {
 	if s.err == nil {
-		s.err = newError(ErrMalformed, s.off(), format, args...)
+		s.err = newError(ErrMalformed, s.Off(), format, args...)
 	}
 	return false
 }
 
 // ws skips whitespace and returns the next byte, not consumed; false at
 // the end of the input (a truncation) or on a read error.
-func (s *scanner) ws() (byte, bool) {
+func (s *Scanner) WS() (byte, bool) {
 	if s.i < s.n && s.buf[s.i] > ' ' {
 		return s.buf[s.i], true
 	}
 	return s.wsSlow()
 }
 
-func (s *scanner) wsSlow() (byte, bool) {
+func (s *Scanner) wsSlow() (byte, bool) {
 	for {
 		buf := s.buf[:s.n]
 		i := s.i
@@ -192,7 +192,7 @@ func nonWS(v uint64) uint64 {
 }
 
 // wsEOF is ws where the end of the input is no error: eof reports it.
-func (s *scanner) wsEOF() (c byte, ok, eof bool) {
+func (s *Scanner) WSEOF() (c byte, ok, eof bool) {
 	for {
 		for s.i < s.n {
 			c := s.buf[s.i]
@@ -211,13 +211,13 @@ func (s *scanner) wsEOF() (c byte, ok, eof bool) {
 }
 
 // expect consumes the byte c after optional whitespace.
-func (s *scanner) expect(c byte, what string) bool {
-	d, ok := s.ws()
+func (s *Scanner) Expect(c byte, what string) bool {
+	d, ok := s.WS()
 	if !ok {
 		return false
 	}
 	if d != c {
-		return s.syntax("invalid character %q, want %s", d, what)
+		return s.Syntax("invalid character %q, want %s", d, what)
 	}
 	s.i++
 	return true
@@ -239,7 +239,7 @@ func special(v uint64) uint64 {
 
 // str scans the string whose opening quote is at s.i and returns it raw,
 // quotes included, and whether it contains escapes.
-func (s *scanner) str() (raw []byte, esc, ok bool) {
+func (s *Scanner) Str() (raw []byte, esc, ok bool) {
 	s.mark = s.i
 	j := s.i + 1
 	for {
@@ -270,7 +270,7 @@ func (s *scanner) str() (raw []byte, esc, ok bool) {
 			}
 			if c < 0x20 {
 				s.i = j
-				return nil, false, s.syntax("invalid control character %q in string", c)
+				return nil, false, s.Syntax("invalid control character %q in string", c)
 			}
 			j++
 			if j+8 <= len(buf) {
@@ -291,7 +291,7 @@ func (s *scanner) str() (raw []byte, esc, ok bool) {
 
 // escape validates the escape sequence whose backslash is at buf[j] and
 // returns the index after it. It may refill the window (mark is kept).
-func (s *scanner) escape(j int) (int, bool) {
+func (s *Scanner) escape(j int) (int, bool) {
 	rel := j - s.mark
 	if !s.avail(j, 2) {
 		return 0, false
@@ -308,18 +308,18 @@ func (s *scanner) escape(j int) (int, bool) {
 			j = s.mark + rel
 			if !isHex(s.buf[j+k]) {
 				s.i = j + k
-				return 0, s.syntax("invalid character %q in \\u escape", s.buf[j+k])
+				return 0, s.Syntax("invalid character %q in \\u escape", s.buf[j+k])
 			}
 		}
 		return j + 6, true
 	}
 	s.i = j + 1
-	return 0, s.syntax("invalid escape \\%c in string", s.buf[j+1])
+	return 0, s.Syntax("invalid escape \\%c in string", s.buf[j+1])
 }
 
 // avail makes sure k bytes from buf[j] are in the window; j is relative to
 // mark, which must be set (the window may move).
-func (s *scanner) avail(j, k int) bool {
+func (s *Scanner) avail(j, k int) bool {
 	rel := j - s.mark
 	for s.mark+rel+k > s.n {
 		s.i = s.mark + rel
@@ -346,7 +346,7 @@ var isDelimTab = func() (t [256]bool) {
 
 // wordRun scans the run of non-delimiter bytes at s.i. atEOF reports that
 // the input ended right after it.
-func (s *scanner) wordRun() (w []byte, atEOF, ok bool) {
+func (s *Scanner) wordRun() (w []byte, atEOF, ok bool) {
 	s.mark = s.i
 	j := s.i
 	for {
@@ -392,7 +392,7 @@ func wordKind(w []byte) byte {
 	case string(w) == "null":
 		return 'n'
 	}
-	if isNaNWord(w) {
+	if IsNaNWord(w) {
 		return '"'
 	}
 	return 0
@@ -418,16 +418,10 @@ func numberState(w []byte) (valid, prefix bool) {
 	default:
 		return false, false
 	}
+	var ok bool
 	if i < len(w) && w[i] == '.' {
-		i++
-		if i == len(w) {
-			return false, true
-		}
-		if w[i] < '0' || w[i] > '9' {
-			return false, false
-		}
-		for i < len(w) && w[i] >= '0' && w[i] <= '9' {
-			i++
+		if i, ok, prefix = digits(w, i+1); !ok {
+			return false, prefix
 		}
 	}
 	if i < len(w) && (w[i] == 'e' || w[i] == 'E') {
@@ -435,17 +429,27 @@ func numberState(w []byte) (valid, prefix bool) {
 		if i < len(w) && (w[i] == '+' || w[i] == '-') {
 			i++
 		}
-		if i == len(w) {
-			return false, true
-		}
-		if w[i] < '0' || w[i] > '9' {
-			return false, false
-		}
-		for i < len(w) && w[i] >= '0' && w[i] <= '9' {
-			i++
+		if i, ok, prefix = digits(w, i); !ok {
+			return false, prefix
 		}
 	}
 	return i == len(w), false
+}
+
+// digits consumes the one or more digits that a fraction or an exponent
+// needs at w[i:]. Without one, prefix says whether w ended first (the
+// number may go on) rather than at another byte.
+func digits(w []byte, i int) (j int, ok, prefix bool) {
+	if i == len(w) {
+		return i, false, true
+	}
+	if w[i] < '0' || w[i] > '9' {
+		return i, false, false
+	}
+	for i < len(w) && w[i] >= '0' && w[i] <= '9' {
+		i++
+	}
+	return i, true, false
 }
 
 // tokenPrefix reports whether w, cut by the end of the input, could have
@@ -464,8 +468,8 @@ func tokenPrefix(w []byte) bool {
 
 // word scans a number, a literal or a bare NaN word where a value belongs
 // and returns its text and kind.
-func (s *scanner) word() ([]byte, byte, bool) {
-	start := s.off()
+func (s *Scanner) Word() ([]byte, byte, bool) {
+	start := s.Off()
 	w, atEOF, ok := s.wordRun()
 	if !ok {
 		return nil, 0, false
@@ -499,13 +503,13 @@ func clip(w []byte) string {
 
 // nanName scans an object member name that is not a JSON string: only a
 // bare NaN word is accepted there (nanFilter quoted those).
-func (s *scanner) nanName() ([]byte, bool) {
-	start := s.off()
+func (s *Scanner) NanName() ([]byte, bool) {
+	start := s.Off()
 	w, _, ok := s.wordRun()
 	if !ok {
 		return nil, false
 	}
-	if len(w) == 0 || !isNaNWord(w) {
+	if len(w) == 0 || !IsNaNWord(w) {
 		if s.err == nil {
 			s.err = newError(ErrMalformed, start, "invalid character at start of object name")
 		}
@@ -517,31 +521,31 @@ func (s *scanner) nanName() ([]byte, bool) {
 
 // name scans an object member name (c is its first byte) and the colon
 // after it, for values that are only validated.
-func (s *scanner) name(c byte) bool {
+func (s *Scanner) name(c byte) bool {
 	if c == '"' {
-		if _, _, ok := s.str(); !ok {
+		if _, _, ok := s.Str(); !ok {
 			return false
 		}
-	} else if _, ok := s.nanName(); !ok {
+	} else if _, ok := s.NanName(); !ok {
 		return false
 	}
-	return s.expect(':', "':' after object name")
+	return s.Expect(':', "':' after object name")
 }
 
 // scalar validates a string, number, literal or NaN word (c is its
 // first byte).
-func (s *scanner) scalar(c byte) bool {
+func (s *Scanner) scalar(c byte) bool {
 	if c == '"' {
-		_, _, ok := s.str()
+		_, _, ok := s.Str()
 		return ok
 	}
-	_, _, ok := s.word()
+	_, _, ok := s.Word()
 	return ok
 }
 
 // skip validates the value whose first byte c is at s.i, nested in depth
 // containers.
-func (s *scanner) skip(c byte, depth int) bool {
+func (s *Scanner) Skip(c byte, depth int) bool {
 	if c == '{' || c == '[' {
 		return s.container(depth)
 	}
@@ -549,18 +553,18 @@ func (s *scanner) skip(c byte, depth int) bool {
 }
 
 // container validates the object or array at s.i without recursion.
-func (s *scanner) container(depth int) bool {
+func (s *Scanner) container(depth int) bool {
 	st := s.stack[:0]
 	defer func() { s.stack = st[:0] }()
 	c := s.buf[s.i]
 	for {
 		// c, at s.i, opens a container.
 		if depth+len(st) >= maxDepth {
-			return s.syntax("nesting deeper than %d", maxDepth)
+			return s.Syntax("nesting deeper than %d", maxDepth)
 		}
 		st = append(st, c)
 		s.i++
-		d, ok := s.ws()
+		d, ok := s.WS()
 		if !ok {
 			return false
 		}
@@ -568,13 +572,8 @@ func (s *scanner) container(depth int) bool {
 			s.i++
 			st = st[:len(st)-1]
 		} else {
-			if c == '{' {
-				if !s.name(d) {
-					return false
-				}
-				if d, ok = s.ws(); !ok {
-					return false
-				}
+			if d, ok = s.memberValue(c, d); !ok {
+				return false
 			}
 			if d == '{' || d == '[' {
 				c = d
@@ -587,7 +586,7 @@ func (s *scanner) container(depth int) bool {
 		// After a value: a comma and the next one, or closing brackets.
 		opened := false
 		for len(st) > 0 {
-			d, ok := s.ws()
+			d, ok := s.WS()
 			if !ok {
 				return false
 			}
@@ -598,19 +597,14 @@ func (s *scanner) container(depth int) bool {
 				continue
 			}
 			if d != ',' {
-				return s.syntax("invalid character %q after a value in %s", d, containerName(top))
+				return s.Syntax("invalid character %q after a value in %s", d, containerName(top))
 			}
 			s.i++
-			if d, ok = s.ws(); !ok {
+			if d, ok = s.WS(); !ok {
 				return false
 			}
-			if top == '{' {
-				if !s.name(d) {
-					return false
-				}
-				if d, ok = s.ws(); !ok {
-					return false
-				}
+			if d, ok = s.memberValue(top, d); !ok {
+				return false
 			}
 			if d == '{' || d == '[' {
 				c = d
@@ -627,6 +621,19 @@ func (s *scanner) container(depth int) bool {
 	}
 }
 
+// memberValue returns the first byte of the next value in the container
+// that open opened, d being the first byte after the opening or the
+// comma: in an object it first reads the member name and its colon.
+func (s *Scanner) memberValue(open, d byte) (byte, bool) {
+	if open != '{' {
+		return d, true
+	}
+	if !s.name(d) {
+		return 0, false
+	}
+	return s.WS()
+}
+
 func containerName(c byte) string {
 	if c == '{' {
 		return "object"
@@ -637,7 +644,7 @@ func containerName(c byte) string {
 // capture validates the object or array at s.i and returns its raw text,
 // with bare NaN words quoted as nanFilter wrote them. The result is valid
 // until the next capture or read.
-func (s *scanner) capture(depth int) ([]byte, bool) {
+func (s *Scanner) Capture(depth int) ([]byte, bool) {
 	s.hold = s.i
 	s.sawNaN = false
 	ok := s.container(depth)
@@ -655,7 +662,7 @@ func (s *scanner) capture(depth int) ([]byte, bool) {
 }
 
 // tokenKindName names a token kind for error messages.
-func tokenKindName(k byte) string {
+func TokenKindName(k byte) string {
 	switch k {
 	case '"':
 		return "string"
@@ -676,16 +683,16 @@ func tokenKindName(k byte) string {
 // bracket, a whole string, or the longest number or literal at the start
 // of a word ("1x" reads 1, "truex" reads true: what follows is another
 // token). c is its first byte. It returns the token kind.
-func (s *scanner) token(c byte) (byte, bool) {
+func (s *Scanner) Token(c byte) (byte, bool) {
 	switch c {
 	case '{', '[':
 		s.i++
 		return c, true
 	case '"':
-		_, _, ok := s.str()
+		_, _, ok := s.Str()
 		return '"', ok
 	}
-	start := s.off()
+	start := s.Off()
 	w, atEOF, ok := s.wordRun()
 	if !ok {
 		return 0, false
@@ -715,7 +722,7 @@ func (s *scanner) token(c byte) (byte, bool) {
 // reads at the start of word w (kind 0: none), and whether w ends where
 // the token needed more bytes.
 func leadToken(w []byte) (kind byte, n int, more bool) {
-	if isNaNWord(w) {
+	if IsNaNWord(w) {
 		return '"', len(w), false // nanFilter quoted the whole word
 	}
 	if len(w) == 0 {
@@ -737,43 +744,111 @@ func leadToken(w []byte) (kind byte, n int, more bool) {
 	if w[0] == '-' {
 		i++
 	}
-	digits := func() {
-		for i < len(w) && w[i] >= '0' && w[i] <= '9' {
-			i++
-		}
-	}
+	var ok bool
 	switch {
 	case i == len(w):
 		return 0, 0, true
 	case w[i] == '0':
 		i++
 	case w[i] >= '1' && w[i] <= '9':
-		digits()
+		i, _, _ = digits(w, i)
 	default:
 		return 0, 0, false
 	}
 	if i < len(w) && w[i] == '.' {
-		i++
-		if i == len(w) {
-			return 0, 0, true
+		if i, ok, more = digits(w, i+1); !ok {
+			return 0, 0, more
 		}
-		if w[i] < '0' || w[i] > '9' {
-			return 0, 0, false
-		}
-		digits()
 	}
 	if i < len(w) && (w[i] == 'e' || w[i] == 'E') {
 		i++
 		if i < len(w) && (w[i] == '+' || w[i] == '-') {
 			i++
 		}
-		if i == len(w) {
-			return 0, 0, true
+		if i, ok, more = digits(w, i); !ok {
+			return 0, 0, more
 		}
-		if w[i] < '0' || w[i] > '9' {
-			return 0, 0, false
-		}
-		digits()
 	}
 	return '0', i, false
 }
+
+// Err returns the first error the scanner met (nil while scanning goes on).
+func (s *Scanner) Err() error { return s.err }
+
+// Fail records err as the first error (a structural error the caller
+// found, such as a second traceEvents array); scanning stops.
+func (s *Scanner) Fail(err error) { s.err = err }
+
+// Advance consumes the byte WS or WSEOF just returned (a delimiter).
+func (s *Scanner) Advance() { s.i++ }
+
+// Unread gives back the byte Advance consumed, so that an error names its
+// offset.
+func (s *Scanner) Unread() { s.i-- }
+
+// Colon consumes a ':' right at the cursor (the usual "key":) without a
+// refill; false leaves the cursor alone, and the caller, which may hold
+// bytes of the window, copies them before Expect.
+func (s *Scanner) Colon() bool {
+	if s.i < s.n && s.buf[s.i] == ':' {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// ValueStart returns the first byte of the value after a name (at the
+// cursor), skipping whitespace; the common ": v" and ":v" need no call.
+func (s *Scanner) ValueStart() (byte, bool) {
+	if i := s.i; i+1 < s.n {
+		if c := s.buf[i]; c > ' ' {
+			return c, true
+		}
+		if c := s.buf[i+1]; s.buf[i] == ' ' && c > ' ' {
+			s.i = i + 1
+			return c, true
+		}
+	}
+	return s.wsSlow()
+}
+
+// RawValue validates the value whose first byte c is at the cursor and
+// returns its JSON text as nanFilter would have passed it on (bare NaN
+// words quoted) and its kind. The result is valid until the next scan.
+func (s *Scanner) RawValue(c byte, depth int) ([]byte, byte, bool) {
+	switch c {
+	case '{', '[':
+		raw, ok := s.Capture(depth)
+		return raw, c, ok
+	case '"':
+		raw, _, ok := s.Str()
+		return raw, '"', ok
+	}
+	w, k, ok := s.Word()
+	if ok && k == '"' {
+		s.nanBuf = append(append(append(s.nanBuf[:0], '"'), w...), '"')
+		w = s.nanBuf
+	}
+	return w, k, ok
+}
+
+// AfterMember consumes the ',' or the closing '}' after an object member;
+// more reports a ','.
+func (s *Scanner) AfterMember() (more, ok bool) {
+	c, ok := s.WS()
+	if !ok {
+		return false, false
+	}
+	s.i++
+	switch c {
+	case ',':
+		return true, true
+	case '}':
+		return false, true
+	}
+	s.i--
+	return false, s.Syntax("invalid character %q after object member", c)
+}
+
+// Window sets the scan window to n bytes (tests: refills in every token).
+func (s *Scanner) Window(n int) { s.buf = make([]byte, n) }

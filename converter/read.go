@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/jsonscan"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/recstore"
 )
 
 // flow is a stored fwdbwd flow event, bound later to the X event with the
@@ -39,10 +42,10 @@ type fileMeta struct {
 // parser walks the top-level object and stores records.
 type parser struct {
 	ctx   context.Context
-	s     scanner
+	s     jsonscan.Scanner
 	in    *interner
 	recs  recordStore
-	args  arena
+	args  recstore.Arena
 	flows []flow
 	meta  fileMeta
 
@@ -85,7 +88,7 @@ func newParser(ctx context.Context, r io.Reader, st *Stats) *parser {
 		procNames:   map[uint32]uint32{},
 		stats:       st,
 	}
-	p.s.init(r)
+	p.s.Init(r)
 	p.meta.scalars = map[string]string{}
 	p.kCorrelation = p.in.idString("correlation")
 	p.kExtID = p.in.idString("External id")
@@ -120,13 +123,13 @@ func (p *parser) strText(raw []byte, esc bool) []byte {
 // else the token as written) and kind ('"', '0', 't', 'f', 'n').
 func (p *parser) scalar(c byte) ([]byte, byte, bool) {
 	if c == '"' {
-		raw, esc, ok := p.s.str()
+		raw, esc, ok := p.s.Str()
 		if !ok {
 			return nil, 0, false
 		}
 		return p.strText(raw, esc), '"', true
 	}
-	return p.s.word()
+	return p.s.Word()
 }
 
 // name scans an object member name (c is its first byte) and the colon
@@ -134,20 +137,19 @@ func (p *parser) scalar(c byte) ([]byte, byte, bool) {
 func (p *parser) name(c byte) ([]byte, bool) {
 	var t []byte
 	if c == '"' {
-		raw, esc, ok := p.s.str()
+		raw, esc, ok := p.s.Str()
 		if !ok {
 			return nil, false
 		}
 		t = p.strText(raw, esc)
 	} else {
-		w, ok := p.s.nanName()
+		w, ok := p.s.NanName()
 		if !ok {
 			return nil, false
 		}
 		t = w
 	}
-	if s := &p.s; s.i < s.n && s.buf[s.i] == ':' { // the usual "key":
-		s.i++
+	if p.s.Colon() { // the usual "key":
 		return t, true
 	}
 	// The colon is not the next byte: finding it may refill the window,
@@ -156,114 +158,60 @@ func (p *parser) name(c byte) ([]byte, bool) {
 	// back as the next chunk's first bytes: "ts" read as "[1" and the
 	// event lost its time). Keep a copy across the refill.
 	p.nameBuf = append(p.nameBuf[:0], t...)
-	if !p.s.expect(':', "':' after object name") {
+	if !p.s.Expect(':', "':' after object name") {
 		return nil, false
 	}
 	return p.nameBuf, true
 }
 
-// valueStart returns the first byte of the value after a name (at the
-// cursor), skipping whitespace; the common ": v" and ":v" need no call.
-func (s *scanner) valueStart() (byte, bool) {
-	if i := s.i; i+1 < s.n {
-		if c := s.buf[i]; c > ' ' {
-			return c, true
-		}
-		if c := s.buf[i+1]; s.buf[i] == ' ' && c > ' ' {
-			s.i = i + 1
-			return c, true
-		}
-	}
-	return s.wsSlow()
-}
-
-// rawValue validates the value whose first byte c is at the cursor and
-// returns its JSON text as nanFilter would have passed it on (bare NaN
-// words quoted) and its kind. The result is valid until the next scan.
-func (p *parser) rawValue(c byte, depth int) ([]byte, byte, bool) {
-	s := &p.s
-	switch c {
-	case '{', '[':
-		raw, ok := s.capture(depth)
-		return raw, c, ok
-	case '"':
-		raw, _, ok := s.str()
-		return raw, '"', ok
-	}
-	w, k, ok := s.word()
-	if ok && k == '"' {
-		s.nanBuf = append(append(append(s.nanBuf[:0], '"'), w...), '"')
-		w = s.nanBuf
-	}
-	return w, k, ok
-}
-
-// afterMember consumes the ',' or the closing '}' after an object member;
-// more reports a ','.
-func (s *scanner) afterMember() (more, ok bool) {
-	c, ok := s.ws()
-	if !ok {
-		return false, false
-	}
-	s.i++
-	switch c {
-	case ',':
-		return true, true
-	case '}':
-		return false, true
-	}
-	s.i--
-	return false, s.syntax("invalid character %q after object member", c)
-}
-
 // run parses the whole input.
 func (p *parser) run() error {
 	s := &p.s
-	c, ok, eof := s.wsEOF()
+	c, ok, eof := s.WSEOF()
 	if eof {
 		return newError(ErrTruncated, 0, "empty input")
 	}
 	if !ok {
-		return s.err
+		return s.Err()
 	}
 	if c != '{' {
-		k, ok := s.token(c)
+		k, ok := s.Token(c)
 		if !ok {
-			return s.err
+			return s.Err()
 		}
-		return newError(ErrNotKineto, 0, "top-level JSON value is %s, not an object", tokenKindName(k))
+		return newError(ErrNotKineto, 0, "top-level JSON value is %s, not an object", jsonscan.TokenKindName(k))
 	}
-	s.i++
-	if c, ok = s.ws(); !ok {
-		return s.err
+	s.Advance()
+	if c, ok = s.WS(); !ok {
+		return s.Err()
 	}
 	if c == '}' {
-		s.i++
+		s.Advance()
 	} else {
 		for {
 			if !p.topMember(c) {
 				return p.err()
 			}
-			more, ok := s.afterMember()
+			more, ok := s.AfterMember()
 			if !ok {
-				return s.err
+				return s.Err()
 			}
 			if !more {
 				break
 			}
-			if c, ok = s.ws(); !ok {
-				return s.err
+			if c, ok = s.WS(); !ok {
+				return s.Err()
 			}
 		}
 	}
-	c, ok, eof = s.wsEOF()
+	c, ok, eof = s.WSEOF()
 	if !eof {
 		if !ok {
-			return s.err
+			return s.Err()
 		}
-		off := s.off()
-		if _, ok := s.token(c); !ok {
-			return s.err
+		off := s.Off()
+		if _, ok := s.Token(c); !ok {
+			return s.Err()
 		}
 		return newError(ErrMalformed, off, "data after the top-level object")
 	}
@@ -275,13 +223,13 @@ func (p *parser) run() error {
 
 // err returns the first error: the scanner's, or a cancelled context.
 func (p *parser) err() error {
-	if p.s.err != nil {
-		return p.s.err
+	if p.s.Err() != nil {
+		return p.s.Err()
 	}
 	if err := p.ctx.Err(); err != nil {
 		return err
 	}
-	return newError(ErrMalformed, p.s.off(), "parser stopped") // not reached
+	return newError(ErrMalformed, p.s.Off(), "parser stopped") // not reached
 }
 
 // topMember reads one member of the top-level object; c is the first
@@ -294,7 +242,7 @@ func (p *parser) topMember(c byte) bool {
 	}
 	if string(key) == "traceEvents" {
 		if p.meta.sawEvents {
-			s.err = newError(ErrMalformed, s.off(), "second traceEvents array")
+			s.Fail(newError(ErrMalformed, s.Off(), "second traceEvents array"))
 			return false
 		}
 		p.meta.sawEvents = true
@@ -307,27 +255,27 @@ func (p *parser) topMember(c byte) bool {
 		"host_name", "displayTimeUnit", "traceName", "profile_memory", "with_stack", "record_shapes",
 		"with_modules", "with_flops":
 	default:
-		c, ok := s.ws()
-		return ok && s.skip(c, 1)
+		c, ok := s.WS()
+		return ok && s.Skip(c, 1)
 	}
-	if c, ok = s.ws(); !ok {
+	if c, ok = s.WS(); !ok {
 		return false
 	}
 	switch field {
 	case "baseTimeNanoseconds":
 		if c == '{' || c == '[' {
-			return s.skip(c, 1)
+			return s.Skip(c, 1)
 		}
 		t, _, ok := p.scalar(c)
 		if !ok {
 			return false
 		}
-		if n, ok := parseInt(t); ok {
+		if n, ok := jsonscan.ParseInt(t); ok {
 			p.meta.hasBase, p.meta.baseNs = true, n
 			p.meta.baseBeforeEvents = !p.meta.sawEvents
 		}
 	case "deviceProperties", "distributedInfo":
-		raw, _, ok := p.rawValue(c, 1)
+		raw, _, ok := p.s.RawValue(c, 1)
 		if !ok {
 			return false
 		}
@@ -338,7 +286,7 @@ func (p *parser) topMember(c byte) bool {
 		}
 	default:
 		if c == '{' || c == '[' {
-			return s.skip(c, 1)
+			return s.Skip(c, 1)
 		}
 		t, k, ok := p.scalar(c)
 		if !ok {
@@ -355,21 +303,21 @@ func (p *parser) topMember(c byte) bool {
 // each event object's fields are picked in the same pass and stored.
 func (p *parser) events() bool {
 	s := &p.s
-	c, ok := s.ws()
+	c, ok := s.WS()
 	if !ok {
 		return false
 	}
 	if c != '[' {
-		return s.syntax("traceEvents is %s, not an array", kindByFirstByte(c))
+		return s.Syntax("traceEvents is %s, not an array", kindByFirstByte(c))
 	}
-	s.i++
+	s.Advance()
 	p.startStore()
 	defer p.waitStore()
-	if c, ok = s.ws(); !ok {
+	if c, ok = s.WS(); !ok {
 		return false
 	}
 	if c == ']' {
-		s.i++
+		s.Advance()
 		return true
 	}
 	for {
@@ -378,7 +326,7 @@ func (p *parser) events() bool {
 				return false
 			}
 		} else {
-			if !s.skip(c, 2) {
+			if !s.Skip(c, 2) {
 				return false
 			}
 			p.skipped++
@@ -387,21 +335,21 @@ func (p *parser) events() bool {
 		if p.nEvents&4095 == 0 && p.ctx.Err() != nil {
 			return false
 		}
-		if c, ok = s.ws(); !ok {
+		if c, ok = s.WS(); !ok {
 			return false
 		}
-		s.i++
+		s.Advance()
 		switch c {
 		case ',':
-			if c, ok = s.ws(); !ok {
+			if c, ok = s.WS(); !ok {
 				return false
 			}
 			continue
 		case ']':
 			return true
 		}
-		s.i--
-		return s.syntax("invalid character %q after an element of traceEvents", c)
+		s.Unread()
+		return s.Syntax("invalid character %q after an element of traceEvents", c)
 	}
 }
 
@@ -409,7 +357,7 @@ func (p *parser) events() bool {
 func kindByFirstByte(c byte) string {
 	switch {
 	case c == '"', c == '{':
-		return tokenKindName(c)
+		return jsonscan.TokenKindName(c)
 	case c == '-', c >= '0' && c <= '9':
 		return "number"
 	case c == 't', c == 'f', c == 'n':
@@ -583,13 +531,13 @@ func (p *parser) event() bool {
 	s := &p.s
 	ev := evState{}
 	p.scratch = p.scratch[:0]
-	s.i++
-	c, ok := s.ws()
+	s.Advance()
+	c, ok := s.WS()
 	if !ok {
 		return false
 	}
 	if c == '}' {
-		s.i++
+		s.Advance()
 		p.queue(&ev)
 		return true
 	}
@@ -599,7 +547,7 @@ func (p *parser) event() bool {
 			return false
 		}
 		field := eventField(key)
-		if c, ok = s.valueStart(); !ok {
+		if c, ok = s.ValueStart(); !ok {
 			return false
 		}
 		switch {
@@ -608,7 +556,7 @@ func (p *parser) event() bool {
 				return false
 			}
 		case field == 0 || c == '{' || c == '[':
-			if !s.skip(c, 3) { // wrong type for a known field: ignored
+			if !s.Skip(c, 3) { // wrong type for a known field: ignored
 				return false
 			}
 		default:
@@ -630,12 +578,12 @@ func (p *parser) event() bool {
 			case 'T':
 				ev.tid = p.in.id(t)
 			case 't':
-				ev.ts, ev.hasTs = parseMicrosToNs(t)
+				ev.ts, ev.hasTs = jsonscan.ParseMicrosToNs(t)
 				if ev.hasTs && bytes.IndexByte(t, '.') >= 0 {
 					p.fracSeen = true
 				}
 			case 'd':
-				ev.dur, ev.hasDur = parseMicrosToNs(t)
+				ev.dur, ev.hasDur = jsonscan.ParseMicrosToNs(t)
 			case 'i':
 				// Interned only for fwdbwd flows (classify): ac2g flow
 				// ids are unique per launch and would grow the interner
@@ -644,14 +592,14 @@ func (p *parser) event() bool {
 				ev.hasID = true
 			}
 		}
-		more, ok := s.afterMember()
+		more, ok := s.AfterMember()
 		if !ok {
 			return false
 		}
 		if !more {
 			break
 		}
-		if c, ok = s.ws(); !ok {
+		if c, ok = s.WS(); !ok {
 			return false
 		}
 	}
@@ -663,13 +611,13 @@ func (p *parser) event() bool {
 // p.scratch.
 func (p *parser) parseArgs(ev *evState) bool {
 	s := &p.s
-	s.i++
-	c, ok := s.ws()
+	s.Advance()
+	c, ok := s.WS()
 	if !ok {
 		return false
 	}
 	if c == '}' {
-		s.i++
+		s.Advance()
 		return true
 	}
 	for {
@@ -678,23 +626,23 @@ func (p *parser) parseArgs(ev *evState) bool {
 			return false
 		}
 		key := p.in.id(kt)
-		if c, ok = s.valueStart(); !ok {
+		if c, ok = s.ValueStart(); !ok {
 			return false
 		}
 		switch c {
 		case '{', '[':
-			raw, ok := s.capture(4)
+			raw, ok := s.Capture(4)
 			if !ok {
 				return false
 			}
 			if c == '[' {
-				if ints, ok := parseIntArray(raw, p.ints[:0]); ok {
+				if ints, ok := recstore.ParseIntArray(raw, p.ints[:0]); ok {
 					p.ints = ints
-					p.scratch = appendArgInts(p.scratch, key, ints)
+					p.scratch = recstore.AppendArgInts(p.scratch, key, ints)
 					break
 				}
 			}
-			p.scratch = appendArgID(p.scratch, key, argRaw, p.in.id(raw))
+			p.scratch = recstore.AppendArgID(p.scratch, key, recstore.ArgRaw, p.in.id(raw))
 		default:
 			t, k, ok := p.scalar(c)
 			if !ok {
@@ -702,23 +650,23 @@ func (p *parser) parseArgs(ev *evState) bool {
 			}
 			switch k {
 			case '"':
-				if isNaNWord(t) || string(t) == "N/A" {
-					p.scratch = appendArgID(p.scratch, key, argNonNum, p.in.id(t))
+				if jsonscan.IsNaNWord(t) || string(t) == "N/A" {
+					p.scratch = recstore.AppendArgID(p.scratch, key, recstore.ArgNonNum, p.in.id(t))
 					p.stats.NonNumeric++
 				} else {
 					id := p.in.id(t)
-					p.scratch = appendArgID(p.scratch, key, argStr, id)
+					p.scratch = recstore.AppendArgID(p.scratch, key, recstore.ArgStr, id)
 					if key == p.kName {
 						ev.argName = id
 					}
 				}
 			case 't', 'f':
-				p.scratch = appendArgBool(p.scratch, key, k == 't')
+				p.scratch = recstore.AppendArgBool(p.scratch, key, k == 't')
 			case 'n':
 				// null: nothing to keep
 			default: // a number
-				if n, ok := parseInt(t); ok {
-					p.scratch = appendArgInt(p.scratch, key, n)
+				if n, ok := jsonscan.ParseInt(t); ok {
+					p.scratch = recstore.AppendArgInt(p.scratch, key, n)
 					switch key {
 					case p.kCorrelation:
 						ev.corr = n
@@ -732,18 +680,18 @@ func (p *parser) parseArgs(ev *evState) bool {
 						ev.flags |= flagStream
 					}
 				} else {
-					p.scratch = appendArgText(p.scratch, key, argFloat, t)
+					p.scratch = recstore.AppendArgText(p.scratch, key, recstore.ArgFloat, t)
 				}
 			}
 		}
-		more, ok := s.afterMember()
+		more, ok := s.AfterMember()
 		if !ok {
 			return false
 		}
 		if !more {
 			return true
 		}
-		if c, ok = s.ws(); !ok {
+		if c, ok = s.WS(); !ok {
 			return false
 		}
 	}
@@ -927,7 +875,7 @@ func (p *parser) store(ev *evState, args []byte) {
 		}
 	}
 	if len(args) > 0 {
-		r.args = p.args.add(args)
+		r.args = p.args.Add(args)
 		r.argLen = uint32(len(args))
 	}
 	if !p.meta.hasTs || r.ts < p.meta.minTs {

@@ -3,6 +3,8 @@ package converter
 import (
 	"cmp"
 	"slices"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/recstore"
 )
 
 // nestTolerance is how far (ns) a child may outlast its parent and still
@@ -35,9 +37,9 @@ type structure struct {
 	// Filled by partition: records of the per-thread walk (CPU spans,
 	// Python frames, instants) by window; resolved spans and span events
 	// by trace; GPU busy intervals by window (for fileBusy).
-	win    *bucketSet[entry]
-	traces *bucketSet[entry]
-	gpuIv  *bucketSet[span2]
+	win    *recstore.BucketSet[entry]
+	traces *recstore.BucketSet[entry]
+	gpuIv  *recstore.BucketSet[span2]
 
 	fileBusy    int64
 	fileKernels int
@@ -106,9 +108,9 @@ func (b *builder) resolve() error {
 	s := &b.s
 	b.tables()
 	nt := len(s.steps) + 1
-	s.win = newBucketSet[entry](b.sc, nt, b.tailCap, 3*b.tailCap)
-	s.traces = newBucketSet[entry](b.sc, nt, b.tailCap, 3*b.tailCap)
-	s.gpuIv = newBucketSet[span2](b.sc, nt, b.tailCap, 3*b.tailCap)
+	s.win = recstore.NewBucketSet[entry](b.sc, nt, b.tailCap, 3*b.tailCap)
+	s.traces = recstore.NewBucketSet[entry](b.sc, nt, b.tailCap, 3*b.tailCap)
+	s.gpuIv = recstore.NewBucketSet[span2](b.sc, nt, b.tailCap, 3*b.tailCap)
 	if err := b.partition(); err != nil {
 		return err
 	}
@@ -121,8 +123,8 @@ func (b *builder) resolve() error {
 		return err
 	}
 	s.gpuIv = nil
-	if b.sc.err != nil {
-		return &Error{Offset: -1, Reason: "writing to Options.Spill", Err: b.sc.err}
+	if b.sc.Err() != nil {
+		return &Error{Offset: -1, Reason: "writing to Options.Spill", Err: b.sc.Err()}
 	}
 	return nil
 }

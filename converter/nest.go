@@ -39,8 +39,8 @@ func (b *builder) walk() error {
 	var order []int32 // ents sorted, as indices (entries are 80 B)
 	for w := range len(s.steps) + 1 {
 		var ok bool
-		if ents, ok = s.win.take(w, ents[:0]); !ok {
-			return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.err}
+		if ents, ok = s.win.Take(w, ents[:0]); !ok {
+			return &Error{Offset: -1, Reason: "reading records from Options.Spill", Err: b.sc.Err()}
 		}
 		order = order[:0]
 		for i := range ents {
@@ -95,7 +95,7 @@ func (b *builder) walkThread(th *threadState, ents []entry, order []int32) {
 					break
 				}
 			}
-			s.traces.add(int(e.trace), *e)
+			s.traces.Add(int(e.trace), *e)
 			continue
 		}
 		if r.kind == kindPython && !b.opts.PythonSpans {
@@ -122,7 +122,7 @@ func (b *builder) walkThread(th *threadState, ents []entry, order []int32) {
 			}
 		}
 		stack = append(stack, open{ts: r.ts, end: r.end(), idx: e.idx, trace: e.trace, step: r.flags&flagStep != 0})
-		s.traces.add(int(e.trace), *e)
+		s.traces.Add(int(e.trace), *e)
 	}
 	th.stack, th.py = stack, py
 }

@@ -1,50 +1,26 @@
-package converter
+package jsonscan
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
-
-// chunkReader returns data in reads of 1..max bytes (a fixed pseudo-random
-// sequence), so the scanner refills in the middle of every kind of token.
-type chunkReader struct {
-	data []byte
-	max  int
-	rng  *rand.Rand
-}
-
-func newChunkReader(data []byte, max int) *chunkReader {
-	return &chunkReader{data: data, max: max, rng: rand.New(rand.NewPCG(uint64(len(data)), uint64(max)))}
-}
-
-func (r *chunkReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
-	}
-	n := min(len(p), len(r.data), 1+r.rng.IntN(r.max))
-	copy(p, r.data[:n])
-	r.data = r.data[n:]
-	return n, nil
-}
 
 // scanValidate checks that data is one JSON value (bare NaN words allowed
 // as nanFilter allows them) with the scanner, whose window starts at
 // window bytes; for an object or array it also returns the captured raw
 // text.
 func scanValidate(data []byte, window, chunk int) (raw []byte, err error) {
-	var s scanner
-	s.init(newChunkReader(data, chunk))
-	s.buf = make([]byte, window)
-	c, ok, eof := s.wsEOF()
+	var s Scanner
+	s.Init(testkit.NewChunkReader(data, chunk))
+	s.Window(window)
+	c, ok, eof := s.WSEOF()
 	if eof {
 		return nil, newError(ErrTruncated, 0, "empty input")
 	}
@@ -52,21 +28,21 @@ func scanValidate(data []byte, window, chunk int) (raw []byte, err error) {
 		return nil, s.err
 	}
 	if c == '{' || c == '[' {
-		r, ok := s.capture(0)
+		r, ok := s.Capture(0)
 		if !ok {
 			return nil, s.err
 		}
 		raw = bytes.Clone(r)
-	} else if _, ok := s.token(c); !ok { // a top-level scalar, read as jsontext reads it
+	} else if _, ok := s.Token(c); !ok { // a top-level scalar, read as jsontext reads it
 		return nil, s.err
 	}
-	c, ok, eof = s.wsEOF()
+	c, ok, eof = s.WSEOF()
 	if !eof {
 		if !ok {
 			return nil, s.err
 		}
-		off := s.off()
-		if _, ok := s.token(c); !ok {
+		off := s.Off()
+		if _, ok := s.Token(c); !ok {
 			return nil, s.err
 		}
 		return nil, newError(ErrMalformed, off, "data after the value")
@@ -164,19 +140,16 @@ func TestScanner(t *testing.T) {
 		checkScan(t, []byte(c))
 	}
 	for _, f := range goldenInputs(t) {
-		data := readFile(t, f)
+		data := testkit.ReadFile(t, f)
 		checkScan(t, data)
 		checkScan(t, data[:len(data)/2])
 		checkScan(t, data[:len(data)-2])
 	}
 }
 
+// goldenInputs are the converter's golden traces and one HTA trace.
 func goldenInputs(t testing.TB) []string {
-	files, err := filepath.Glob("testdata/golden/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
-	}
-	return append(files, "testdata/hta/call_stack--backward_thread.json")
+	return testkit.Glob(t, "../../testdata/golden/*.json", "../../testdata/hta/call_stack--backward_thread.json")
 }
 
 // FuzzScanner: on any input, the scanner accepts exactly what
@@ -191,58 +164,9 @@ func FuzzScanner(f *testing.F) {
 		}
 	}
 	for _, file := range goldenInputs(f) {
-		f.Add(readFile(f, file))
+		f.Add(testkit.ReadFile(f, file))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkScan(t, data)
 	})
-}
-
-// TestConvertReadSizes: the output does not depend on how the input
-// arrives (every token cut by refills at some point). The source's reads
-// alone would not show it: the read-ahead gathers them into 256 KiB
-// chunks, so the scanner is handed odd read sizes directly (readMax).
-func TestConvertReadSizes(t *testing.T) {
-	for _, f := range goldenInputs(t) {
-		data := readFile(t, f)
-		name := filepath.Base(f)
-		want, wantSt, err := convertBytes(t, data, goldenOptions(name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, chunk := range []int{1, 7, 100} {
-			got := &collected{}
-			st, err := convert(context.Background(), newChunkReader(data, chunk), goldenOptions(name), got.emit, tuning{readMax: chunk})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkBooks(t, st)
-			if g, w := got.dump()+statsDump(st), want.dump()+statsDump(wantSt); g != w {
-				t.Errorf("%s, reads of up to %d bytes:\n%s", name, chunk, firstDiff(w, g))
-			}
-		}
-	}
-}
-
-// TestConvertTopLevelTokens: what the first token or the data after the
-// top-level object is classified as, as the jsontext decoder read them.
-func TestConvertTopLevelTokens(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want error
-	}{
-		{`1x`, ErrNotKineto}, {`0-`, ErrNotKineto}, {`truex`, ErrNotKineto}, {`nan`, ErrNotKineto},
-		{`[`, ErrNotKineto}, {`"ab"`, ErrNotKineto}, {`"ab`, ErrTruncated}, {`tr`, ErrTruncated}, {`-`, ErrTruncated},
-		{`x`, ErrMalformed}, {`na`, ErrMalformed}, {`}`, ErrMalformed}, {`-x`, ErrMalformed},
-		{`{"traceEvents":"ab`, ErrMalformed}, {`{"traceEvents":x`, ErrMalformed}, {`{"traceEvents":`, ErrTruncated},
-		{`{"traceEvents":[]}0-`, ErrMalformed}, {`{"traceEvents":[]} "ab`, ErrTruncated}, {`{"traceEvents":[]} tr`, ErrTruncated},
-		{`{"traceEvents":[]} nan`, ErrMalformed}, {`{"traceEvents":[]} na`, ErrMalformed}, {`{"traceEvents":[]}  `, nil},
-		{`{"traceEvents":[{"ph":"X","ts":1,"args":{"a":[1,NaN]}}],"x":{"y":-inf}}`, nil},
-		{`{"traceEvents":[{NaN:1}]}`, nil}, {`{"traceEvents":[{"a":nan"b":1}]}`, ErrMalformed},
-	} {
-		_, _, err := convertBytes(t, []byte(tc.in), DefaultOptions())
-		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
-			t.Errorf("%q: err = %v, want %v", tc.in, err, tc.want)
-		}
-	}
 }

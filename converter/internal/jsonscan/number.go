@@ -1,4 +1,4 @@
-package converter
+package jsonscan
 
 import (
 	"math"
@@ -11,7 +11,7 @@ import (
 // third decimal are truncated (Kineto writes exactly three). Exponent forms
 // fall back to float64 rounding. ok is false for anything that is not a
 // finite number in range.
-func parseMicrosToNs(b []byte) (ns int64, ok bool) {
+func ParseMicrosToNs(b []byte) (ns int64, ok bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
@@ -69,7 +69,7 @@ func parseMicrosToNs(b []byte) (ns int64, ok bool) {
 
 // parseInt parses a JSON integer written as text. ok is false for
 // fractions, exponents, non-numbers and overflow.
-func parseInt(b []byte) (int64, bool) {
+func ParseInt(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
