@@ -158,7 +158,7 @@ fuzz_count() {
 	FuzzSplitRequest) echo 40000 ;;
 	FuzzDecode) echo 80000 ;;
 	FuzzAppendProtoRequest | FuzzAppendWireString) echo 50000 ;;
-	FuzzDecodeOTLPJSON | FuzzParseLogLine) echo 250000 ;;
+	FuzzDecodeOTLPJSON | FuzzParseLogLine | FuzzParseCRI | FuzzParseDocker) echo 250000 ;;
 	FuzzParse) echo 300000 ;;
 	FuzzParseAnnotation) echo 400000 ;;
 	*) echo 10000 ;;
