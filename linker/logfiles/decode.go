@@ -3,6 +3,7 @@ package logfiles
 import (
 	"bytes"
 	"errors"
+	"os"
 	"time"
 	"unicode/utf8"
 
@@ -21,6 +22,7 @@ type decoder struct {
 	inFolder bool
 	task     string
 	taskSet  bool
+	mtime    time.Time
 
 	cont containerlog.Format
 	join containerlog.Joiner
@@ -41,6 +43,11 @@ func (s *Set) newDecoder(c candidate, e *entry) *decoder {
 			d.task, d.taskSet = m[s.task.SubexpIndex("task")], true
 		}
 	}
+	// The text log has no year: it is taken from the file's time unless
+	// configured.
+	if fi, err := os.Stat(c.path); err == nil {
+		d.mtime = fi.ModTime()
+	}
 	if d.vfmt != vllmlog.FormatUnknown {
 		d.setFormat(d.vfmt)
 	}
@@ -52,7 +59,10 @@ func (d *decoder) setFormat(f vllmlog.Format) {
 	if f == vllmlog.FormatText {
 		to := d.s.cfg.Text
 		if to.Year == 0 && to.Reference.IsZero() {
-			to.Reference = time.Now()
+			to.Reference = d.mtime
+			if to.Reference.IsZero() {
+				to.Reference = time.Now()
+			}
 		}
 		if to.Location == nil {
 			to.Location = time.Local // vLLM logs the host's local time

@@ -154,3 +154,18 @@ func stem(path string) string {
 	}
 	return n
 }
+
+// Match lists the files the patterns name now, sorted, without rotated
+// siblings: what convert reads.
+func Match(patterns []string) []string {
+	files, _ := expand(patterns, false)
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.path
+	}
+	return out
+}
+
+// Head returns the first KiB of a file's content, decompressed for a
+// name ending in .gz.
+func Head(path string) ([]byte, error) { return readHead(path, strings.HasSuffix(path, ".gz")) }
