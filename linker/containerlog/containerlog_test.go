@@ -142,6 +142,14 @@ func TestJoiner(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("joined:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	if !j.Idle() {
+		t.Fatal("Idle after Flush = false")
+	}
+	j.Add(Line{Stream: "stderr", Partial: true, Text: []byte("x")})
+	if j.Idle() {
+		t.Fatal("Idle with a partial line waiting = true")
+	}
+	j.Flush()
 	if rest := j.Flush(); len(rest) != 0 {
 		t.Fatalf("second Flush returned %d lines", len(rest))
 	}

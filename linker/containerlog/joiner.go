@@ -71,6 +71,16 @@ func (p *pending) append(b []byte, max int) {
 	p.text = append(p.text, b...)
 }
 
+// Idle reports whether no partial line waits for its end.
+func (j *Joiner) Idle() bool {
+	for _, p := range j.streams {
+		if p.open {
+			return false
+		}
+	}
+	return true
+}
+
 // Flush returns the partial lines still waiting (a file that ended, or was
 // rotated away, in the middle of a line), one per stream, and forgets them.
 func (j *Joiner) Flush() []Joined {

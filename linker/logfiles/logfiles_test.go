@@ -333,6 +333,10 @@ func TestBoundedFollowing(t *testing.T) {
 	if st := s.Stats(); st.Queued != 3 || st.Followed != 1 || st.Records != 2 {
 		t.Fatalf("after one poll: %+v, want 1 followed, 3 queued", st)
 	}
+	s.pollOpen(time.Now()) // the first file is read to its end: its slot goes to the next
+	if st := s.Stats(); st.Queued != 2 || st.Followed != 1 || st.Records != 4 {
+		t.Fatalf("after two polls: %+v, want 1 followed, 2 queued, two files read", st)
+	}
 	bg := follow(t, cfg) // the same files through Run
 	bg.waitRecords(t, 8)
 	waitFor(t, "idle files closed", func() bool { st := bg.set.Stats(); return st.Followed == 0 && st.Queued == 0 })

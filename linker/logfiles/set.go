@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -20,6 +21,8 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/containerlog"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 )
 
 // headBytes is how much of a file's content identifies it.
@@ -124,7 +127,14 @@ func New(cfg Config, tl *linker.Timeline, logger *slog.Logger) (*Set, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Set{cfg: cfg, tl: tl, log: logger, task: task, seen: map[string]*seenFile{}, buf: make([]byte, 64<<10)}, nil
+	s := &Set{cfg: cfg, tl: tl, log: logger, task: task, seen: map[string]*seenFile{}, buf: make([]byte, 64<<10)}
+	switch cfg.Format {
+	case vllmlog.FormatText:
+		s.srcs[linker.SourceTextLog] = true
+	case vllmlog.FormatJSONLines:
+		s.srcs[linker.SourceJSONLog] = true
+	}
+	return s, nil
 }
 
 // Stats returns a snapshot; safe to call while Run runs.
@@ -225,20 +235,30 @@ func (s *Set) Run(ctx context.Context) error {
 		case <-soon:
 			soon = nil
 			watch(s.scan(false))
-		case _, ok := <-events:
+		case ev, ok := <-events:
 			if !ok {
 				events = nil
-			} else if soon == nil {
-				soon = time.After(50 * time.Millisecond)
+			} else if soon == nil && !s.followed(ev) {
+				soon = time.After(100 * time.Millisecond)
 			}
 		case _, ok := <-errs:
 			if !ok {
 				errs = nil
 			} else if soon == nil {
-				soon = time.After(50 * time.Millisecond) // overflow: rescan
+				soon = time.After(100 * time.Millisecond) // overflow: rescan
 			}
 		}
 	}
+}
+
+// followed reports whether ev is only a write to a file that is open
+// anyway (polled), which needs no rescan.
+func (s *Set) followed(ev fsnotify.Event) bool {
+	if !ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename) || ev.Has(fsnotify.Remove) {
+		return false
+	}
+	sf := s.seen[filepath.Clean(ev.Name)]
+	return sf != nil && sf.e != nil && (sf.e.file != nil || sf.e.dec.binary)
 }
 
 // scan lists the patterns and decides, for every file that is new or
@@ -428,7 +448,7 @@ func (s *Set) readCopy(e *entry, path string, gz bool, size int64) {
 }
 
 func (s *Set) enqueue(e *entry) {
-	if e.queued || e.file != nil || e.gz {
+	if e.queued || e.file != nil || e.gz || e.dec.binary {
 		return
 	}
 	e.queued = true
@@ -457,11 +477,33 @@ func (s *Set) closeEntry(e *entry) {
 	e.file.Close()
 	e.file = nil
 	s.open--
+	// An idle file keeps no line buffers.
+	if len(e.partial) == 0 && !e.skipping {
+		e.partial = nil
+	}
+	if e.dec.join.Idle() {
+		e.dec.join = containerlog.Joiner{MaxBytes: s.cfg.MaxLineBytes}
+	}
 }
 
-// pollOpen reads every open file, closes idle ones and opens queued ones
-// while there is room.
+// pollOpen reads every open file, closes idle ones (at once, when files
+// wait for a slot) and opens queued ones while there is room.
 func (s *Set) pollOpen(now time.Time) {
+	for _, e := range s.entries {
+		if e.file == nil {
+			continue
+		}
+		grew := s.readOpen(e)
+		if grew {
+			e.grown = now
+		}
+		// A file read to its end gives its slot to a waiting one; it is
+		// opened again when a rescan or fsnotify sees it grow.
+		if e.dec.binary || now.Sub(e.grown) >= s.cfg.IdleClose || (!grew && len(s.queue) > 0) {
+			s.closeEntry(e)
+		}
+		e.dec.idle()
+	}
 	for len(s.queue) > 0 && s.open < s.cfg.MaxFollowed {
 		e := s.queue[0]
 		s.queue = s.queue[1:]
@@ -469,20 +511,10 @@ func (s *Set) pollOpen(now time.Time) {
 		if err := s.openEntry(e); err != nil {
 			continue // vanished: a rescan finds where it went
 		}
-	}
-	caught := len(s.queue) == 0
-	for _, e := range s.entries {
-		if e.file == nil {
-			continue
-		}
-		if s.readOpen(e) {
-			e.grown = now
-		} else if now.Sub(e.grown) >= s.cfg.IdleClose {
-			s.closeEntry(e)
-		}
+		s.readOpen(e)
 		e.dec.idle()
 	}
-	if caught {
+	if len(s.queue) == 0 {
 		for src := linker.SourceTextLog; src <= linker.SourceJSONLog; src++ {
 			if s.srcs[src] {
 				s.tl.Advance(src, now.UnixNano())
@@ -534,9 +566,10 @@ func (s *Set) checkTruncated(e *entry) {
 	delete(s.seen, e.path)
 }
 
-// readFrom feeds r's content to e's lines until EOF.
+// readFrom feeds r's content to e's lines until EOF (or until the file
+// turns out to be binary).
 func (s *Set) readFrom(e *entry, r io.Reader) error {
-	for {
+	for !e.dec.binary {
 		n, err := r.Read(s.buf)
 		if n > 0 {
 			s.feed(e, s.buf[:n])
@@ -548,6 +581,7 @@ func (s *Set) readFrom(e *entry, r io.Reader) error {
 			return io.EOF
 		}
 	}
+	return nil
 }
 
 func (s *Set) feed(e *entry, b []byte) {
