@@ -12,8 +12,11 @@
 // and as the OpenTelemetry Collector's filelog receiver does: by their first
 // KiB (decompressed for .gz). A file whose first KiB is a prefix of a known
 // file's, or the other way round, is that file (renamed, copied or
-// compressed), and is read on from the offset already reached. fsnotify only
-// makes discovery prompt; a periodic rescan is the truth.
+// compressed), and is read on from the offset already reached. So two
+// different files whose first KiB are the same are taken for one; vLLM's
+// log lines carry their time (and CRI lines a nanosecond one), so that
+// takes a KiB of identical output without a time. fsnotify only makes
+// discovery prompt; a periodic rescan is the truth.
 //
 // Bad input (a binary file, a file with no vLLM line, lines over the size
 // cap, invalid UTF-8) is skipped with one warning per file and never stops

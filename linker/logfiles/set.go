@@ -528,6 +528,12 @@ func (s *Set) pollOpen(now time.Time) {
 // anything was read.
 func (s *Set) readOpen(e *entry) bool {
 	before := e.offset
+	if fi, err := e.file.Stat(); err == nil && fi.Size() < e.offset {
+		// Truncated since the last read: reading on at the old offset
+		// would deliver the new content's middle.
+		s.checkTruncated(e)
+		return false
+	}
 	if _, err := e.file.Seek(e.offset, io.SeekStart); err != nil {
 		return false
 	}

@@ -39,49 +39,65 @@ type truthDoc struct {
 	} `json:"steps"`
 }
 
-// stepRecorder remembers each step's start for scoring and passes the step
-// to the linker.
+// stepRecorder keeps the steps the converter finds (and links none).
 type stepRecorder struct {
-	l      *linker.Linker
-	mu     sync.Mutex
-	starts map[int]int64
+	mu    sync.Mutex
+	steps []enginestep.Step
 }
 
 func (r *stepRecorder) LinkStep(s enginestep.Step) enginestep.Link {
 	r.mu.Lock()
-	r.starts[s.Index] = s.Start
+	r.steps = append(r.steps, s)
 	r.mu.Unlock()
-	return r.l.LinkStep(s)
+	return enginestep.Link{}
 }
+
+// fixtureSteps converts the fixture's trace once and returns its steps.
+var fixtureSteps = sync.OnceValues(func() ([]enginestep.Step, error) {
+	f, err := os.Open(h100Trace)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	rec := &stepRecorder{}
+	opts := converter.DefaultOptions()
+	opts.Linker = rec
+	if _, err := converter.Convert(context.Background(), zr, opts, func(*span.Batch) error { return nil }); err != nil {
+		return nil, err
+	}
+	return rec.steps, nil
+})
 
 // score links the fixture's profiled steps with what tl knows and scores
 // the (step, request) pairs against truth.json.
 func score(t *testing.T, tl *linker.Timeline, truth truthDoc) (precision, recall float64) {
 	t.Helper()
-	rec := &stepRecorder{l: linker.New(tl, func(*span.Batch) error { return nil }, linker.Options{}), starts: map[int]int64{}}
-	f, err := os.Open(h100Trace)
+	steps, err := fixtureSteps()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
+	if len(steps) != 30 {
+		t.Fatalf("%d steps, want the fixture's 30", len(steps))
 	}
-	opts := converter.DefaultOptions()
-	opts.Linker = rec
-	if _, err := converter.Convert(context.Background(), zr, opts, func(*span.Batch) error { return nil }); err != nil {
-		t.Fatal(err)
+	l := linker.New(tl, func(*span.Batch) error { return nil }, linker.Options{})
+	starts := map[int]int64{}
+	for _, s := range steps {
+		l.LinkStep(s)
+		starts[s.Index] = s.Start
 	}
 	got := map[int]map[string]bool{}
-	for _, p := range rec.l.Pairs() {
+	for _, p := range l.Pairs() {
 		if got[p.StepIndex] == nil {
 			got[p.StepIndex] = map[string]bool{}
 		}
 		got[p.StepIndex][p.RequestID] = true
 	}
 	tp, predicted, want := 0, 0, 0
-	for idx, start := range rec.starts {
+	for idx, start := range starts {
 		found := false
 		for _, ts := range truth.Steps {
 			if ts.Start <= start && start < ts.End {
@@ -98,9 +114,6 @@ func score(t *testing.T, tl *linker.Timeline, truth truthDoc) (precision, recall
 			t.Fatalf("step %d at %d is not in truth.json", idx, start)
 		}
 		predicted += len(got[idx])
-	}
-	if len(rec.starts) != 30 {
-		t.Fatalf("%d steps, want the fixture's 30", len(rec.starts))
 	}
 	return float64(tp) / float64(max(predicted, 1)), float64(tp) / float64(max(want, 1))
 }
