@@ -131,10 +131,10 @@ func readOnce(t *testing.T, cfg Config) *running {
 	return &running{set: s, tl: tl, logs: logs, stop: func() {}}
 }
 
-// waitFor polls cond until it holds or 5 s pass.
+// waitFor polls cond until it holds or 10 s pass (a loaded CI machine).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -378,3 +378,27 @@ func TestBadInput(t *testing.T) {
 		t.Error("the log output carries a vLLM output text")
 	}
 }
+
+// TestFromEndAndWatermark: with FromEnd, a file present at start is read
+// only from its end, a file created later from its start; once everything
+// is read, the sources' watermark reaches the present (the daemon's hold
+// for request data waits on it).
+func TestFromEndAndWatermark(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "old.log"), request("chatcmpl-before", 0))
+	cfg := testConfig(dir)
+	cfg.FromEnd = true
+	r := follow(t, cfg)
+	time.Sleep(100 * time.Millisecond) // several scans
+	appendFile(t, filepath.Join(dir, "old.log"), request("chatcmpl-after", 5))
+	writeFile(t, filepath.Join(dir, "new.log"), request("chatcmpl-new", 6))
+	r.expectRecords(t, 4)
+	if _, ok := r.tl.Request("chatcmpl-before"); ok {
+		t.Error("a line present at start was read with FromEnd")
+	}
+	if !r.finished("chatcmpl-after") || !r.finished("chatcmpl-new") {
+		t.Error("new lines not read")
+	}
+	start := time.Now().UnixNano()
+	waitFor(t, "the watermark", func() bool { return r.tl.Watermark(linker.SourceTextLog) >= start })
+}
