@@ -12,9 +12,10 @@ import (
 // Config says which files to read and how.
 type Config struct {
 	// Patterns are files, globs (filepath.Match syntax in every path
-	// element: /var/log/pods/*vllm*/vllm/*.log) or folders (every regular
-	// file below them, recursively; hidden files and symlinked folders are
-	// left out).
+	// element: /var/log/pods/*vllm*/vllm/*.log; as in a shell, a wildcard
+	// does not match a name starting with ".") or folders (every regular
+	// file below them, recursively; hidden files and folders, and
+	// symlinked folders, are left out).
 	Patterns []string
 	// Rotated adds, for every file a pattern names, its rotated siblings
 	// in the same folder: <name>.1, <name>.2.gz, <name>-20261207,

@@ -76,17 +76,22 @@ func expand(patterns []string, rotated bool) (files []candidate, dirs []string) 
 			matches = []string{pat}
 		}
 		for _, m := range matches {
+			if hiddenMatch(pat, m) {
+				continue
+			}
+			// A named file's rotated siblings count even while the file
+			// itself is missing (between a rename and its re-creation).
+			if rotated {
+				for _, s := range siblings(m) {
+					add(s, false)
+				}
+			}
 			fi, err := os.Stat(m)
 			if err != nil || !fi.Mode().IsRegular() {
 				continue
 			}
 			add(m, false)
 			dirSet[filepath.Dir(m)] = true
-			if rotated {
-				for _, s := range siblings(m) {
-					add(s, false)
-				}
-			}
 		}
 		if hasMeta(pat) {
 			// Intermediate folders of the glob (new pods) are watched too.
@@ -111,6 +116,23 @@ func expand(patterns []string, rotated bool) (files []candidate, dirs []string) 
 	}
 	sort.Strings(dirs)
 	return files, dirs
+}
+
+// hiddenMatch reports whether a glob's wildcard matched a hidden name (as
+// a shell's * does not): an element of m starts with "." where the
+// pattern's element does not.
+func hiddenMatch(pat, m string) bool {
+	pe := strings.Split(filepath.Clean(pat), string(filepath.Separator))
+	me := strings.Split(filepath.Clean(m), string(filepath.Separator))
+	if len(pe) != len(me) {
+		return false
+	}
+	for i := range pe {
+		if strings.HasPrefix(me[i], ".") && !strings.HasPrefix(pe[i], ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // siblings lists the rotated copies of path in its folder.

@@ -402,3 +402,32 @@ func TestFromEndAndWatermark(t *testing.T) {
 	start := time.Now().UnixNano()
 	waitFor(t, "the watermark", func() bool { return r.tl.Watermark(linker.SourceTextLog) >= start })
 }
+
+// TestGzipWrittenWhileFollowed: logrotate compresses into the .gz in
+// place; a .gz seen half written is read on when it is complete, and its
+// cut last line is not delivered as a line.
+func TestGzipWrittenWhileFollowed(t *testing.T) {
+	dir := t.TempDir()
+	var content strings.Builder
+	for i := 0; i < 40; i++ {
+		content.WriteString(request(fmt.Sprintf("chatcmpl-%02d", i), i))
+	}
+	full := gz(t, content.String())
+	path := filepath.Join(dir, "vllm.log.1.gz")
+	if err := os.WriteFile(path, full[:len(full)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := follow(t, testConfig(filepath.Join(dir, "vllm.log")))
+	waitFor(t, "the first half", func() bool { return r.set.Stats().Records > 0 })
+	if err := os.WriteFile(path, full, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.expectRecords(t, 80)
+	if r.tl.Len() != 40 {
+		t.Fatalf("%d requests, want 40", r.tl.Len())
+	}
+	fs := r.set.Files()
+	if len(fs) != 1 || fs[0].Malformed != 0 || fs[0].Lines != 80 {
+		t.Fatalf("files %+v: want one file of 80 whole lines", fs)
+	}
+}

@@ -345,7 +345,9 @@ func (s *Set) consider(c candidate, fi fs.FileInfo, first bool, now time.Time) {
 			return
 		}
 		sf.e = best
-		s.count(func(st *Stats) { st.Duplicates++ })
+		if best.path != c.path {
+			s.count(func(st *Stats) { st.Duplicates++ })
+		}
 		s.readCopy(best, c.path, gz, fi.Size())
 		return
 	}
@@ -439,11 +441,15 @@ func (s *Set) readCopy(e *entry, path string, gz bool, size int64) {
 	} else if _, err := f.Seek(e.offset, io.SeekStart); err != nil {
 		return
 	}
-	if err := s.readFrom(e, r); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		s.log.Debug("request log copy not read to its end", "log", path, "err", err)
-	}
-	if gz {
-		s.flushPartial(e) // a compressed file is complete
+	err = s.readFrom(e, r)
+	switch {
+	case !gz:
+	case err == io.EOF:
+		s.flushPartial(e) // the whole stream, checksum verified: its last line is complete
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// Still being compressed: read on from here when it changes.
+	case err != nil:
+		e.dec.warn("not a readable gzip file: " + err.Error())
 	}
 }
 
