@@ -3,6 +3,9 @@ package app
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,4 +148,38 @@ func TestRunFollowsTaskFolder(t *testing.T) {
 		}
 	}
 	t.Logf("%d llm_request spans with their task", len(spans))
+}
+
+// TestLogFilesMetrics: with requests.logs the daemon exports the log
+// follower's gauges and counters.
+func TestLogFilesMetrics(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Profiler.Dirs = []string{dir}
+	cfg.StateFile = filepath.Join(dir, "state.json")
+	cfg.Output.Sink.Path = filepath.Join(dir, "out.jsonl")
+	cfg.Requests.Logs = []string{filepath.Join(dir, "logs", "*.log")}
+	d, err := newDaemon(context.Background(), cfg, io.Discard, func(string) string { return "" }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.exp.Shutdown(context.Background())
+	mfs, err := d.tel.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = true
+	}
+	for _, name := range []string{"log_files_followed", "log_files_queued", "log_files_known", "log_lines_total", "log_records_total",
+		"log_files_skipped_total", "log_files_duplicate_total", "log_files_truncated_total"} {
+		if !got["vllm_otel_bridge_"+name] {
+			t.Errorf("no metric vllm_otel_bridge_%s", name)
+		}
+	}
+	cfg.Requests.TaskPattern = "("
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "requests.task_pattern") {
+		t.Errorf("a bad task pattern validated: %v", err)
+	}
 }
