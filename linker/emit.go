@@ -14,6 +14,11 @@ import (
 // traces or request traces, never both.
 const RequestStepSpanName = "vllm.request.step"
 
+// TaskAttr is the attribute that names the task of the log file a
+// request came from (package logfiles), on its llm_request root and its
+// request-step spans.
+const TaskAttr = "vllm.request.task"
+
 // rootSpan builds the llm_request span the linker writes when vLLM's own
 // is unknown: vLLM's name and kind, the gen_ai.* attributes the logs gave,
 // and times from the logs (or from the steps when the logs lack them).
@@ -59,6 +64,9 @@ func (l *Linker) rootSpan(rs *reqSteps, tr span.TraceID, id span.SpanID) span.Sp
 	}
 	attrs = appendLatencies(attrs, rs)
 	attrs = append(attrs, span.String("vllm.request.source", r.Source.String()))
+	if r.Task != "" {
+		attrs = append(attrs, span.String(TaskAttr, r.Task))
+	}
 	if r.Aborted {
 		attrs = append(attrs, span.Bool("vllm.request.aborted", true))
 	}
@@ -80,6 +88,9 @@ func (l *Linker) stepSpan(r *Request, tr span.TraceID, parent span.SpanID, s *st
 		span.String("vllm.request.phase", ph.String()),
 		span.Int("vllm.step.index", int64(s.Index)),
 	})
+	if r.Task != "" {
+		attrs = append(attrs, span.String(TaskAttr, r.Task))
+	}
 	sp := span.Span{TraceID: tr, SpanID: l.childID(r.ID, tr, &s.Step), Parent: parent, Name: RequestStepSpanName,
 		Kind: span.KindInternal, Start: s.Start, End: s.End, Attrs: attrs}
 	if !s.TraceID.IsZero() && !s.RootSpanID.IsZero() {

@@ -62,6 +62,9 @@ type Request struct {
 	Aborted bool
 	// Source is the best source that contributed anything.
 	Source Source
+	// Task is the task of the log file that named the request
+	// (vllm.request.task); empty when none.
+	Task string
 }
 
 // HasSpan reports whether vLLM's llm_request span for the request is known.

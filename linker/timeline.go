@@ -229,6 +229,9 @@ func (t *Timeline) AddLogRecord(stream string, src Source, rec vllmlog.Record) {
 			r.InternalID = internal
 		}
 		r.touched = max(r.touched, rec.Time)
+		if rec.Task != "" {
+			r.Task = rec.Task
+		}
 		if src > r.Source {
 			r.Source = src
 		}

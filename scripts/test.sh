@@ -156,9 +156,9 @@ fuzz_count() {
 	FuzzDecodeProto) echo 20000 ;;
 	FuzzDecodeJSON) echo 30000 ;;
 	FuzzSplitRequest) echo 40000 ;;
-	FuzzDecode) echo 80000 ;;
+	FuzzDecode | FuzzDecodeFile) echo 80000 ;;
 	FuzzAppendProtoRequest | FuzzAppendWireString) echo 50000 ;;
-	FuzzDecodeOTLPJSON | FuzzParseLogLine) echo 250000 ;;
+	FuzzDecodeOTLPJSON | FuzzParseLogLine | FuzzParseCRI | FuzzParseDocker) echo 250000 ;;
 	FuzzParse) echo 300000 ;;
 	FuzzParseAnnotation) echo 400000 ;;
 	*) echo 10000 ;;

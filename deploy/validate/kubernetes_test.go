@@ -231,7 +231,7 @@ func TestDeploymentSidecar(t *testing.T) {
 // bridge config in the ConfigMap must agree on.
 func TestPodWiring(t *testing.T) {
 	objs := k8sObjects(t)
-	_, _, bridge, vllm := podSpec(t)
+	_, spec, bridge, vllm := podSpec(t)
 	cm, _ := objs["ConfigMap/vllm-otel-bridge"].(*corev1.ConfigMap)
 	if cm == nil {
 		t.Fatal("no ConfigMap/vllm-otel-bridge")
@@ -294,8 +294,32 @@ func TestPodWiring(t *testing.T) {
 		t.Errorf("vLLM logs to %q, not on the shared log volume (%q)", logFile, mountOf(vllm, "vllm-logs"))
 	}
 	logs, _ := dig(cfg, "requests", "logs").([]any)
-	if len(logs) != 1 || str(logs[0]) != logFile {
-		t.Errorf("bridge requests.logs %v, want [%s] (the file vLLM writes; same mount path in both containers)", logs, logFile)
+	if len(logs) != 2 || str(logs[0]) != logFile {
+		t.Errorf("bridge requests.logs %v, want [%s, <the pod log>] (the file vLLM writes; same mount path in both containers)", logs, logFile)
+	}
+	// The kubelet's pod log folder, read-only in the bridge only, holds
+	// this pod's vllm container log: <ns>_<pod>_<uid>/<container>/<n>.log.
+	podLogs := mountOf(bridge, "pod-logs")
+	var hostPath string
+	for _, v := range spec.Volumes {
+		if v.Name == "pod-logs" && v.HostPath != nil {
+			hostPath = v.HostPath.Path
+		}
+	}
+	if hostPath != "/var/log/pods" || podLogs != "/var/log/pods" || !readOnlyMount(bridge, "pod-logs") || mountOf(vllm, "pod-logs") != "" {
+		t.Errorf("pod-logs: hostPath %q mounted at %q (read-only %v) in the bridge, %q in vLLM; want /var/log/pods, read-only, bridge only",
+			hostPath, podLogs, readOnlyMount(bridge, "pod-logs"), mountOf(vllm, "pod-logs"))
+	}
+	if len(logs) == 2 {
+		want := podLogs + "/${POD_NAMESPACE}_${POD_NAME}_*/" + vllm.Name + "/*.log"
+		if str(logs[1]) != want {
+			t.Errorf("bridge requests.logs[1] = %q, want this pod's %s container log %q", str(logs[1]), vllm.Name, want)
+		}
+		for _, e := range []string{"POD_NAMESPACE", "POD_NAME"} {
+			if !hasFieldEnv(bridge, e) {
+				t.Errorf("bridge env lacks %s from the downward API (requests.logs uses it)", e)
+			}
+		}
 	}
 	if mountOf(vllm, "vllm-logs") != mountOf(bridge, "vllm-logs") {
 		t.Errorf("the log volume is mounted at %q in vLLM and %q in the bridge", mountOf(vllm, "vllm-logs"), mountOf(bridge, "vllm-logs"))
@@ -315,6 +339,26 @@ func TestPodWiring(t *testing.T) {
 		cm.Data[strings.TrimPrefix(a[2], mountOf(bridge, "config")+"/")] == "" {
 		t.Errorf("bridge args %v must be run --config <ConfigMap key under %s>", a, mountOf(bridge, "config"))
 	}
+}
+
+// readOnlyMount reports whether c mounts volume read-only.
+func readOnlyMount(c *corev1.Container, volume string) bool {
+	for _, m := range c.VolumeMounts {
+		if m.Name == volume {
+			return m.ReadOnly
+		}
+	}
+	return false
+}
+
+// hasFieldEnv reports whether c sets name from the downward API.
+func hasFieldEnv(c *corev1.Container, name string) bool {
+	for _, e := range c.Env {
+		if e.Name == name && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func TestServicePortsExist(t *testing.T) {

@@ -96,6 +96,9 @@ type Record struct {
 	// Prompt and Output hold text only when the parser was told
 	// AllowPromptText; otherwise they are always empty.
 	Prompt, Output string
+	// Task is set by the reader, not the parsers: the task of the log file
+	// the line came from (package logfiles), vllm.request.task.
+	Task string
 }
 
 // Unknown marks a number the line did not carry.

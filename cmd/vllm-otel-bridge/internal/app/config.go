@@ -18,6 +18,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configerr"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/logfiles"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/receiver"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher"
 )
@@ -63,8 +64,19 @@ type ConvertConfig struct {
 // RequestsConfig says where request timelines come from; its bounds
 // (retention, max_requests) are the linker's TimelineOptions.
 type RequestsConfig struct {
-	// Logs are vLLM log files (text or JSON) followed like tail -F.
+	// Logs are vLLM log files (text or JSON, plain or in a container
+	// runtime's CRI or Docker json-file wrapper), globs or folders,
+	// followed like tail -F (package linker/logfiles).
 	Logs []string `yaml:"logs"`
+	// TaskPattern is a regular expression over a log's path with a named
+	// group "task" (vllm.request.task); empty: a folder's files get their
+	// name's stem, others none; "none": no tasks.
+	TaskPattern string `yaml:"task_pattern"`
+	// MaxFollowed bounds the log files held open at once (the rest wait,
+	// counted in log_files_queued); IdleClose closes a file that stopped
+	// growing.
+	MaxFollowed int           `yaml:"max_followed"`
+	IdleClose   time.Duration `yaml:"idle_close"`
 	// Format is auto, text or json.
 	Format string `yaml:"format"`
 	// StartAt is end (only new lines) or beginning.
@@ -119,6 +131,8 @@ func DefaultConfig() Config {
 			StartAt:     "beginning",
 			TimeZone:    "Local",
 			HoldTimeout: 10 * time.Second,
+			MaxFollowed: logfiles.DefaultMaxFollowed,
+			IdleClose:   logfiles.DefaultIdleClose,
 			// Longer than the linker's 15 minutes: a live daemon links
 			// traces that may wait behind a backlog.
 			TimelineOptions: linker.TimelineOptions{Retention: time.Hour, MaxRequests: 100000},
@@ -226,6 +240,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Requests.HoldTimeout < 0 {
 		bad("requests.hold_timeout", "must not be negative")
+	}
+	if _, err := logfiles.CompileTaskPattern(c.Requests.TaskPattern); err != nil {
+		bad("requests.task_pattern", "%v", err)
+	}
+	if c.Requests.MaxFollowed < 1 {
+		bad("requests.max_followed", "must be at least 1")
+	}
+	if c.Requests.IdleClose <= 0 {
+		bad("requests.idle_close", "must be positive")
 	}
 	if err := c.Receiver.Validate(); err != nil {
 		errs = append(errs, underKey("receiver", err))

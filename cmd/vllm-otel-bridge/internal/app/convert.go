@@ -12,6 +12,7 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/logfiles"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
@@ -30,6 +31,7 @@ Flags:
 type convertOptions struct {
 	requests       []string
 	requestsFormat string
+	taskPattern    string
 	timeZone       string
 	summary        bool
 	appendOut      bool
@@ -49,7 +51,8 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	bindConvertFlags(fs, &cfg.Convert)
 	fs.StringVar(&cfg.ServiceName, "service-name", cfg.ServiceName, "service.name of the exported spans")
 	fs.Var((*mapValue)(&cfg.ResourceAttributes), "resource-attributes", "extra resource attributes, k=v,k2=v2")
-	fs.Var(newList(&co.requests), "requests", "request data: a vLLM text log, JSON log or OTLP/JSON file of llm_request spans; repeatable")
+	fs.Var(newList(&co.requests), "requests", "request data: a vLLM text log, JSON log or OTLP/JSON file of llm_request spans, plain or in a CRI or Docker json-file wrapper, .gz or not; a file, glob or folder; repeatable")
+	fs.StringVar(&co.taskPattern, "task-pattern", "", "regexp over a request log's path with a (?P<task>…) group (vllm.request.task); empty = a folder's files by name, none = off")
 	fs.StringVar(&co.requestsFormat, "requests-format", "auto", "auto, text, json or otlp")
 	fs.StringVar(&co.timeZone, "timezone", "Local", "time zone of text-log timestamps (IANA name, UTC or Local)")
 	fs.BoolVar(&co.summary, "summary", true, "print a summary of each file")
@@ -116,15 +119,9 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	reqTracker := exp.NewTracker()
 	if len(co.requests) > 0 {
 		tl := linker.NewTimeline(linker.TimelineOptions{})
-		for _, path := range co.requests {
-			res, err := loadRequests(path, format, loc, tl)
-			if err != nil {
-				_ = exp.Shutdown(context.Background())
-				return err
-			}
-			if co.summary {
-				fmt.Fprintf(report, "%s: %s, %d request records, %d lines skipped, %d malformed\n", path, res.Format, res.Records, res.Skipped, res.Malformed)
-			}
+		if err := loadRequestSources(ctx, co.requests, format, loc, tl, report, co.summary, logfiles.Config{TaskPattern: co.taskPattern}); err != nil {
+			_ = exp.Shutdown(context.Background())
+			return err
 		}
 		lk = linker.New(tl, func(b *span.Batch) error { return exp.Export(ctx, b, reqTracker) }, linker.Options{
 			Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
@@ -249,15 +246,12 @@ func (o *outputFile) discard() {
 }
 
 func loadRequests(path string, format vllmlog.Format, loc *time.Location, tl *linker.Timeline) (linker.LoadResult, error) {
-	f, err := os.Open(path)
+	f, fi, err := openRequests(path)
 	if err != nil {
 		return linker.LoadResult{}, fmt.Errorf("requests: %w", err)
 	}
 	defer f.Close()
-	ref := time.Now()
-	if fi, err := f.Stat(); err == nil {
-		ref = fi.ModTime()
-	}
+	ref := fi.ModTime()
 	lo := linker.LoadOptions{Format: format}
 	lo.Text = vllmlog.TextOptions{Location: loc, Reference: ref}
 	lo.JSON.Location = loc

@@ -20,7 +20,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/version"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/tail"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/logfiles"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/receiver"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
@@ -111,6 +111,7 @@ type daemon struct {
 	w        *watcher.Watcher
 	tl       *linker.Timeline
 	lk       *linker.Linker
+	logs     *logfiles.Set // nil without requests.logs
 	files    *filePipeline
 	rcv      *receiver.Receiver
 	hostName string
@@ -148,6 +149,12 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	d.w = w
 
 	d.tl = linker.NewTimeline(cfg.Requests.TimelineOptions)
+	if len(cfg.Requests.Logs) > 0 {
+		if d.logs, err = logfiles.New(d.logFilesConfig(), d.tl, logger.With("component", "logs")); err != nil {
+			_ = exp.Shutdown(context.Background())
+			return nil, fmt.Errorf("requests.logs: %w", err)
+		}
+	}
 	d.lk = linker.New(d.tl, d.emitRequestSpans, linker.Options{
 		Resource:              &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
 		Scope:                 bridgeScope("linker"),
@@ -249,12 +256,12 @@ func (d *daemon) run(ctx context.Context) error {
 			return fmt.Errorf("receiver: %w", err)
 		}
 	}
-	for _, path := range d.cfg.Requests.Logs {
+	if d.logs != nil {
 		wg.Add(1)
-		go func(path string) {
+		go func() {
 			defer wg.Done()
-			d.followLog(bg, path)
-		}(path)
+			d.followLogs(bg)
+		}()
 	}
 	watchErr := make(chan error, 1)
 	go func() { watchErr <- d.w.Run(bg) }()
@@ -439,29 +446,24 @@ func (d *daemon) holdForRequests(ctx context.Context, f watcher.File) {
 	}
 }
 
-func (d *daemon) followLog(ctx context.Context, path string) {
-	format := vllmlog.FormatUnknown
-	if d.cfg.Requests.Format != "auto" {
-		format, _ = vllmlog.ParseFormat(d.cfg.Requests.Format)
+// logFilesConfig is requests: as package logfiles takes it.
+func (d *daemon) logFilesConfig() logfiles.Config {
+	rc := d.cfg.Requests
+	lc := logfiles.Config{Patterns: rc.Logs, Rotated: true, TaskPattern: rc.TaskPattern,
+		FromEnd: rc.StartAt == "end", MaxFollowed: rc.MaxFollowed, IdleClose: rc.IdleClose}
+	if rc.Format != "auto" {
+		lc.Format, _ = vllmlog.ParseFormat(rc.Format)
 	}
-	lo := linker.LoadOptions{Format: format}
-	lo.Text = vllmlog.TextOptions{Location: d.loc}
-	lo.JSON = vllmlog.JSONOptions{Location: d.loc}
-	topts := tail.Options{Start: tail.FromBeginning}
-	if d.cfg.Requests.StartAt == "end" {
-		topts.Start = tail.FromEnd
-	}
-	log := d.logger.With("log", path)
-	log.Info("following vLLM log")
-	bad := 0
-	err := linker.FollowLog(ctx, path, lo, topts, d.tl, func(err error) {
-		bad++
-		if bad <= 10 {
-			log.Debug("unreadable log line", "err", err)
-		}
-	})
-	if err != nil && ctx.Err() == nil {
-		log.Error("stopped following the log", "err", err)
+	lc.Text = vllmlog.TextOptions{Location: d.loc}
+	lc.JSON = vllmlog.JSONOptions{Location: d.loc}
+	return lc
+}
+
+// followLogs follows requests.logs until ctx ends.
+func (d *daemon) followLogs(ctx context.Context) {
+	d.logger.Info("following vLLM logs", "logs", d.cfg.Requests.Logs)
+	if err := d.logs.Run(ctx); err != nil && ctx.Err() == nil {
+		d.logger.Error("stopped following the vLLM logs", "err", err)
 	}
 }
 
@@ -490,5 +492,8 @@ func (d *daemon) registerMetrics() {
 	}
 	if d.ctrl != nil {
 		d.tel.reg.MustRegister(d.ctrl)
+	}
+	if d.logs != nil {
+		d.tel.reg.MustRegister(logFilesMetrics(d.logs))
 	}
 }

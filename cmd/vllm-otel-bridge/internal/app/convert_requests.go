@@ -1,0 +1,117 @@
+package app
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/logfiles"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
+)
+
+// loadRequestSources reads convert's --requests: files, globs and folders;
+// OTLP/JSON files of llm_request spans whole, vLLM logs (plain, CRI or
+// Docker json-file, .gz or not) through package logfiles, each content
+// once. A pattern that names no file is an error.
+func loadRequestSources(ctx context.Context, patterns []string, format vllmlog.Format, loc *time.Location, tl *linker.Timeline, report io.Writer, summary bool, lc logfiles.Config) error {
+	var logs []string
+	for _, pat := range patterns {
+		paths := logfiles.Match([]string{pat})
+		if len(paths) == 0 {
+			return fmt.Errorf("requests: %s: no such file", pat)
+		}
+		for _, path := range paths {
+			otlp := format == vllmlog.FormatOTLPJSON
+			if format == vllmlog.FormatUnknown {
+				head, err := logfiles.Head(path)
+				if err != nil {
+					return fmt.Errorf("requests: %s: %w", path, err)
+				}
+				otlp = vllmlog.DetectFormat(head) == vllmlog.FormatOTLPJSON
+			}
+			if !otlp {
+				logs = append(logs, path)
+				continue
+			}
+			res, err := loadRequests(path, vllmlog.FormatOTLPJSON, loc, tl)
+			if err != nil {
+				return err
+			}
+			if summary {
+				fmt.Fprintf(report, "%s: %s, %d request records, %d lines skipped, %d malformed\n", path, res.Format, res.Records, res.Skipped, res.Malformed)
+			}
+		}
+	}
+	if len(logs) == 0 {
+		return nil
+	}
+	lc.Patterns = logs
+	lc.Format = format
+	lc.Text = vllmlog.TextOptions{Location: loc}
+	lc.JSON = vllmlog.JSONOptions{Location: loc}
+	set, err := logfiles.New(lc, tl, nil)
+	if err != nil {
+		return fmt.Errorf("requests: %w", err)
+	}
+	if err := set.ReadOnce(ctx); err != nil {
+		return fmt.Errorf("requests: %w", err)
+	}
+	files := set.Files()
+	records := int64(0)
+	for _, f := range files {
+		records += f.Records
+	}
+	for _, f := range files {
+		if records == 0 && f.Warning != "" {
+			// Not one request record in any log, and this one is not a
+			// vLLM log: most likely the wrong file.
+			return fmt.Errorf("requests: %s: %w (%s)", f.Path, linker.ErrUnknownFormat, f.Warning)
+		}
+		if !summary {
+			continue
+		}
+		kind := f.Format
+		if f.Container != "plain" {
+			kind = f.Container + "/" + f.Format
+		}
+		fmt.Fprintf(report, "%s: %s, %d request records, %d lines skipped, %d malformed", f.Path, kind, f.Records, f.NotRequest, f.Malformed)
+		if f.Task != "" {
+			fmt.Fprintf(report, ", task %s", f.Task)
+		}
+		if f.Warning != "" {
+			fmt.Fprintf(report, " (%s)", f.Warning)
+		}
+		fmt.Fprintln(report)
+	}
+	return nil
+}
+
+// openRequests opens a request file, inflating a .gz.
+func openRequests(path string) (io.ReadCloser, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return f, fi, nil
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{zr, f}, fi, nil
+}
