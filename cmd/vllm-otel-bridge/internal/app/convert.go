@@ -10,9 +10,13 @@ import (
 	"path/filepath"
 	"time"
 
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -118,12 +122,24 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		tl := linker.NewTimeline(linker.TimelineOptions{})
 		for _, path := range co.requests {
 			res, err := loadRequests(path, format, loc, tl)
+			forwarded := 0
+			if err == nil && res.Format == vllmlog.FormatOTLPJSON {
+				// vLLM's own spans are exported once, unchanged, as the
+				// daemon's receiver forwards them: the request-step spans
+				// hang under these llm_request spans, which would be
+				// missing (orphans in Jaeger) otherwise.
+				forwarded, err = forwardOTLPFile(ctx, path, exp, reqTracker)
+			}
 			if err != nil {
 				_ = exp.Shutdown(context.Background())
 				return err
 			}
 			if co.summary {
-				fmt.Fprintf(report, "%s: %s, %d request records, %d lines skipped, %d malformed\n", path, res.Format, res.Records, res.Skipped, res.Malformed)
+				fmt.Fprintf(report, "%s: %s, %d request records, %d lines skipped, %d malformed", path, res.Format, res.Records, res.Skipped, res.Malformed)
+				if res.Format == vllmlog.FormatOTLPJSON {
+					fmt.Fprintf(report, ", %d spans forwarded unchanged", forwarded)
+				}
+				fmt.Fprintln(report)
 			}
 		}
 		lk = linker.New(tl, func(b *span.Batch) error { return exp.Export(ctx, b, reqTracker) }, linker.Options{
@@ -133,7 +149,13 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		})
 	}
 
-	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes, linker: lk, exp: exp}
+	// host.name as run sets it (this machine's name, unless the file name
+	// or --resource-attributes host.name=… says otherwise): without it
+	// Jaeger's clock-skew adjuster takes every parent/child pair for a
+	// cross-host call and warns on each kernel span.
+	hostName, _ := os.Hostname()
+	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes,
+		hostName: hostName, linker: lk, exp: exp}
 
 	// failed counts failures; each was already printed on its own line.
 	// unbalanced counts files whose spans were all written but whose books
@@ -246,6 +268,31 @@ func (o *outputFile) discard() {
 		_ = os.Remove(o.tmp)
 		o.tmp = ""
 	}
+}
+
+// forwardOTLPFile exports every span of the OTLP/JSON file at path
+// unchanged (ids, names, times, attributes, resource), as the daemon's
+// receiver forwards what vLLM sends, and returns how many it exported.
+func forwardOTLPFile(ctx context.Context, path string, exp *exporter.Exporter, t *exporter.Tracker) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("requests: %w", err)
+	}
+	defer f.Close()
+	n := 0
+	err = otlpjson.UnmarshalOptions{Base64IDs: true}.ReadStream(f, func(req *coltracepb.ExportTraceServiceRequest) error {
+		rs := req.GetResourceSpans()
+		for _, r := range rs {
+			for _, ss := range r.GetScopeSpans() {
+				n += len(ss.GetSpans())
+			}
+		}
+		return exp.ExportRaw(ctx, rs, t)
+	})
+	if err != nil {
+		return n, fmt.Errorf("requests: forwarding the spans of %s: %w", path, err)
+	}
+	return n, nil
 }
 
 func loadRequests(path string, format vllmlog.Format, loc *time.Location, tl *linker.Timeline) (linker.LoadResult, error) {
