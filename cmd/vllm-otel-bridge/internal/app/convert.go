@@ -114,6 +114,12 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		where = out.final
 	}
 
+	// host.name as run sets it (this machine's name, unless the file name
+	// or --resource-attributes host.name=… says otherwise): without it
+	// Jaeger's clock-skew adjuster takes every parent/child pair for a
+	// cross-host call and warns on each kernel span.
+	hostName, _ := os.Hostname()
+
 	// Request data is read whole before the traces, so every step can be
 	// linked at once.
 	var lk *linker.Linker
@@ -143,17 +149,12 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			}
 		}
 		lk = linker.New(tl, func(b *span.Batch) error { return exp.Export(ctx, b, reqTracker) }, linker.Options{
-			Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
+			Resource: linkerResource(cfg.ServiceName, hostName, cfg.ResourceAttributes),
 			Scope:    bridgeScope("linker"),
 			EmitFor:  rankZeroOrUnknown,
 		})
 	}
 
-	// host.name as run sets it (this machine's name, unless the file name
-	// or --resource-attributes host.name=… says otherwise): without it
-	// Jaeger's clock-skew adjuster takes every parent/child pair for a
-	// cross-host call and warns on each kernel span.
-	hostName, _ := os.Hostname()
 	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes,
 		hostName: hostName, linker: lk, exp: exp}
 

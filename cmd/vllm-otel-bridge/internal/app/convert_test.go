@@ -365,3 +365,24 @@ func TestConvertForwardsOTLPRequestSpans(t *testing.T) {
 		})
 	}
 }
+
+func TestLinkerResourceHostName(t *testing.T) {
+	for _, tc := range []struct {
+		host  string
+		attrs map[string]string
+		want  []string // key=value
+	}{
+		{"vm", nil, []string{"service.name=svc", "host.name=vm"}},
+		{"vm", map[string]string{"host.name": "node-7", "team": "x"}, []string{"service.name=svc", "host.name=node-7"}},
+		{"", nil, []string{"service.name=svc"}},
+	} {
+		r := linkerResource("svc", tc.host, tc.attrs)
+		var got []string
+		for _, a := range r.Attrs {
+			got = append(got, a.Key+"="+a.Value.Str)
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("linkerResource(svc, %q, %v) = %v, want %v", tc.host, tc.attrs, got, tc.want)
+		}
+	}
+}
