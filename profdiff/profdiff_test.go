@@ -118,7 +118,7 @@ func with(ks []kernelSpec, f func(*kernelSpec)) []kernelSpec {
 }
 
 func TestPureNoiseNothingSignificant(t *testing.T) {
-	for seed := uint64(1); seed <= 10; seed++ {
+	for seed := uint64(1); seed <= 6; seed++ {
 		r := compareSynth(t, seed, baseKernels, baseKernels, true, true)
 		if s := significant(r); len(s) > 0 {
 			t.Errorf("seed %d: pure noise called significant: %v", seed, s)
@@ -360,5 +360,26 @@ func TestRealPairH100Windows(t *testing.T) {
 	}
 	if r.Base.Steps["decode"] != 49 || r.New.Steps["decode"] != 25 {
 		t.Errorf("steps %v vs %v", r.Base.Steps, r.New.Steps)
+	}
+}
+
+func TestVLLMVersionsReported(t *testing.T) {
+	bc, nc := NewComparison()
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i, c := range []*Collector{bc, nc} {
+		for _, b := range synth(rng, 3, baseKernels, false) {
+			b.Resource = &span.Resource{Attrs: []span.Attr{span.String("vllm.version", []string{"0.11.0", "0.12.0"}[i])}}
+			if err := c.Add(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := Compare(bc.Finish(), nc.Finish(), DefaultOptions())
+	var b bytes.Buffer
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "vLLM: 0.11.0 → 0.12.0") {
+		t.Errorf("text report lacks the versions:\n%s", b.String())
 	}
 }

@@ -44,18 +44,27 @@ func diffCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Float64Var(&o.MinEffect, "min-effect", o.MinEffect, "smallest relative change called significant")
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "family-wise error rate of the significance tests")
 	fs.StringVar(&spillDir, "spill-dir", "", "directory for the converter's scratch file (default: the system temp directory; off = memory)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	// Flags may come before, between or after BASE and NEW.
+	var sides []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		if fs.NArg() == 0 {
+			break
+		}
+		sides = append(sides, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 2 {
+	if len(sides) != 2 {
 		return fmt.Errorf("%w: diff needs BASE and NEW (see diff -h)", errUsage)
 	}
 	base, next := profdiff.NewComparison()
 	for i, c := range []*profdiff.Collector{base, next} {
-		paths, err := diffSide(fs.Arg(i))
+		paths, err := diffSide(sides[i])
 		if err != nil {
 			return err
 		}
