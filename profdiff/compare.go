@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/stats"
 )
@@ -249,6 +250,10 @@ func (r *Report) compareMetric(bs, ns []*Step, i int, kind, name, attr, stepKind
 			r.NotAvailable = append(r.NotAvailable, fmt.Sprintf("%s %s %s: %s is on the step roots of one side only (base %v, new %v)", stepKind, kind, name, attr, allHave(bs, i), allHave(ns, i)))
 		case kind == "class" && i == nStep:
 			r.NotAvailable = append(r.NotAvailable, fmt.Sprintf("%s class: n/a, vllm.step.gpu_time.<class>_ns are on neither side's step roots (converted without the insights step attributes)", stepKind))
+		case kind == "step" && strings.HasPrefix(attr, "vllm.step.gpu_idle."):
+			if i == 3 { // the split's first metric stands for the three
+				r.NotAvailable = append(r.NotAvailable, fmt.Sprintf("%s gpu_idle split (host_wait, kernel_wait, other): n/a, vllm.step.gpu_idle.*_ns are on neither side's step roots (converted without the insights step attributes)", stepKind))
+			}
 		case kind == "step":
 			r.NotAvailable = append(r.NotAvailable, fmt.Sprintf("%s %s: n/a, %s is on neither side's step roots", stepKind, name, attr))
 		}
