@@ -168,6 +168,10 @@ func (b *builder) buildResource() {
 	if s, ok := m.scalars["host_name"]; ok && s != "" {
 		add(span.String("host.name", s))
 	}
+	// vLLM stamps its version into the trace metadata on recent versions.
+	if s, ok := m.scalars["vllm_version"]; ok && s != "" {
+		add(span.String("vllm.version", s))
+	}
 	// process.pid: the pid of the first step annotation, else of the first
 	// CPU op.
 	if recs := &b.p.recs; recs.hasFirst {

@@ -253,7 +253,7 @@ func (p *parser) topMember(c byte) bool {
 	case "baseTimeNanoseconds", "deviceProperties", "distributedInfo",
 		"schemaVersion", "trace_id", "cuda_runtime_version", "cuda_driver_version", "cupti_version",
 		"host_name", "displayTimeUnit", "traceName", "profile_memory", "with_stack", "record_shapes",
-		"with_modules", "with_flops":
+		"with_modules", "with_flops", "vllm_version":
 	default:
 		c, ok := s.WS()
 		return ok && s.Skip(c, 1)

@@ -70,6 +70,7 @@ func TestRunDaemonWithJSONLog(t *testing.T) {
 	stepTraces, reqTraces := splitRequestTraces(got)
 	steps := checkStepTraces(t, stepTraces, tr, fx.Delta, svc)
 	checkRequestTraces(t, tr, reqTraces, steps, svc, true)
+	checkJaegerView(t, svc, traceIDs(expected))
 }
 
 // TestRunReceiverForwardsVLLMSpans sends vLLM's own llm_request spans (and
@@ -162,6 +163,7 @@ func TestRunReceiverForwardsVLLMSpans(t *testing.T) {
 	}
 	steps := checkStepTraces(t, stepTraces, tr, fx.Delta, svc)
 	checkRequestTraces(t, tr, reqTraces, steps, svc, false)
+	checkJaegerView(t, svc, traceIDs(mine))
 	for id := range vllmTraces {
 		if reqTraces[id] == nil && hasWindowRequest(tr, vllmTraces[id]) {
 			t.Errorf("vLLM trace %s serves a request of the profiled window but got no step spans", id)

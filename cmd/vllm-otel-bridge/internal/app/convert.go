@@ -10,10 +10,14 @@ import (
 	"path/filepath"
 	"time"
 
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/logfiles"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -113,24 +117,36 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		where = out.final
 	}
 
+	// host.name as run sets it (this machine's name, unless the file name
+	// or --resource-attributes host.name=… says otherwise): without it
+	// Jaeger's clock-skew adjuster takes every parent/child pair for a
+	// cross-host call and warns on each kernel span.
+	hostName, _ := os.Hostname()
+
 	// Request data is read whole before the traces, so every step can be
 	// linked at once.
 	var lk *linker.Linker
 	reqTracker := exp.NewTracker()
 	if len(co.requests) > 0 {
 		tl := linker.NewTimeline(linker.TimelineOptions{})
-		if err := loadRequestSources(ctx, co.requests, format, loc, tl, report, co.summary, logfiles.Config{TaskPattern: co.taskPattern}); err != nil {
+		// vLLM's own spans are exported once, unchanged, as the daemon's
+		// receiver forwards them: the request-step spans hang under these
+		// llm_request spans, which would be missing (orphans in Jaeger)
+		// otherwise.
+		forward := func(path string) (int, error) { return forwardOTLPFile(ctx, path, exp, reqTracker) }
+		if err := loadRequestSources(ctx, co.requests, format, loc, tl, report, co.summary, logfiles.Config{TaskPattern: co.taskPattern}, forward); err != nil {
 			_ = exp.Shutdown(context.Background())
 			return err
 		}
 		lk = linker.New(tl, func(b *span.Batch) error { return exp.Export(ctx, b, reqTracker) }, linker.Options{
-			Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
+			Resource: linkerResource(cfg.ServiceName, hostName, cfg.ResourceAttributes),
 			Scope:    bridgeScope("linker"),
 			EmitFor:  rankZeroOrUnknown,
 		})
 	}
 
-	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes, linker: lk, exp: exp}
+	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes,
+		hostName: hostName, linker: lk, exp: exp}
 
 	// failed counts failures; each was already printed on its own line.
 	// unbalanced counts files whose spans were all written but whose books
@@ -243,6 +259,31 @@ func (o *outputFile) discard() {
 		_ = os.Remove(o.tmp)
 		o.tmp = ""
 	}
+}
+
+// forwardOTLPFile exports every span of the OTLP/JSON file at path
+// unchanged (ids, names, times, attributes, resource), as the daemon's
+// receiver forwards what vLLM sends, and returns how many it exported.
+func forwardOTLPFile(ctx context.Context, path string, exp *exporter.Exporter, t *exporter.Tracker) (int, error) {
+	f, _, err := openRequests(path)
+	if err != nil {
+		return 0, fmt.Errorf("requests: %w", err)
+	}
+	defer f.Close()
+	n := 0
+	err = otlpjson.UnmarshalOptions{Base64IDs: true}.ReadStream(f, func(req *coltracepb.ExportTraceServiceRequest) error {
+		rs := req.GetResourceSpans()
+		for _, r := range rs {
+			for _, ss := range r.GetScopeSpans() {
+				n += len(ss.GetSpans())
+			}
+		}
+		return exp.ExportRaw(ctx, rs, t)
+	})
+	if err != nil {
+		return n, fmt.Errorf("requests: forwarding the spans of %s: %w", path, err)
+	}
+	return n, nil
 }
 
 func loadRequests(path string, format vllmlog.Format, loc *time.Location, tl *linker.Timeline) (linker.LoadResult, error) {

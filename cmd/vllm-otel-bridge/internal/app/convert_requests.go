@@ -17,8 +17,10 @@ import (
 // loadRequestSources reads convert's --requests: files, globs and folders;
 // OTLP/JSON files of llm_request spans whole, vLLM logs (plain, CRI or
 // Docker json-file, .gz or not) through package logfiles, each content
-// once. A pattern that names no file is an error.
-func loadRequestSources(ctx context.Context, patterns []string, format vllmlog.Format, loc *time.Location, tl *linker.Timeline, report io.Writer, summary bool, lc logfiles.Config) error {
+// once. A pattern that names no file is an error. forward, when set, is
+// given each OTLP/JSON file after it was read, and says how many spans it
+// sent on unchanged.
+func loadRequestSources(ctx context.Context, patterns []string, format vllmlog.Format, loc *time.Location, tl *linker.Timeline, report io.Writer, summary bool, lc logfiles.Config, forward func(path string) (int, error)) error {
 	var logs []string
 	for _, pat := range patterns {
 		paths := logfiles.Match([]string{pat})
@@ -42,8 +44,18 @@ func loadRequestSources(ctx context.Context, patterns []string, format vllmlog.F
 			if err != nil {
 				return err
 			}
+			forwarded := 0
+			if forward != nil {
+				if forwarded, err = forward(path); err != nil {
+					return err
+				}
+			}
 			if summary {
-				fmt.Fprintf(report, "%s: %s, %d request records, %d lines skipped, %d malformed\n", path, res.Format, res.Records, res.Skipped, res.Malformed)
+				fmt.Fprintf(report, "%s: %s, %d request records, %d lines skipped, %d malformed", path, res.Format, res.Records, res.Skipped, res.Malformed)
+				if forward != nil {
+					fmt.Fprintf(report, ", %d spans forwarded unchanged", forwarded)
+				}
+				fmt.Fprintln(report)
 			}
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 func runMain(args ...string) (code int, stdout, stderr string) {
@@ -260,5 +262,127 @@ func TestConvertOutputReplacesOrAppends(t *testing.T) {
 	}
 	if got := read(); !bytes.Equal(got, append(bytes.Clone(first), first...)) {
 		t.Fatalf("--append: %d bytes, want the old %d twice", len(got), len(first))
+	}
+}
+
+// TestConvertForwardsOTLPRequestSpans checks issue 12 items 1 and 5 on
+// convert -o: the llm_request spans (and their callers' spans) of an
+// OTLP/JSON --requests file come out once each and unchanged, so no
+// request-step span lacks its parent; the bridge's spans carry this
+// host's host.name unless --resource-attributes names another.
+func TestConvertForwardsOTLPRequestSpans(t *testing.T) {
+	const requests = "../../../../testdata/h100/llm_request.otlp.json"
+	raw, err := os.ReadFile(requests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	given, err := otlpjson.UnmarshalOptions{Base64IDs: true}.Unmarshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]*tracepb.Span{}
+	for _, rs := range given.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				want[string(s.TraceId)+string(s.SpanId)] = s
+			}
+		}
+	}
+	if len(want) < 100 {
+		t.Fatalf("fixture holds %d spans", len(want))
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, wantHost string
+		extra          []string
+	}{{"os.Hostname", host, nil}, {"overridden", "node-7", []string{"--resource-attributes", "host.name=node-7"}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "spans.jsonl")
+			args := append([]string{"convert", "--summary=false", "-o", out, "--requests", requests}, tc.extra...)
+			if code, _, stderr := runMain(append(args, smallTrace)...); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			f, err := os.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			seen := map[string]int{}
+			parents := map[string]string{} // span key -> parent key
+			stepSpans := 0
+			err = otlpjson.ReadJSONLines(f, func(req *coltracepb.ExportTraceServiceRequest) error {
+				for _, rs := range req.ResourceSpans {
+					attrs := map[string]string{}
+					for _, a := range rs.Resource.Attributes {
+						attrs[a.Key] = a.Value.GetStringValue()
+					}
+					for _, ss := range rs.ScopeSpans {
+						for _, s := range ss.Spans {
+							k := string(s.TraceId) + string(s.SpanId)
+							seen[k]++
+							if len(s.ParentSpanId) > 0 {
+								parents[k] = string(s.TraceId) + string(s.ParentSpanId)
+							}
+							if w := want[k]; w != nil {
+								if !proto.Equal(w, s) {
+									t.Errorf("forwarded span %q changed:\n got %v\nwant %v", s.Name, s, w)
+								}
+								continue
+							}
+							if s.Name == "vllm.request.step" {
+								stepSpans++
+							}
+							if attrs["service.name"] == "vllm" && attrs["host.name"] != tc.wantHost {
+								t.Errorf("bridge span %q: host.name %q, want %q", s.Name, attrs["host.name"], tc.wantHost)
+							}
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range want {
+				if seen[k] != 1 {
+					t.Errorf("given span %x written %d times, want once", k, seen[k])
+				}
+			}
+			for k, p := range parents {
+				if seen[p] == 0 {
+					t.Errorf("span %x: parent %x not in the output (an orphan)", k, p)
+				}
+				if seen[k] > 1 {
+					t.Errorf("span %x written %d times", k, seen[k])
+				}
+			}
+			if stepSpans == 0 {
+				t.Error("no vllm.request.step spans: the steps were not linked to the given requests")
+			}
+		})
+	}
+}
+
+func TestLinkerResourceHostName(t *testing.T) {
+	for _, tc := range []struct {
+		host  string
+		attrs map[string]string
+		want  []string // key=value
+	}{
+		{"vm", nil, []string{"service.name=svc", "host.name=vm"}},
+		{"vm", map[string]string{"host.name": "node-7", "team": "x"}, []string{"service.name=svc", "host.name=node-7"}},
+		{"", nil, []string{"service.name=svc"}},
+	} {
+		r := linkerResource("svc", tc.host, tc.attrs)
+		var got []string
+		for _, a := range r.Attrs {
+			got = append(got, a.Key+"="+a.Value.Str)
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("linkerResource(svc, %q, %v) = %v, want %v", tc.host, tc.attrs, got, tc.want)
+		}
 	}
 }

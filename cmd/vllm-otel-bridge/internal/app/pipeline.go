@@ -178,6 +178,23 @@ func (p *filePipeline) resource(job fileJob) []span.Attr {
 	return attrs
 }
 
+// linkerResource is the resource of the spans the linker writes on its
+// own (request-step spans of requests that finish after their steps, the
+// llm_request roots from logs): the service name and the same host.name
+// as the trace files' spans (the user's resource attribute, else
+// hostName), so a request-step span has one resource whenever it is
+// written and Jaeger's clock-skew adjuster sees one host.
+func linkerResource(serviceName, hostName string, attrs map[string]string) *span.Resource {
+	r := &span.Resource{Attrs: []span.Attr{span.String("service.name", serviceName)}}
+	if h, ok := attrs["host.name"]; ok {
+		hostName = h
+	}
+	if hostName != "" {
+		r.Attrs = append(r.Attrs, span.String("host.name", hostName))
+	}
+	return r
+}
+
 // fileResult is what one file's trip through the pipeline gave.
 type fileResult struct {
 	stats     converter.Stats

@@ -156,7 +156,7 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 		}
 	}
 	d.lk = linker.New(d.tl, d.emitRequestSpans, linker.Options{
-		Resource:              &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},
+		Resource:              linkerResource(cfg.ServiceName, d.hostName, cfg.ResourceAttributes),
 		Scope:                 bridgeScope("linker"),
 		ExpectLLMRequestSpans: cfg.Receiver.Enabled(),
 		EmitFor:               rankZeroOrUnknown,
