@@ -18,6 +18,7 @@ tied to the requests vLLM served, and ships them over OTLP.
 Usage:
   vllm-otel-bridge run [flags]              watch vLLM's profiler directory (the daemon)
   vllm-otel-bridge convert [flags] TRACE... convert trace files already on disk
+  vllm-otel-bridge inspect [flags] TRACE... report on trace files: steps, kernels, checklist
   vllm-otel-bridge version                  print the version
 
 Run 'vllm-otel-bridge COMMAND -h' for a command's flags. Every flag of run can
@@ -49,6 +50,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = runCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "convert":
 		err = convertCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "inspect":
+		err = inspectCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, version.Get().String())
 	case "help", "-h", "--help":
