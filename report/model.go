@@ -73,8 +73,8 @@ type Report struct {
 	// ClassNs is the GPU span time of the steps by class (Classify set
 	// only; nil otherwise).
 	ClassNs map[string]int64 `json:"class_ns"`
-	Steps      []Step        `json:"steps"`
-	Kernels    []KernelTable `json:"kernels"`
+	Steps   []Step           `json:"steps"`
+	Kernels []KernelTable    `json:"kernels"`
 	// Top are the three GPU span names with the most time over all steps
 	// (GPUPct: share of all steps' GPU span time).
 	Top []KernelRow `json:"top_kernels"`
@@ -255,11 +255,11 @@ func attrJSON(v span.Value) any {
 // KernelTable is the key_averages() table of one step kind: the GPU spans
 // (kernels, memcpys, memsets) of its steps grouped by name.
 type KernelTable struct {
-	Kind    string `json:"kind"`  // step kind; "profile" = outside every step
-	Steps   int    `json:"steps"` // steps of that kind
-	GPUNs   int64  `json:"gpu_ns"`
-	Names   int    `json:"names"` // distinct names (Rows may hold fewer)
-	Rows    []KernelRow `json:"rows"`
+	Kind  string      `json:"kind"`  // step kind; "profile" = outside every step
+	Steps int         `json:"steps"` // steps of that kind
+	GPUNs int64       `json:"gpu_ns"`
+	Names int         `json:"names"` // distinct names (Rows may hold fewer)
+	Rows  []KernelRow `json:"rows"`
 	// Rest sums the names beyond Rows.
 	Rest KernelRow `json:"rest"`
 }
