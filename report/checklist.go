@@ -83,15 +83,15 @@ func longKernels(r *Report, th Thresholds) Finding {
 	for _, k := range r.Longest {
 		where := "outside every step"
 		if k.Step >= 0 {
-			where = fmt.Sprintf("step %d (%s)", k.Step, k.Kind)
+			where = fmt.Sprintf("in step %d (%s)", k.Step, k.Kind)
 			if len(r.Files) > 1 {
-				where = fmt.Sprintf("file %d %s", k.File+1, where)
+				where = fmt.Sprintf("in file %d step %d (%s)", k.File+1, k.Step, k.Kind)
 			}
 			if i := r.findStep(k.File, k.Step); i >= 0 {
 				f.Steps = appendUnique(f.Steps, i)
 			}
 		}
-		f.Evidence = append(f.Evidence, fmt.Sprintf("%s: %s in %s", k.Name, fmtDur(k.DurNs), where))
+		f.Evidence = append(f.Evidence, fmt.Sprintf("%s: %s %s", k.Name, fmtDur(k.DurNs), where))
 	}
 	return f
 }

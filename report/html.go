@@ -144,7 +144,7 @@ func writeChart(w *bufio.Writer, c *Chart) {
 		maxTotal = max(maxTotal, t)
 	}
 	plotH := chartHeight - chartTop - chartBottom
-	fmt.Fprintf(w, "<div class=\"chart\"><svg id=\"step-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">\n",
+	fmt.Fprintf(w, "<div class=\"chart\"><svg id=\"step-chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">\n",
 		width, chartHeight, width, chartHeight, e(c.Caption))
 	// Axis and scale: 0, half and the largest total.
 	base := chartTop + plotH
