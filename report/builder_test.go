@@ -362,7 +362,7 @@ func TestJSONStepsUseAttributeNames(t *testing.T) {
 		"vllm.step.index": 1.0, "vllm.step.kind": "prefill", "vllm.step.gpu_time.gemm_ns": 12000.0,
 		"vllm.step.gpu_time.norm_ns": nil, "vllm.step.gpu_idle.host_wait_ns": 600.0, "vllm.step.bottleneck": "gpu_compute",
 		"vllm.step.top_kernels": []any{"gemm_b", "attn", "Memcpy DtoH (Device -> Pinned)"},
-		"wall_ns": 20000.0, "gpu_busy_pct": 95.0, "host_wait_pct": 3.0, "dominant_class": "gemm", "memcpy_dtoh_bytes": float64(2 << 20),
+		"wall_ns":               20000.0, "gpu_busy_pct": 95.0, "host_wait_pct": 3.0, "dominant_class": "gemm", "memcpy_dtoh_bytes": float64(2 << 20),
 	} {
 		if !reflect.DeepEqual(s1[k], v) {
 			t.Errorf("steps[1][%q] = %#v, want %#v", k, s1[k], v)
