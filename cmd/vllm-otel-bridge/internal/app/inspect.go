@@ -42,6 +42,9 @@ type inspectOptions struct {
 
 func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg := DefaultConfig()
+	// No cap on spans per trace: the cap exists for backends, and a span
+	// it left out would be missing from the kernel tables.
+	cfg.Convert.MaxSpansPerTrace = 0
 	var opt inspectOptions
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
