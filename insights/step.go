@@ -66,15 +66,20 @@ type GPUOp struct {
 	LaunchStart, LaunchEnd int64
 }
 
-// CPUKind is the part of the CPU time a CPU span counts in.
+// CPUKind is what a CPU span is, for the CPU time split.
 type CPUKind uint8
 
-// CPU kinds.
+// CPU kinds. The split partitions the step's CPU time (per thread the
+// union of all its spans, summed over threads): cuda_runtime is time in
+// runtime/driver calls, aten time in ops outside those calls, python the
+// rest (the interpreter and vLLM's own code between ops: scheduling,
+// input preparation, the sampler's host side).
 const (
-	CPUPython  CPUKind = iota // python_function
-	CPUAten                   // cpu_op (aten and other dispatcher ops)
-	CPURuntime                // cuda_runtime / cuda_driver calls
-	numCPUKinds
+	CPUPython   CPUKind = iota // python_function spans: counted as python
+	CPUAten                    // cpu_op: aten and other dispatcher ops
+	CPURuntime                 // cuda_runtime / cuda_driver calls
+	CPUOther                   // anything else on a CPU thread (the step annotation, user annotations): python
+	numCPUKinds = 3
 )
 
 // Bottleneck is a step's one-word verdict.
@@ -146,9 +151,11 @@ type Step struct {
 	// each launch): their number and nearest-rank p50 and p99.
 	Launches                       int
 	LaunchDelayP50, LaunchDelayP99 int64
-	// CPUNs by CPUKind: per thread the union of that kind's spans, summed
-	// over threads.
-	CPUNs [numCPUKinds]int64
+	// CPUNs by CPUKind (python, aten, cuda_runtime): a partition of
+	// CPUTotalNs, the per-thread union of every CPU span, summed over
+	// threads (the converter's vllm.step.cpu_ns).
+	CPUNs      [numCPUKinds]int64
+	CPUTotalNs int64
 	// TopKernels: names of up to three kernels longest by total time.
 	TopKernels [3]string
 	NTop       int
@@ -205,7 +212,7 @@ func (a *Analyzer) AddGPU(op GPUOp) { a.ops = append(a.ops, op) }
 
 // AddCPU adds one CPU span of the step, on thread.
 func (a *Analyzer) AddCPU(kind CPUKind, thread uint64, start, end int64) {
-	if kind < numCPUKinds && end > start {
+	if kind <= CPUOther && end > start {
 		a.cpu = append(a.cpu, cpuSpan{kind, thread, start, end})
 	}
 }
@@ -350,19 +357,54 @@ func nearestRank(v []int64, p int) int64 {
 	return v[max(k, 1)-1]
 }
 
+// run is a union of intervals added in start order.
+type run struct {
+	start, end int64
+	open       bool
+}
+
+// add extends the run or starts a new one, returning the length of the
+// interval it closed.
+func (r *run) add(start, end int64) int64 {
+	if r.open && start <= r.end {
+		r.end = max(r.end, end)
+		return 0
+	}
+	n := r.close()
+	r.start, r.end, r.open = start, end, true
+	return n
+}
+
+func (r *run) close() int64 {
+	if !r.open {
+		return 0
+	}
+	r.open = false
+	return r.end - r.start
+}
+
 func (a *Analyzer) cpuFigures(s *Step) {
 	slices.SortFunc(a.cpu, func(x, y cpuSpan) int {
-		return cmp.Or(cmp.Compare(x.kind, y.kind), cmp.Compare(x.thread, y.thread), cmp.Compare(x.start, y.start))
+		return cmp.Or(cmp.Compare(x.thread, y.thread), cmp.Compare(x.start, y.start))
 	})
-	for i := 0; i < len(a.cpu); {
-		k, th, cs, ce := a.cpu[i].kind, a.cpu[i].thread, a.cpu[i].start, a.cpu[i].end
-		i++
-		for i < len(a.cpu) && a.cpu[i].kind == k && a.cpu[i].thread == th && a.cpu[i].start <= ce {
-			ce = max(ce, a.cpu[i].end)
-			i++
+	var all, ops, rt run // every span; aten ops and runtime calls; runtime calls
+	var nAll, nOps, nRT int64
+	for i := range a.cpu {
+		c := &a.cpu[i]
+		if i > 0 && c.thread != a.cpu[i-1].thread {
+			nAll, nOps, nRT = nAll+all.close(), nOps+ops.close(), nRT+rt.close()
 		}
-		s.CPUNs[k] += ce - cs
+		nAll += all.add(c.start, c.end)
+		if c.kind == CPUAten || c.kind == CPURuntime {
+			nOps += ops.add(c.start, c.end)
+		}
+		if c.kind == CPURuntime {
+			nRT += rt.add(c.start, c.end)
+		}
 	}
+	nAll, nOps, nRT = nAll+all.close(), nOps+ops.close(), nRT+rt.close()
+	s.CPUTotalNs = nAll
+	s.CPUNs = [numCPUKinds]int64{nAll - nOps, nOps - nRT, nRT}
 }
 
 func (a *Analyzer) topKernels(s *Step) {

@@ -56,7 +56,8 @@ func TestAnalyzeOneStream(t *testing.T) {
 	want.GPUTime[ClassGEMM], want.GPUTime[ClassElementwise], want.GPUTime[ClassAttention] = 200, 90, 100
 	want.GPUTime[ClassMemcpy], want.GPUTime[ClassMemset] = 50, 20
 	want.CopyBytes[CopyHtoD], want.CopyNs[CopyHtoD] = 4096, 50
-	want.CPUNs = [numCPUKinds]int64{900, 190 + 50, 20}
+	want.CPUNs = [numCPUKinds]int64{900 - 190, 190 - 20 + 50, 20}
+	want.CPUTotalNs = 950
 	if s != want {
 		t.Errorf("got  %+v\nwant %+v", s, want)
 	}
@@ -123,6 +124,7 @@ func TestAnalyzeNoGPU(t *testing.T) {
 	s := a.Analyze(0, 500, 4)
 	want := Step{WallNs: 500, IdleNs: 500, HostWaitNs: 500, Tokens: 4, Bottleneck: BottleneckHost}
 	want.CPUNs[CPUPython] = 500
+	want.CPUTotalNs = 500
 	if s != want {
 		t.Errorf("got  %+v\nwant %+v", s, want)
 	}
