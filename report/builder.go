@@ -12,9 +12,11 @@ import (
 // for what zero fields become.
 type Options struct {
 	// Classify is the kernel classifier hook: it returns the class of a GPU
-	// span (one of Classes) from its name and kineto.category. nil groups
-	// kernels by name only (KernelRow.Class stays empty). The bridge wires
-	// insights.Classify here.
+	// span (one of Classes) from its full name (cuda.kernel.name, else the
+	// span name) and kineto.category. nil groups kernels by name only
+	// (KernelRow.Class stays empty); with it rows are per (name, class), as
+	// one short name (elementwise_kernel) can run functors of several
+	// classes. The bridge wires insights.Classify here.
 	Classify func(name, category string) string
 	// TopKernels is the number of rows per step kind in the kernel
 	// tables (default 15); the rest is summed in KernelTable.Rest.
@@ -90,6 +92,8 @@ type Builder struct {
 	kernels map[kernelKey]*kernelAgg
 	longest []KernelRun
 	reqs    map[string]*reqAgg
+	// classOf caches Classify by full name (distinct names are few).
+	classOf map[string]string
 	// profile holds the sums of spans outside every step, per file.
 	profile []Step
 }
@@ -100,10 +104,10 @@ type traceRef struct {
 	kind string
 }
 
-type kernelKey struct{ kind, name string }
+type kernelKey struct{ kind, name, class string }
 
 type kernelAgg struct {
-	category, class   string
+	category          string
 	calls, total, max int64
 }
 
@@ -119,7 +123,7 @@ type reqAgg struct {
 func NewBuilder(opts Options) *Builder {
 	opts.defaults()
 	return &Builder{opts: opts, fileIdx: map[string]int{}, traces: map[span.TraceID]traceRef{},
-		kernels: map[kernelKey]*kernelAgg{}, reqs: map[string]*reqAgg{}}
+		kernels: map[kernelKey]*kernelAgg{}, reqs: map[string]*reqAgg{}, classOf: map[string]string{}}
 }
 
 // ProfileKind is the step kind of activity outside every step.
@@ -272,13 +276,13 @@ func (bd *Builder) addChild(ref traceRef, s *span.Span) {
 			st.MemcpyBytes[d] += v.Num
 		}
 	}
-	k := kernelKey{ref.kind, s.Name}
+	k := kernelKey{kind: ref.kind, name: s.Name}
+	if bd.opts.Classify != nil {
+		k.class = bd.classify(s, cat)
+	}
 	ag := bd.kernels[k]
 	if ag == nil {
 		ag = &kernelAgg{category: strings.Clone(cat)}
-		if bd.opts.Classify != nil {
-			ag.class = bd.opts.Classify(s.Name, cat)
-		}
 		k.name = strings.Clone(k.name)
 		bd.kernels[k] = ag
 	}
@@ -288,6 +292,21 @@ func (bd *Builder) addChild(ref traceRef, s *span.Span) {
 	if cat == "kernel" {
 		bd.noteLongest(KernelRun{Name: s.Name, DurNs: dur, File: ref.file, Step: st.Index, Kind: ref.kind})
 	}
+}
+
+// classify classifies a GPU span by its full name, as the converter does.
+func (bd *Builder) classify(s *span.Span, cat string) string {
+	full := s.Name
+	if v, ok := span.Lookup(s.Attrs, "cuda.kernel.name"); ok && v.Type == span.TypeString && v.Str != "" {
+		full = v.Str
+	}
+	key := cat + "\x00" + full
+	c, ok := bd.classOf[key]
+	if !ok {
+		c = bd.opts.Classify(full, cat)
+		bd.classOf[strings.Clone(key)] = c
+	}
+	return c
 }
 
 // noteLongest keeps the LongestKernels longest runs, longest first (ties:
@@ -396,7 +415,7 @@ func (bd *Builder) Report() *Report {
 		r.ClassNs = map[string]int64{}
 		for k, ag := range bd.kernels {
 			if k.kind != ProfileKind {
-				r.ClassNs[ag.class] += ag.total
+				r.ClassNs[k.class] += ag.total
 			}
 		}
 	}
@@ -408,6 +427,7 @@ func (bd *Builder) Report() *Report {
 func (bd *Builder) kernelTables() []KernelTable {
 	byKind := map[string]*KernelTable{}
 	rows := map[string][]KernelRow{}
+	names := map[[2]string]bool{}
 	for k, ag := range bd.kernels {
 		t := byKind[k.kind]
 		if t == nil {
@@ -415,8 +435,11 @@ func (bd *Builder) kernelTables() []KernelTable {
 			byKind[k.kind] = t
 		}
 		t.GPUNs += ag.total
-		t.Names++
-		rows[k.kind] = append(rows[k.kind], KernelRow{Name: k.name, Category: ag.category, Class: ag.class,
+		if n := [2]string{k.kind, k.name}; !names[n] {
+			names[n] = true
+			t.Names++
+		}
+		rows[k.kind] = append(rows[k.kind], KernelRow{Name: k.name, Category: ag.category, Class: k.class,
 			Calls: ag.calls, TotalNs: ag.total, MeanNs: ag.total / ag.calls, MaxNs: ag.max})
 	}
 	for _, s := range bd.steps {
@@ -431,7 +454,10 @@ func (bd *Builder) kernelTables() []KernelTable {
 			if rs[i].TotalNs != rs[j].TotalNs {
 				return rs[i].TotalNs > rs[j].TotalNs
 			}
-			return rs[i].Name < rs[j].Name
+			if rs[i].Name != rs[j].Name {
+				return rs[i].Name < rs[j].Name
+			}
+			return rs[i].Class < rs[j].Class
 		})
 		for i := range rs {
 			rs[i].GPUPct = pct(rs[i].TotalNs, t.GPUNs)
@@ -468,17 +494,19 @@ func (bd *Builder) kernelTables() []KernelTable {
 // topOverall sums the GPU spans of every step kind by name and returns
 // the n names with the most time.
 func (bd *Builder) topOverall(n int) []KernelRow {
-	by := map[string]*KernelRow{}
+	type nameClass struct{ name, class string }
+	by := map[nameClass]*KernelRow{}
 	var gpu int64
 	for k, ag := range bd.kernels {
 		if k.kind == ProfileKind {
 			continue
 		}
 		gpu += ag.total
-		row := by[k.name]
+		nc := nameClass{k.name, k.class}
+		row := by[nc]
 		if row == nil {
-			row = &KernelRow{Name: k.name, Category: ag.category, Class: ag.class}
-			by[k.name] = row
+			row = &KernelRow{Name: k.name, Category: ag.category, Class: k.class}
+			by[nc] = row
 		}
 		row.Calls += ag.calls
 		row.TotalNs += ag.total
@@ -494,7 +522,10 @@ func (bd *Builder) topOverall(n int) []KernelRow {
 		if rows[i].TotalNs != rows[j].TotalNs {
 			return rows[i].TotalNs > rows[j].TotalNs
 		}
-		return rows[i].Name < rows[j].Name
+		if rows[i].Name != rows[j].Name {
+			return rows[i].Name < rows[j].Name
+		}
+		return rows[i].Class < rows[j].Class
 	})
 	return rows[:min(n, len(rows))]
 }

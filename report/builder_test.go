@@ -423,3 +423,36 @@ func TestMemoryFlatInSpans(t *testing.T) {
 		t.Errorf("k0 calls %d, want 52500", r.Kernels[0].Rows[0].Calls)
 	}
 }
+
+// One short name running functors of two classes gives two rows: the
+// class comes from the full name (cuda.kernel.name), as the converter
+// classifies.
+func TestClassifyByFullName(t *testing.T) {
+	b := NewBuilder(Options{Classify: func(name, cat string) string {
+		if strings.Contains(name, "Norm") {
+			return "norm"
+		}
+		return "elementwise"
+	}})
+	root := span.Span{TraceID: trStep0, SpanID: sid(100), Name: "vllm.step.decode", End: 100, Attrs: []span.Attr{span.Int("vllm.step.index", 0)}}
+	full := func(n string) span.Attr { return span.String("cuda.kernel.name", n) }
+	err := b.Add(&span.Batch{Resource: fileRes(), Spans: []span.Span{root,
+		gpu(trStep0, 1, "elementwise_kernel", "kernel", 0, 10, full("void at::native::elementwise_kernel<RMSNormFunctor>(int)")),
+		gpu(trStep0, 2, "elementwise_kernel", "kernel", 10, 20, full("void at::native::elementwise_kernel<AddFunctor>(int)")),
+		gpu(trStep0, 3, "elementwise_kernel", "kernel", 30, 5, full("void at::native::elementwise_kernel<AddFunctor>(int)")),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.Report()
+	want := []KernelRow{
+		{Name: "elementwise_kernel", Category: "kernel", Class: "elementwise", Calls: 2, TotalNs: 25, MeanNs: 12, MaxNs: 20, GPUPct: 71.43},
+		{Name: "elementwise_kernel", Category: "kernel", Class: "norm", Calls: 1, TotalNs: 10, MeanNs: 10, MaxNs: 10, GPUPct: 28.57},
+	}
+	if !reflect.DeepEqual(r.Kernels[0].Rows, want) {
+		t.Errorf("rows\n got %+v\nwant %+v", r.Kernels[0].Rows, want)
+	}
+	if !reflect.DeepEqual(r.ClassNs, map[string]int64{"elementwise": 25, "norm": 10}) {
+		t.Errorf("class times %v", r.ClassNs)
+	}
+}

@@ -7,9 +7,9 @@
 //
 // Fails (exit 1) on: any console error or warning, any page error, any
 // request that is not the file itself (the page must be self-contained),
-// a chart with fewer than STEPS bars or a steps table with other than
+// a chart with other than STEPS bars or a steps table with other than
 // STEPS rows, missing sections, or a screenshot of the chart that is
-// (nearly) blank or lacks the chart's first series color.
+// (nearly) blank or shows fewer than two of its legend's colors.
 'use strict';
 
 const path = require('path');
@@ -66,14 +66,12 @@ async function main() {
 
     await p.screenshot({ path: shot, fullPage: true });
     const chart = await p.locator('#step-chart').screenshot();
-    const firstColor = await p.evaluate(() => {
-      const r = document.querySelector('#step-chart rect:not(.bar)');
-      return r ? r.getAttribute('fill') : null;
-    });
+    // The legend's colors are the series' colors.
+    const colors = await p.evaluate(() => [...document.querySelectorAll('.legend i')].map((i) => getComputedStyle(i).backgroundColor));
     // Count the chart screenshot's pixels in a blank page's canvas (a
     // data: image on about:blank does not taint the canvas).
     const blank = await ctx.newPage();
-    const px = await blank.evaluate(async ({ b64, color }) => {
+    const px = await blank.evaluate(async ({ b64, colors }) => {
       const img = new Image();
       img.src = 'data:image/png;base64,' + b64;
       await img.decode();
@@ -83,19 +81,24 @@ async function main() {
       const g = c.getContext('2d');
       g.drawImage(img, 0, 0);
       const d = g.getImageData(0, 0, c.width, c.height).data;
-      const want = color ? [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16)) : null;
+      const want = colors.map((s) => s.match(/\d+/g).slice(0, 3).map(Number));
+      const per = want.map(() => 0);
       let ink = 0;
-      let series = 0;
       for (let i = 0; i < d.length; i += 4) {
         if (d[i] < 245 || d[i + 1] < 245 || d[i + 2] < 245) ink++;
-        if (want && Math.abs(d[i] - want[0]) <= 2 && Math.abs(d[i + 1] - want[1]) <= 2 && Math.abs(d[i + 2] - want[2]) <= 2) series++;
+        want.forEach((w, k) => {
+          if (Math.abs(d[i] - w[0]) <= 2 && Math.abs(d[i + 1] - w[1]) <= 2 && Math.abs(d[i + 2] - w[2]) <= 2) per[k]++;
+        });
       }
-      return { w: c.width, h: c.height, ink, series };
-    }, { b64: chart.toString('base64'), color: firstColor });
+      return { w: c.width, h: c.height, ink, per };
+    }, { b64: chart.toString('base64'), colors });
     const total = px.w * px.h;
+    const seriesPx = px.per.reduce((a, b) => a + b, 0);
+    const present = px.per.filter((n) => n >= steps).length;
     if (total === 0 || px.ink / total < 0.05) problems.push(`chart screenshot ${px.w}x${px.h} is blank: ${px.ink} inked pixels`);
-    if (px.series < steps) problems.push(`chart screenshot has ${px.series} pixels of ${firstColor}, want at least ${steps}`);
-    console.log(`browser-check: ${dom.bars} bars, ${dom.stepRows} step rows, ${dom.checks} checklist items; chart ${px.w}x${px.h}, ${(100 * px.ink / total).toFixed(1)}% inked, ${px.series} px of ${firstColor}; screenshot ${shot} (${fs.statSync(shot).size} B)`);
+    if (colors.length < 2 || present < 2) problems.push(`chart screenshot shows ${present} of the ${colors.length} legend colors (${px.per.join(', ')} px), want at least 2`);
+    if (seriesPx / total < 0.05) problems.push(`only ${seriesPx} pixels of the series' colors in the chart screenshot`);
+    console.log(`browser-check: ${dom.bars} bars, ${dom.stepRows} step rows, ${dom.checks} checklist items; chart ${px.w}x${px.h}, ${(100 * px.ink / total).toFixed(1)}% inked, ${present} of ${colors.length} series drawn (${(100 * seriesPx / total).toFixed(1)}% of the pixels); screenshot ${shot} (${fs.statSync(shot).size} B)`);
   } finally {
     await browser.close();
   }

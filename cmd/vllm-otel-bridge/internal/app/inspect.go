@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/insights"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/report"
@@ -88,8 +89,9 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 
 	ropts := report.DefaultOptions()
 	ropts.TopKernels = opt.topKernels
-	// ropts.Classify is the hook for insights.Classify (issue 13 item 1):
-	// until it is wired, kernels are grouped by name only.
+	// Kernels are classified with the converter's own table, so the
+	// kernel tables' classes agree with the roots' vllm.step.gpu_time.*.
+	ropts.Classify = func(name, category string) string { return insights.Classify(name, category).String() }
 	b := report.NewBuilder(ropts)
 
 	var lk *linker.Linker

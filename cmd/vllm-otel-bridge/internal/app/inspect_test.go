@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/report"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -75,6 +76,46 @@ func TestInspectExampleJSONGolden(t *testing.T) {
 		busy, idle, wall := s["vllm.step.gpu_busy_ns"].(float64), s["vllm.step.gpu_idle_ns"].(float64), s["wall_ns"].(float64)
 		if busy+idle != wall {
 			t.Errorf("steps[%d]: busy %v + idle %v != wall %v", i, busy, idle, wall)
+		}
+		// Issue 13's sums, between the converter's step-root attributes
+		// and the report's own sums over the spans it saw: GPU time by
+		// class adds up to the summed GPU span durations, the idle split
+		// to the idle time.
+		var classes float64
+		for _, c := range report.Classes {
+			classes += s[report.ClassAttr(c)].(float64)
+		}
+		if span := s["gpu_span_ns"].(float64); classes != span {
+			t.Errorf("steps[%d]: gpu_time by class sums to %v, its GPU spans to %v", i, classes, span)
+		}
+		var split float64
+		for _, p := range report.IdleParts {
+			split += s[p.Attr].(float64)
+		}
+		if split != idle {
+			t.Errorf("steps[%d]: idle split sums to %v, gpu_idle_ns is %v", i, split, idle)
+		}
+		for d, key := range map[string]string{"htod": report.AttrMemcpyHtoD, "dtoh": report.AttrMemcpyDtoH, "dtod": report.AttrMemcpyDtoD} {
+			if s[key] != s["memcpy_"+d+"_bytes"] {
+				t.Errorf("steps[%d]: %s %v, the report's memcpy spans %v", i, key, s[key], s["memcpy_"+d+"_bytes"])
+			}
+		}
+	}
+	// The kernel tables' classes (the report classifying every GPU span
+	// as it streams past) agree with the roots' gpu_time by class.
+	var full struct {
+		ClassNs map[string]float64 `json:"class_ns"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &full); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range report.Classes {
+		var roots float64
+		for _, s := range doc.Steps {
+			roots += s[report.ClassAttr(c)].(float64)
+		}
+		if full.ClassNs[c] != roots {
+			t.Errorf("class %s: kernel tables %v ns, step roots %v ns", c, full.ClassNs[c], roots)
 		}
 	}
 }
