@@ -258,7 +258,7 @@ type KernelTable struct {
 	Kind  string      `json:"kind"`  // step kind; "profile" = outside every step
 	Steps int         `json:"steps"` // steps of that kind
 	GPUNs int64       `json:"gpu_ns"`
-	Names int         `json:"names"` // distinct names (Rows may hold fewer)
+	Names int         `json:"names"` // distinct names (Rows may hold fewer, or a name twice: one row per class)
 	Rows  []KernelRow `json:"rows"`
 	// Rest sums the names beyond Rows.
 	Rest KernelRow `json:"rest"`
