@@ -96,6 +96,9 @@ type Builder struct {
 	classOf map[string]string
 	// profile holds the sums of spans outside every step, per file.
 	profile []Step
+	// cur is the file BeginFile started; -1: files are told apart by
+	// their resource's vllm.trace.file.
+	cur int
 }
 
 type traceRef struct {
@@ -123,7 +126,29 @@ type reqAgg struct {
 func NewBuilder(opts Options) *Builder {
 	opts.defaults()
 	return &Builder{opts: opts, fileIdx: map[string]int{}, traces: map[span.TraceID]traceRef{},
-		kernels: map[kernelKey]*kernelAgg{}, reqs: map[string]*reqAgg{}, classOf: map[string]string{}}
+		kernels: map[kernelKey]*kernelAgg{}, reqs: map[string]*reqAgg{}, classOf: map[string]string{}, cur: -1}
+}
+
+// BeginFile says that the converter batches added from now on are those
+// of one new trace file, named name in the report (two files of the same
+// base name in different directories stay apart). Without it, files are
+// told apart by their resource's vllm.trace.file.
+func (bd *Builder) BeginFile(name string) {
+	bd.cur = bd.newFile(name)
+}
+
+// FileFailed marks the file BeginFile started as failed with err (its
+// spans, if any came, stay in the report).
+func (bd *Builder) FileFailed(err error) {
+	if bd.cur >= 0 {
+		bd.files[bd.cur].Error = err.Error()
+	}
+}
+
+func (bd *Builder) newFile(name string) int {
+	bd.files = append(bd.files, File{Name: strings.Clone(name)})
+	bd.profile = append(bd.profile, Step{Index: -1, Kind: ProfileKind, MemPeak: -1})
+	return len(bd.files) - 1
 }
 
 // ProfileKind is the step kind of activity outside every step.
@@ -169,14 +194,18 @@ func (bd *Builder) file(res *span.Resource) int {
 			gpu = v.Str
 		}
 	}
-	if i, ok := bd.fileIdx[name]; ok {
-		return i
+	i, ok := bd.cur, bd.cur >= 0
+	if !ok {
+		i, ok = bd.fileIdx[name]
 	}
-	name = strings.Clone(name)
-	bd.fileIdx[name] = len(bd.files)
-	bd.files = append(bd.files, File{Name: name, Rank: rank, GPU: strings.Clone(gpu)})
-	bd.profile = append(bd.profile, Step{Index: -1, Kind: ProfileKind, MemPeak: -1})
-	return len(bd.files) - 1
+	if !ok {
+		i = bd.newFile(name)
+		bd.fileIdx[bd.files[i].Name] = i
+	}
+	if f := &bd.files[i]; f.Rank == nil && f.GPU == "" {
+		f.Rank, f.GPU = rank, strings.Clone(gpu)
+	}
+	return i
 }
 
 func (bd *Builder) addRoot(res *span.Resource, s *span.Span) error {

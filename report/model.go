@@ -90,6 +90,8 @@ type File struct {
 	Rank  *int64 `json:"rank"` // vllm.rank, nil when unknown
 	GPU   string `json:"gpu,omitempty"`
 	Steps int    `json:"steps"`
+	// Error says why the file could not be read whole (FileFailed).
+	Error string `json:"error,omitempty"`
 }
 
 // Step is one engine step: the scalar vllm.step.* attributes of its root

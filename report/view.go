@@ -24,6 +24,9 @@ func (r *Report) Document() Document {
 		if f.GPU != "" {
 			m += ", " + f.GPU
 		}
+		if f.Error != "" {
+			m += ", FAILED: " + f.Error
+		}
 		d.Meta = append(d.Meta, m)
 	}
 	if len(r.Steps) > 0 {

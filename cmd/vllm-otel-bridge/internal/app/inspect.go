@@ -113,14 +113,17 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes, linker: lk}
 	failed := 0
 	for _, path := range paths {
+		b.BeginFile(filepath.Base(path))
 		st, err := inspectFile(ctx, files, jobForPath(path), b.Add)
 		if err != nil {
 			failed++
+			b.FileFailed(err)
 			fmt.Fprintf(stderr, "vllm-otel-bridge: %s: %v\n", path, err)
 			continue
 		}
 		if berr := st.CheckBooks(); berr != nil {
 			failed++
+			b.FileFailed(berr)
 			fmt.Fprintf(stderr, "vllm-otel-bridge: %s: %v\n", path, berr)
 		}
 	}

@@ -221,11 +221,96 @@ func TestInspectErrors(t *testing.T) {
 	// reported.
 	missing := filepath.Join(t.TempDir(), "nope.pt.trace.json.gz")
 	code, stdout, stderr := runMain("inspect", missing, smallTrace)
-	if code != 1 || !strings.Contains(stderr, missing) || !strings.Contains(stdout, "\nChecklist\n") {
+	if code != 1 || !strings.Contains(stderr, missing) || !strings.Contains(stdout, "\nChecklist\n") ||
+		!strings.Contains(stdout, "file 1: nope.pt.trace.json.gz, 0 steps, FAILED: open "+missing) {
 		t.Errorf("missing file: exit %d\nstderr %s\nstdout %s", code, stderr, stdout)
 	}
 	// The same file twice is refused, not counted twice.
 	if code, _, stderr := runMain("inspect", smallTrace, smallTrace); code != 1 || !strings.Contains(stderr, "seen twice") {
 		t.Errorf("same file twice: exit %d, %s", code, stderr)
+	}
+}
+
+// Two files of the same base name (smallTrace and the example) stay two
+// files: 3 + 30 steps, a file column.
+func TestInspectTwoFiles(t *testing.T) {
+	code, stdout, stderr := runMain("inspect", "--json", smallTrace, exampleTrace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Files []struct {
+			Name  string
+			Steps int
+		}
+		Steps []struct {
+			File int
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Files) != 2 || doc.Files[0].Steps != 3 || doc.Files[1].Steps != 30 || len(doc.Steps) != 33 ||
+		doc.Steps[2].File != 0 || doc.Steps[3].File != 1 {
+		t.Fatalf("files %+v, %d steps", doc.Files, len(doc.Steps))
+	}
+	_, text, _ := runMain("inspect", smallTrace, exampleTrace)
+	if !strings.Contains(text, "\nfile  step  kind ") || !strings.Contains(text, "file 2: dp0_pp0_tp0_dcp0_ep0_rank0") {
+		t.Errorf("text report of two files:\n%s", text)
+	}
+}
+
+// inspect works on every trace fixture in the repository (vLLM's and
+// HTA's): the report's sums hold wherever the attributes are present.
+func TestInspectEveryFixture(t *testing.T) {
+	var traces []string
+	for _, g := range []string{"../../../../testdata/*/*.pt.trace.json.gz", "../../../../converter/testdata/hta/*.json*", "../../../../converter/testdata/golden/*.json"} {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		traces = append(traces, m...)
+	}
+	if len(traces) < 20 {
+		t.Fatalf("only %d fixtures found", len(traces))
+	}
+	for _, tr := range traces {
+		t.Run(filepath.Base(tr), func(t *testing.T) {
+			html := filepath.Join(t.TempDir(), "r.html")
+			code, stdout, stderr := runMain("inspect", "--json", "--html", html, tr)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var doc struct {
+				Steps     []map[string]any
+				Checklist []struct{ Status string }
+			}
+			if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Checklist) != 6 {
+				t.Errorf("%d checklist items", len(doc.Checklist))
+			}
+			for i, s := range doc.Steps {
+				busy, ok1 := s["vllm.step.gpu_busy_ns"].(float64)
+				idle, ok2 := s["vllm.step.gpu_idle_ns"].(float64)
+				if ok1 && ok2 && busy+idle != s["wall_ns"].(float64) {
+					t.Errorf("steps[%d]: busy %v + idle %v != wall %v", i, busy, idle, s["wall_ns"])
+				}
+				if _, ok := s[report.ClassAttr("gemm")].(float64); !ok {
+					continue
+				}
+				var classes float64
+				for _, c := range report.Classes {
+					classes += s[report.ClassAttr(c)].(float64)
+				}
+				if classes != s["gpu_span_ns"].(float64) {
+					t.Errorf("steps[%d]: gpu_time by class %v, GPU spans %v", i, classes, s["gpu_span_ns"])
+				}
+			}
+			if fi, err := os.Stat(html); err != nil || fi.Size() == 0 {
+				t.Errorf("no HTML: %v", err)
+			}
+		})
 	}
 }
