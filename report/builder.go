@@ -21,7 +21,8 @@ type Options struct {
 	// TopKernels is the number of rows per step kind in the kernel
 	// tables (default 15); the rest is summed in KernelTable.Rest.
 	TopKernels int
-	// LongestKernels is the number of single kernel runs kept (default 5).
+	// LongestKernels is the number of kernel names whose longest single
+	// run is kept (default 5).
 	LongestKernels int
 	// Checklist thresholds (see checklist.go).
 	Thresholds Thresholds
@@ -91,7 +92,9 @@ type Builder struct {
 	steps   []Step
 	kernels map[kernelKey]*kernelAgg
 	longest []KernelRun
-	reqs    map[string]*reqAgg
+	// longRuns counts kernel runs of Thresholds.LongKernelNs or longer.
+	longRuns int64
+	reqs     map[string]*reqAgg
 	// classOf caches Classify by full name (distinct names are few).
 	classOf map[string]string
 	// profile holds the sums of spans outside every step, per file.
@@ -319,6 +322,9 @@ func (bd *Builder) addChild(ref traceRef, s *span.Span) {
 	ag.total += dur
 	ag.max = max(ag.max, dur)
 	if cat == "kernel" {
+		if dur >= bd.opts.Thresholds.LongKernelNs {
+			bd.longRuns++
+		}
 		bd.noteLongest(KernelRun{Name: s.Name, DurNs: dur, File: ref.file, Step: st.Index, Kind: ref.kind})
 	}
 }
@@ -338,12 +344,21 @@ func (bd *Builder) classify(s *span.Span, cat string) string {
 	return c
 }
 
-// noteLongest keeps the LongestKernels longest runs, longest first (ties:
-// the earlier one).
+// noteLongest keeps the longest run of each of the LongestKernels
+// kernel names with the longest runs, longest first (ties: the earlier).
 func (bd *Builder) noteLongest(r KernelRun) {
 	n := bd.opts.LongestKernels
 	if len(bd.longest) == n && bd.longest[n-1].DurNs >= r.DurNs {
 		return
+	}
+	for i := range bd.longest {
+		if bd.longest[i].Name == r.Name {
+			if bd.longest[i].DurNs >= r.DurNs {
+				return
+			}
+			bd.longest = append(bd.longest[:i], bd.longest[i+1:]...)
+			break
+		}
 	}
 	r.Name = strings.Clone(r.Name)
 	i := sort.Search(len(bd.longest), func(i int) bool { return bd.longest[i].DurNs < r.DurNs })
@@ -431,7 +446,8 @@ func (bd *Builder) addRequestStep(s *span.Span) {
 // Report builds the report of everything added so far.
 func (bd *Builder) Report() *Report {
 	r := &Report{Files: append([]File(nil), bd.files...), Classified: bd.opts.Classify != nil,
-		Steps: append([]Step(nil), bd.steps...), Longest: append([]KernelRun(nil), bd.longest...)}
+		Steps: append([]Step(nil), bd.steps...), Longest: append([]KernelRun(nil), bd.longest...),
+		LongRuns: bd.longRuns}
 	if r.Files == nil {
 		r.Files = []File{}
 	}

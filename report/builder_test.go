@@ -200,12 +200,12 @@ func TestKernelTablesPerKind(t *testing.T) {
 	if !reflect.DeepEqual(r.Top, top) {
 		t.Errorf("top\n got %+v\nwant %+v", r.Top, top)
 	}
-	// The longest kernel runs (memcpys are not kernels), outside steps too.
+	// The longest run of each name (memcpys are not kernels), outside
+	// steps too: attn's second run (2000) is not listed.
 	longest := []KernelRun{
 		{Name: "gemm_b", DurNs: 12000, Step: 1, Kind: "prefill"},
 		{Name: "attn", DurNs: 6000, Step: 1, Kind: "prefill"},
 		{Name: "gemm_a", DurNs: 3000, Step: 0, Kind: "decode"},
-		{Name: "attn", DurNs: 2000, Step: 0, Kind: "decode"},
 		{Name: "warmup_k", DurNs: 1500, Step: -1, Kind: "profile"},
 	}
 	if !reflect.DeepEqual(r.Longest, longest) {
@@ -273,7 +273,7 @@ func TestChecklist(t *testing.T) {
 	want := []Finding{
 		{Item: ItemLongKernels, Status: "flag",
 			Finding:  "2 kernel runs took 5.0 µs or longer; the longest, gemm_b, ran 12.0 µs",
-			Evidence: []string{"gemm_b: 12.0 µs in step 1 (prefill)", "attn: 6.0 µs in step 1 (prefill)", "gemm_a: 3.0 µs in step 0 (decode)", "attn: 2.0 µs in step 0 (decode)", "warmup_k: 1.5 µs outside every step"},
+			Evidence: []string{"gemm_b: 12.0 µs in step 1 (prefill)", "attn: 6.0 µs in step 1 (prefill)", "gemm_a: 3.0 µs in step 0 (decode)", "warmup_k: 1.5 µs outside every step"},
 			Steps:    []int{1, 0}},
 		// Step 1 has the host-wait split (600 of 20000 = 3% >= 2%); step 0
 		// lacks it and is not judged by its idle share then.
@@ -454,5 +454,17 @@ func TestClassifyByFullName(t *testing.T) {
 	}
 	if !reflect.DeepEqual(r.ClassNs, map[string]int64{"elementwise": 25, "norm": 10}) {
 		t.Errorf("class times %v", r.ClassNs)
+	}
+}
+
+// Long runs are counted, not only the ones listed: with a 1 µs threshold
+// all six kernel runs of the batches are long (12, 6, 3, 1, 2 and 1.5 µs),
+// four names are listed.
+func TestLongRunsCountedBeyondTheList(t *testing.T) {
+	r := build(t, Options{Thresholds: Thresholds{LongKernelNs: 1000}})
+	f := r.Checklist[0]
+	if r.LongRuns != 6 || len(r.Longest) != 4 || f.Status != "flag" ||
+		f.Finding != "6 kernel runs took 1.0 µs or longer; the longest, gemm_b, ran 12.0 µs" {
+		t.Errorf("long runs %d, %d listed, finding %s %q", r.LongRuns, len(r.Longest), f.Status, f.Finding)
 	}
 }

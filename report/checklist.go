@@ -24,6 +24,7 @@ const maxEvidence = 5
 // and longest runs (profile: the sums outside every step, per file).
 //
 //   - long GPU kernels: flagged when a kernel ran LongKernelNs or longer;
+//     the evidence is the longest run of each of the longest-running names;
 //   - GPU idle: flagged steps are those whose host-wait share (the
 //     vllm.step.gpu_idle.host_wait_ns attribute) reaches HostWaitShare,
 //     or, without that attribute, whose idle share (vllm.step.gpu_idle_ns)
@@ -62,23 +63,13 @@ func longKernels(r *Report, th Thresholds) Finding {
 		f.Status, f.Finding = "n/a", "no kernel in the trace"
 		return f
 	}
-	long := 0
-	for _, k := range r.Longest {
-		if k.DurNs >= th.LongKernelNs {
-			long++
-		}
-	}
 	top := r.Longest[0]
-	if long == 0 {
+	if r.LongRuns == 0 {
 		f.Status = "ok"
 		f.Finding = fmt.Sprintf("no kernel ran %s or longer; the longest, %s, ran %s", fmtDur(th.LongKernelNs), top.Name, fmtDur(top.DurNs))
 	} else {
 		f.Status = "flag"
-		more := ""
-		if long == len(r.Longest) {
-			more = " or more"
-		}
-		f.Finding = fmt.Sprintf("%d%s kernel runs took %s or longer; the longest, %s, ran %s", long, more, fmtDur(th.LongKernelNs), top.Name, fmtDur(top.DurNs))
+		f.Finding = fmt.Sprintf("%d kernel runs took %s or longer; the longest, %s, ran %s", r.LongRuns, fmtDur(th.LongKernelNs), top.Name, fmtDur(top.DurNs))
 	}
 	for _, k := range r.Longest {
 		where := "outside every step"

@@ -78,8 +78,11 @@ type Report struct {
 	// Top are the three GPU span names with the most time over all steps
 	// (GPUPct: share of all steps' GPU span time).
 	Top []KernelRow `json:"top_kernels"`
-	// Longest are the longest single kernel runs, longest first.
-	Longest   []KernelRun  `json:"longest_kernels"`
+	// Longest are the longest single runs of the kernel names whose runs
+	// were longest, one per name, longest first.
+	Longest []KernelRun `json:"longest_kernels"`
+	// LongRuns counts the kernel runs of Thresholds.LongKernelNs or longer.
+	LongRuns  int64        `json:"long_kernel_runs"`
 	Checklist []Finding    `json:"checklist"`
 	Requests  []RequestRow `json:"requests"`
 }
