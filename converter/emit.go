@@ -10,6 +10,7 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter/internal/recstore"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/insights"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -39,6 +40,9 @@ type builder struct {
 	shortNames            map[uint32]string
 	pyFrames              map[uint32]pyFrame
 	threadIDs             map[uint32]int64 // tid/pid text id → number (absent when not numeric)
+
+	an      *insights.Analyzer        // step verdicts; nil until the first step
+	classes map[uint32]insights.Class // kernel name id → class
 
 	// per-batch slabs, reused after each emit
 	batch  span.Batch
@@ -559,6 +563,11 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 		span.Int("vllm.step.annotation_duration_ns", r.dur),
 		span.Int("vllm.step.span_count", int64(len(v.members)+1)),
 	)
+	var verdict insights.Step
+	if !b.opts.NoInsights {
+		verdict = b.stepInsights(t, st.start, end, a)
+		b.attrs = verdict.AppendAttrs(b.attrs)
+	}
 	py := int32(-1)
 	if v.step >= 0 {
 		py = v.ents[v.step].py

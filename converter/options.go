@@ -2,6 +2,7 @@ package converter
 
 import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/insights"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -54,6 +55,13 @@ type Options struct {
 	// output is byte-identical with or without it. A Spill error fails the
 	// conversion with an *Error wrapping it.
 	Spill Spill
+
+	// NoInsights leaves the step verdicts (package insights: GPU time by
+	// kernel class, the idle split, copies, launch delays, CPU split, top
+	// kernels, memory, bottleneck) off the step roots.
+	NoInsights bool
+	// Thresholds are the bottleneck rule's; zero = insights.DefaultThresholds().
+	Thresholds insights.Thresholds
 }
 
 // DefaultOptions returns MaxSpansPerTrace 10000, MaxLinksPerSpan 128,

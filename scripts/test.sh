@@ -8,6 +8,11 @@
 #   vet       go vet ./... and go vet -tags e2e ./e2e/...
 #   unit      go test -race -count=1 ./..., then the converter's big
 #             scratch-mode comparisons without -race
+#   browser   the `inspect --html` page of the bundled example opened in
+#             headless Chromium (scripts/browser-check.cjs): no console or
+#             page error, no request, the chart drawn; Debian's chromium
+#             (and nodejs/npm) installed with apt, playwright-core with npm
+#             into the cache, when missing (~5 s once installed)
 #   fuzz      every FuzzXxx target, briefly (an execution count each, ~2 min)
 #   deploy    deploy/validate: manifests, compose, configs, static build
 #   jaeger    build (cached) and start Jaeger v2 on free loopback ports
@@ -20,6 +25,7 @@
 #   SKIP_STEPS               space-separated step names to leave out (reported
 #                            as SKIP, never as PASS), e.g. "fuzz e2e"
 #   VLLM_OTEL_BRIDGE_CACHE   cache root for the Jaeger binary (see jaeger.sh)
+#                            and playwright-core (node/ under it)
 #   E2E_TIMEOUT              go test -timeout for e2e (default 20m)
 set -uo pipefail
 
@@ -194,6 +200,55 @@ run_fuzz() {
 	return $rc
 }
 
+# playwright-core drives the system's Chromium (it downloads no browser).
+PLAYWRIGHT_CORE_VERSION=1.65.2
+
+# browser_tools sets CHROMIUM and PW_DIR, installing what is missing.
+browser_tools() {
+	local cache=${VLLM_OTEL_BRIDGE_CACHE:-$HOME/.cache/vllm-otel-bridge}
+	local need=()
+	CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+	[[ -n "$CHROMIUM" ]] || need+=(chromium)
+	{ command -v node && command -v npm; } >/dev/null || need+=(nodejs npm)
+	if ((${#need[@]} > 0)); then
+		echo "installing ${need[*]} with apt"
+		command -v apt-get >/dev/null || { echo "no apt-get: install ${need[*]}"; return 1; }
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+			{ echo "apt-get install ${need[*]} failed"; return 1; }
+		CHROMIUM=$(command -v chromium || command -v chromium-browser) || { echo "no chromium after installing it"; return 1; }
+	fi
+	PW_DIR=$cache/node/playwright-core-$PLAYWRIGHT_CORE_VERSION
+	if [[ ! -f "$PW_DIR/node_modules/playwright-core/package.json" ]]; then
+		echo "installing playwright-core@$PLAYWRIGHT_CORE_VERSION with npm into $PW_DIR"
+		mkdir -p "$PW_DIR" &&
+			npm install --prefix "$PW_DIR" --no-save --no-audit --no-fund --loglevel=error "playwright-core@$PLAYWRIGHT_CORE_VERSION" ||
+			{ echo "npm install playwright-core failed"; return 1; }
+	fi
+	"$CHROMIUM" --version 2>/dev/null | head -1
+	echo "playwright-core $PLAYWRIGHT_CORE_VERSION, node $(node --version)"
+}
+
+# run_browser renders the bundled example (30 profiled steps, see
+# examples/data/README.md) with inspect --html and checks the page in
+# headless Chromium. The page, its screenshot and the terminal report are
+# kept (and named) when the check fails.
+run_browser() {
+	browser_tools || return 1
+	local dir rc=0
+	dir=$(mktemp -d -t vllm-otel-bridge-browser.XXXXXX)
+	go run ./cmd/vllm-otel-bridge inspect --requests examples/data/vllm.jsonl --html "$dir/inspect.html" \
+		examples/data/*.pt.trace.json.gz >"$dir/inspect.txt" || { echo "inspect failed; see $dir"; return 1; }
+	node scripts/browser-check.cjs "$PW_DIR/node_modules/playwright-core" "$CHROMIUM" \
+		"$dir/inspect.html" "$dir/inspect.png" 30 || rc=1
+	if ((rc == 0)); then
+		rm -rf "$dir"
+	else
+		echo "page, screenshot and report kept in $dir"
+	fi
+	return $rc
+}
+
 run_deploy() {
 	if [[ ! -f deploy/validate/go.mod ]]; then
 		echo "deploy/validate/go.mod missing"
@@ -219,6 +274,7 @@ step tools check_tools || { echo "cannot test without the toolchain"; }
 step gofmt check_gofmt
 step vet check_vet
 step unit run_unit
+step browser run_browser
 step fuzz run_fuzz
 step deploy run_deploy
 if step jaeger start_jaeger; then

@@ -19,6 +19,7 @@ Usage:
   vllm-otel-bridge run [flags]              watch vLLM's profiler directory (the daemon)
   vllm-otel-bridge convert [flags] TRACE... convert trace files already on disk
   vllm-otel-bridge diff [flags] BASE NEW    compare two profiles: what changed, beyond noise
+  vllm-otel-bridge inspect [flags] TRACE... report on trace files: steps, kernels, checklist
   vllm-otel-bridge version                  print the version
 
 Run 'vllm-otel-bridge COMMAND -h' for a command's flags. Every flag of run can
@@ -52,6 +53,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = convertCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "diff":
 		err = diffCommand(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		err = inspectCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, version.Get().String())
 	case "help", "-h", "--help":
