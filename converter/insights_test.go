@@ -339,3 +339,12 @@ func TestInsightsHTAValues(t *testing.T) {
 		t.Errorf("triton_example: elementwise %d, the Triton kernel %d", v, triton)
 	}
 }
+
+// BenchmarkConvertNoInsights is BenchmarkConvert with the step verdicts
+// off: the difference is what insights cost.
+func BenchmarkConvertNoInsights(b *testing.B) {
+	raw := readFile(b, h100Fixture)
+	opts := DefaultOptions()
+	opts.NoInsights = true
+	benchConvert(b, raw, len(plainJSON(b, raw)), opts)
+}
