@@ -34,15 +34,15 @@ sink=$!
 trap 'kill "$sink" 2>/dev/null || true' EXIT
 sleep 0.5
 
-wall() { # wall NAME CMD...: appends the wall seconds of CMD to $OUT/e.NAME
-	local name=$1 t0 t1
+wall() { # wall NAME CMD...: appends "wall_s cpu_s" of CMD (cpu = user + sys) to $OUT/e.NAME
+	local name=$1
 	shift
-	t0=$(date +%s%N)
-	"$@" >/dev/null
-	t1=$(date +%s%N)
-	awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f\n", (b-a)/1e9}' >>"$OUT/e.$name"
+	/usr/bin/time -f "%e %U %S" -o "$OUT/time.txt" "$@" >/dev/null
+	awk '{printf "%.2f %.2f\n", $1, $2 + $3}' "$OUT/time.txt" >>"$OUT/e.$name"
 }
-median() { sort -g "$1" | awk '{v[NR]=$1} END{ if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2 }'; }
+median() { # median FILE COLUMN
+	sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR]=$c} END{ if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2 }'
+}
 
 rm -f "$OUT"/e.*
 conv=("$OUT/vob" convert --summary=false --endpoint "127.0.0.1:$PORT" --insecure --compression "$COMPRESSION")
@@ -51,20 +51,21 @@ for r in $(seq 1 "$RUNS"); do
 	wall on "${conv[@]}" "$gz"
 	wall off "${conv[@]}" --insights=false "$gz"
 done
-base=$(median "$OUT/e.base")
-echo "| $SIZE gz ($(($(stat -c %s "$gz") / 1000000)) MB) | wall (median of $RUNS) | × gzip -dc |"
-echo "|---|---|---|"
+base=$(median "$OUT/e.base" 1)
+basecpu=$(median "$OUT/e.base" 2)
+echo "| $SIZE of JSON, $(($(stat -c %s "$gz") / 1000000)) MB gz | wall (median of $RUNS) | × gzip -dc | CPU s (user+sys) | × gzip -dc |"
+echo "|---|---|---|---|---|"
 for n in base on off; do
-	m=$(median "$OUT/e.$n")
-	label=$n
+	m=$(median "$OUT/e.$n" 1)
+	c=$(median "$OUT/e.$n" 2)
 	case $n in
 	base) label='`gzip -dc FILE >/dev/null`' ;;
 	on) label='`convert --endpoint` (insights on)' ;;
 	off) label='`convert --endpoint --insights=false`' ;;
 	esac
-	echo "| $label | ${m} s | $(awk -v a="$m" -v b="$base" 'BEGIN{printf "%.2f", a/b}') |"
+	echo "| $label | ${m} s | $(awk -v a="$m" -v b="$base" 'BEGIN{printf "%.2f", a/b}') | ${c} | $(awk -v a="$c" -v b="$basecpu" 'BEGIN{printf "%.2f", a/b}') |"
 done
-echo "runs: base $(tr '\n' ' ' <"$OUT/e.base"); on $(tr '\n' ' ' <"$OUT/e.on"); off $(tr '\n' ' ' <"$OUT/e.off")"
+for n in base on off; do echo "$n runs (wall cpu): $(tr '\n' ' ' <"$OUT/e.$n")"; done
 kill "$sink"
 wait "$sink" 2>/dev/null || true
 cat "$OUT/acksink.log"
