@@ -563,10 +563,11 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 		span.Int("vllm.step.annotation_duration_ns", r.dur),
 		span.Int("vllm.step.span_count", int64(len(v.members)+1)),
 	)
-	var verdict insights.Step
+	var bottleneck string
 	if !b.opts.NoInsights {
-		verdict = b.stepInsights(t, st.start, end, a)
+		verdict := b.stepInsights(st.start, end, a)
 		b.attrs = verdict.AppendAttrs(b.attrs)
+		bottleneck = verdict.Bottleneck.String()
 	}
 	py := int32(-1)
 	if v.step >= 0 {
@@ -582,7 +583,7 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 			Index: int(t), Name: b.p.in.str(r.name), Annotation: a,
 			Start: b.unix(st.start), End: b.unix(st.end),
 			TraceID: traceID, RootSpanID: rootID, Resource: b.resource,
-			KernelCount: v.kernelCount, GPUBusyNs: busy,
+			KernelCount: v.kernelCount, GPUBusyNs: busy, Bottleneck: bottleneck,
 		})
 		if len(link.RequestIDs) > 0 {
 			b.attrs = append(b.attrs, span.Strings("vllm.step.request_ids", link.RequestIDs))

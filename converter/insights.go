@@ -6,11 +6,11 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/insights"
 )
 
-// stepInsights hands step t's loaded trace (b.v) to the insights
+// stepInsights hands the loaded step trace (b.v) to the insights
 // Analyzer: every kernel, memcpy and memset of the trace (cap or no cap),
 // under its launch when the launch is in the trace; the CPU spans the
 // converter's cpu_ns counts; the [memory] events that fell in it.
-func (b *builder) stepInsights(t int32, start, end int64, a enginestep.Annotation) insights.Step {
+func (b *builder) stepInsights(start, end int64, a enginestep.Annotation) insights.Step {
 	if b.an == nil {
 		th := b.opts.Thresholds
 		if th == (insights.Thresholds{}) {

@@ -70,7 +70,8 @@ func TestInsightsHandBuilt(t *testing.T) {
 			"vllm.step.launch_delay_p50_ns": 3000, "vllm.step.launch_delay_p99_ns": 30000,
 			"vllm.step.cpu_ns": 100000, "vllm.step.cpu.python_ns": 90000, "vllm.step.cpu.aten_ns": 3000, "vllm.step.cpu.cuda_runtime_ns": 7000,
 			"vllm.step.memory.peak_allocated_bytes": 8192, "vllm.step.memory.allocated_bytes": 2048,
-			"vllm.step.gpu_ns_per_token": 3500, "vllm.step.bottleneck": "launch_bound",
+			"vllm.step.gpu_idle.longest_gap_ns": 30000,
+			"vllm.step.gpu_ns_per_token":        3500, "vllm.step.bottleneck": "launch_bound", // starved, no gap ≥ half the idle, ops average 11.7 µs
 			"vllm.step.top_kernels": []string{"ampere_sgemm_128x64_tn", "vectorized_elementwise_kernel"},
 		},
 		{ // B: two streams
@@ -86,7 +87,8 @@ func TestInsightsHandBuilt(t *testing.T) {
 			"vllm.step.gpu_idle.host_wait_ns": 15000, "vllm.step.gpu_idle.kernel_wait_ns": 0, "vllm.step.gpu_idle.other_ns": 40000,
 			"vllm.step.gpu_time.norm_ns": 40000, "vllm.step.gpu_time.attention_ns": 10000, "vllm.step.gpu_time.elementwise_ns": 5000,
 			"vllm.step.launch_delay_p50_ns": 5000, "vllm.step.launch_delay_p99_ns": 5000,
-			"vllm.step.gpu_ns_per_token": 22500, "vllm.step.bottleneck": "launch_bound",
+			"vllm.step.gpu_idle.longest_gap_ns": 40000,
+			"vllm.step.gpu_ns_per_token":        22500, "vllm.step.bottleneck": "host", // starved, one 40 µs gap of 55 µs idle
 			"vllm.step.top_kernels": []string{"rms_norm_kernel", "flash_fwd_splitkv_kernel", "vectorized_elementwise_kernel"},
 		},
 		{ // D: no GPU work
@@ -338,4 +340,13 @@ func TestInsightsHTAValues(t *testing.T) {
 	if v, _ := lookupInt(roots[0].Attrs, insights.GPUTimeKey(insights.ClassElementwise)); triton == 0 || v != triton {
 		t.Errorf("triton_example: elementwise %d, the Triton kernel %d", v, triton)
 	}
+}
+
+// BenchmarkConvertNoInsights is BenchmarkConvert with the step verdicts
+// off: the difference is what insights cost.
+func BenchmarkConvertNoInsights(b *testing.B) {
+	raw := readFile(b, h100Fixture)
+	opts := DefaultOptions()
+	opts.NoInsights = true
+	benchConvert(b, raw, len(plainJSON(b, raw)), opts)
 }

@@ -185,6 +185,9 @@ type Step struct {
 	// Summary figures the converter computed for the step.
 	KernelCount int
 	GPUBusyNs   int64
+	// Bottleneck is the step's vllm.step.bottleneck (package insights);
+	// empty when the converter ran without insights.
+	Bottleneck string
 }
 
 // Link is the linker's answer for one step.

@@ -8,6 +8,7 @@ const (
 	KeyHostWait    = "vllm.step.gpu_idle.host_wait_ns"
 	KeyKernelWait  = "vllm.step.gpu_idle.kernel_wait_ns"
 	KeyIdleOther   = "vllm.step.gpu_idle.other_ns"
+	KeyLongestGap  = "vllm.step.gpu_idle.longest_gap_ns"
 	KeyHtoDBytes   = "vllm.step.memcpy.htod_bytes"
 	KeyDtoHBytes   = "vllm.step.memcpy.dtoh_bytes"
 	KeyDtoDBytes   = "vllm.step.memcpy.dtod_bytes"
@@ -61,7 +62,8 @@ func (s *Step) AppendAttrs(attrs []span.Attr) []span.Attr {
 	attrs = append(attrs,
 		span.Int(KeyHostWait, s.HostWaitNs),
 		span.Int(KeyKernelWait, s.KernelWaitNs),
-		span.Int(KeyIdleOther, s.OtherIdle))
+		span.Int(KeyIdleOther, s.OtherIdle),
+		span.Int(KeyLongestGap, s.LongestGapNs))
 	for d := range s.CopyBytes {
 		attrs = append(attrs, span.Int(copyByteKeys[d], s.CopyBytes[d]), span.Int(copyNsKeys[d], s.CopyNs[d]))
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -333,5 +334,34 @@ func BenchmarkClassify(b *testing.B) {
 	name := examples[0].name
 	for b.Loop() {
 		Classify(name, "kernel")
+	}
+}
+
+// TestREADMETable keeps README.md's rule table the table the code uses.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Split(line, "|"); len(f) > 4 {
+			rows[strings.TrimSpace(f[1])] = strings.TrimSpace(f[2]) + "|" + strings.TrimSpace(f[3])
+		}
+	}
+	for i, r := range rules {
+		row, ok := rows[strconv.Itoa(i+1)]
+		if !ok {
+			t.Errorf("README.md has no row %d (%v)", i+1, r.Class)
+			continue
+		}
+		cls, subs, _ := strings.Cut(row, "|")
+		var want []string
+		for _, s := range r.Substrings {
+			want = append(want, "`"+s+"`")
+		}
+		if cls != r.Class.String() || subs != strings.Join(want, " ") {
+			t.Errorf("README.md row %d is %q, the table says %v %s", i+1, row, r.Class, strings.Join(want, " "))
+		}
 	}
 }

@@ -112,8 +112,12 @@ type Thresholds struct {
 	// MinBusyRatio: below this GPU busy / step wall time the GPU is
 	// starved and the step is launch_bound or host.
 	MinBusyRatio float64
-	// ShortOpNs: a starved step whose GPU ops average less than this is
-	// launch_bound (many small kernels launched one by one), else host.
+	// HostGapShare: a starved step whose longest idle gap is at least this
+	// share of its idle time is host (one long stall on the CPU side).
+	HostGapShare float64
+	// ShortOpNs: otherwise a starved step whose GPU ops average less than
+	// this is launch_bound (many small kernels launched one by one, the GPU
+	// idle a little between each), else host.
 	ShortOpNs int64
 	// CommunicationShare and MemcpyShare: a busy step whose GPU time is at
 	// least this share communication (memcpy) is communication
@@ -127,6 +131,7 @@ func DefaultThresholds() Thresholds {
 	return Thresholds{
 		KernelWaitNs:       30_000,
 		MinBusyRatio:       0.5,
+		HostGapShare:       0.5,
 		ShortOpNs:          20_000,
 		CommunicationShare: 0.3,
 		MemcpyShare:        0.3,
@@ -145,6 +150,8 @@ type Step struct {
 	// OtherIdleNs.
 	WallNs, BusyNs, IdleNs              int64
 	HostWaitNs, KernelWaitNs, OtherIdle int64
+	// LongestGapNs is the longest idle gap (clipped to the step).
+	LongestGapNs int64
 	// CopyBytes and CopyNs by CopyDir (CopyOther unused).
 	CopyBytes, CopyNs [3]int64
 	// Launch delays (op start - launch end, at least 0; the first op of
@@ -279,13 +286,14 @@ func (a *Analyzer) idle(s *Step, start, end int64) {
 	slices.SortFunc(a.ops, func(x, y GPUOp) int {
 		return cmp.Or(cmp.Compare(x.Start, y.Start), cmp.Compare(x.LaunchStart, y.LaunchStart))
 	})
-	var busy, hw, kw, other int64
+	var busy, hw, kw, other, longest int64
 	gap := func(gs, ge int64, next *GPUOp) {
 		gs, ge = max(gs, start), min(ge, end)
 		if ge <= gs {
 			return
 		}
 		d := ge - gs
+		longest = max(longest, d)
 		switch {
 		case next == nil || (next.Launched && next.LaunchStart > gs):
 			hw += d
@@ -311,6 +319,7 @@ func (a *Analyzer) idle(s *Step, start, end int64) {
 	gap(prevEnd, end, nil)
 	s.BusyNs = busy
 	s.IdleNs = max(0, s.WallNs-busy)
+	s.LongestGapNs = min(longest, s.IdleNs)
 	// The gaps partition the window less the busy time inside it; busy
 	// time outside the window (clock skew) makes them exceed IdleNs, in
 	// which case kernel wait, then host wait, give way so that the three
@@ -434,8 +443,9 @@ func (a *Analyzer) topKernels(s *Step) {
 
 // bottleneck is the rule (README.md, "Bottleneck"):
 //  1. no GPU work: host;
-//  2. busy / wall < MinBusyRatio (the GPU is starved): launch_bound when
-//     the ops average less than ShortOpNs, else host;
+//  2. busy / wall < MinBusyRatio (the GPU is starved): host when the
+//     longest idle gap is at least HostGapShare of the idle time; else
+//     launch_bound when the ops average less than ShortOpNs; else host;
 //  3. else communication when communication is at least
 //     CommunicationShare of the GPU time, memory_copy when memcpy is at
 //     least MemcpyShare, else gpu_compute.
@@ -444,7 +454,7 @@ func (th Thresholds) bottleneck(s *Step) Bottleneck {
 		return BottleneckHost
 	}
 	if s.WallNs > 0 && float64(s.BusyNs) < th.MinBusyRatio*float64(s.WallNs) {
-		if s.GPUSpanNs/int64(s.Ops) < th.ShortOpNs {
+		if float64(s.LongestGapNs) < th.HostGapShare*float64(s.IdleNs) && s.GPUSpanNs/int64(s.Ops) < th.ShortOpNs {
 			return BottleneckLaunchBound
 		}
 		return BottleneckHost

@@ -47,7 +47,7 @@ func TestAnalyzeOneStream(t *testing.T) {
 
 	want := Step{
 		GPUSpanNs: 460, Ops: 5, WallNs: 1000, BusyNs: 460, IdleNs: 540,
-		HostWaitNs: 100 + 200 + 180, KernelWaitNs: 10, OtherIdle: 50,
+		HostWaitNs: 100 + 200 + 180, KernelWaitNs: 10, OtherIdle: 50, LongestGapNs: 200,
 		Launches: 3, LaunchDelayP50: 90, LaunchDelayP99: 230,
 		TopKernels: [3]string{"gemm_kernel", "flash_fwd", "add"}, NTop: 3,
 		HasMemory: true, PeakAllocated: 3000, Allocated: 300,
@@ -122,7 +122,7 @@ func TestAnalyzeNoGPU(t *testing.T) {
 	a.Reset() // nothing of the previous step may remain
 	a.AddCPU(CPUPython, 1, 0, 500)
 	s := a.Analyze(0, 500, 4)
-	want := Step{WallNs: 500, IdleNs: 500, HostWaitNs: 500, Tokens: 4, Bottleneck: BottleneckHost}
+	want := Step{WallNs: 500, IdleNs: 500, HostWaitNs: 500, LongestGapNs: 500, Tokens: 4, Bottleneck: BottleneckHost}
 	want.CPUNs[CPUPython] = 500
 	want.CPUTotalNs = 500
 	if s != want {

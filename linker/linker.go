@@ -468,6 +468,7 @@ func (l *Linker) plan(seqs []*sequence, final bool) *flushPlan {
 		b.Spans = append(b.Spans, sp)
 		keys[res] = append(keys[res], k)
 	}
+	shares := map[*stepRec][]int64{}
 	for _, id := range ids {
 		rs := byReq[id]
 		r := &rs.req
@@ -478,10 +479,13 @@ func (l *Linker) plan(seqs []*sequence, final bool) *flushPlan {
 			continue
 		}
 		tr, parent := l.requestSpan(r)
+		v := l.verdictFor(rs, shares)
 		if !r.HasSpan() {
 			k := emitKey{id: id, sp: parent, root: true}
 			if !l.emitted[k] {
-				add(l.opts.Resource, l.rootSpan(rs, tr, parent), k)
+				root := l.rootSpan(rs, tr, parent)
+				root.Attrs = v.rootAttrs(root.Attrs)
+				add(l.opts.Resource, root, k)
 			}
 		}
 		for i, s := range rs.steps {
@@ -496,7 +500,9 @@ func (l *Linker) plan(seqs []*sequence, final bool) *flushPlan {
 			if res == nil {
 				res = l.opts.Resource
 			}
-			add(res, l.stepSpan(r, tr, parent, s, rs.phase[i]), k)
+			sp := l.stepSpan(r, tr, parent, s, rs.phase[i])
+			sp.Attrs = v.stepAttrs(sp.Attrs, i, s)
+			add(res, sp, k)
 		}
 	}
 	return &flushPlan{batches: batches, keys: keys, order: order}

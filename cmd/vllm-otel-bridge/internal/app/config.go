@@ -54,6 +54,9 @@ type Config struct {
 type ConvertConfig struct {
 	MaxSpansPerTrace int  `yaml:"max_spans_per_trace"`
 	PythonSpans      bool `yaml:"python_spans"`
+	// Insights puts the step verdicts (package insights) on every step
+	// root and the request verdicts on request spans; false leaves them out.
+	Insights bool `yaml:"insights"`
 	// SpillDir holds the converter's scratch file (records and args, about
 	// 225 B per event, unlinked at once), which keeps its memory flat:
 	// empty = the system temp directory ($TMPDIR, else /tmp; in memory if
@@ -125,7 +128,7 @@ func DefaultConfig() Config {
 		ServiceName: "vllm",
 		Profiler:    watcher.DefaultConfig(),
 		StateFile:   "vllm-otel-bridge-state.json",
-		Convert:     ConvertConfig{MaxSpansPerTrace: 10000},
+		Convert:     ConvertConfig{MaxSpansPerTrace: 10000, Insights: true},
 		Requests: RequestsConfig{
 			Format:      "auto",
 			StartAt:     "beginning",

@@ -138,6 +138,7 @@ func TestExpandEnv(t *testing.T) {
 // The list is the schema of the hand-written structs this replaced.
 func TestSchemaKeys(t *testing.T) {
 	want := []string{
+		"convert.insights",
 		"convert.max_spans_per_trace",
 		"convert.python_spans",
 		"convert.spill_dir",

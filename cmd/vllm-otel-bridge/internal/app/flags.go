@@ -68,6 +68,7 @@ func bindRunFlags(fs *flag.FlagSet, c *Config) {
 func bindConvertFlags(fs *flag.FlagSet, c *ConvertConfig) {
 	fs.IntVar(&c.MaxSpansPerTrace, "max-spans-per-trace", c.MaxSpansPerTrace, "cap on spans per trace, keeping the longest; 0 = no cap (config: convert.max_spans_per_trace)")
 	fs.BoolVar(&c.PythonSpans, "python-spans", c.PythonSpans, "emit Python frames as spans instead of op attributes (config: convert.python_spans)")
+	fs.BoolVar(&c.Insights, "insights", c.Insights, "step verdicts on every step root (GPU time by kernel class, idle split, copies, launch delays, bottleneck, …); false leaves them out, for comparison (config: convert.insights)")
 	fs.StringVar(&c.SpillDir, "spill-dir", c.SpillDir, "directory for the converter's scratch file (records and args out of memory, about 225 B per event); empty = $TMPDIR or /tmp, off = in memory (config: convert.spill_dir)")
 }
 

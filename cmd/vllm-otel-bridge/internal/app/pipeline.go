@@ -121,6 +121,7 @@ func (p *filePipeline) options(job fileJob) converter.Options {
 	opts := converter.DefaultOptions()
 	opts.MaxSpansPerTrace = p.convert.MaxSpansPerTrace
 	opts.PythonSpans = p.convert.PythonSpans
+	opts.NoInsights = !p.convert.Insights
 	opts.Scope = bridgeScope("converter")
 	opts.Resource = p.resource(job)
 	if p.linker != nil {
