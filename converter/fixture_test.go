@@ -111,7 +111,7 @@ func TestFixturesConvert(t *testing.T) {
 				t.Errorf("JSONBytes = %d, want %d", st.JSONBytes, len(plain))
 			}
 
-			ids := span.NewIDSource(plain[:min(len(plain), seedPrefix)])
+			ids := fileIDs(plain[:min(len(plain), seedPrefix)], opts.identity())
 			byID := map[span.SpanID]*span.Span{}
 			for i := range c.spans {
 				byID[c.spans[i].SpanID] = &c.spans[i]

@@ -21,6 +21,14 @@ type Options struct {
 	// host.name, vllm.rank from the file name, vllm.trace.file, ...). The
 	// converter appends what the trace itself says for keys not present.
 	Resource []span.Attr
+	// IdentityAttrs are what makes one export of a file differ from
+	// another export of the same file: service.name and the resource
+	// attributes the user configured (not those the file name or content
+	// imply, which the content already fixes). The file's trace and span
+	// ids are seeded by them and by its first 64 KiB, so a retry with the
+	// same settings gets the same ids and an export under another service
+	// name or resource other ids. nil = Resource.
+	IdentityAttrs []span.Attr
 	// Linker, when set, is called once per step before its root span is
 	// emitted; its request ids and links go on the step root.
 	Linker enginestep.Linker
@@ -147,7 +155,8 @@ type Stats struct {
 	// step annotation) of the largest trace: what is held in memory at
 	// once while spans are built.
 	LargestTrace int64
-	// Seed is the IDSource seed (hash of the first 64 KiB of JSON).
+	// Seed is the IDSource seed of the file's own spans: a hash of the
+	// first 64 KiB of JSON and of Options.Resource.
 	Seed uint64
 	// Books is the file's ledger by category ("cat"; "" for events
 	// without one and for elements that are not objects), set when

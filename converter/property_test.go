@@ -315,7 +315,7 @@ func checkProperty(t *testing.T, plain []byte, gz bool, tune tuning) {
 	}
 	checkBooks(t, st)
 
-	ids := span.NewIDSource(plain[:min(len(plain), seedPrefix)])
+	ids := fileIDs(plain[:min(len(plain), seedPrefix)], opts.identity())
 	byID := map[span.SpanID]*span.Span{}
 	for i := range c.spans {
 		s := &c.spans[i]

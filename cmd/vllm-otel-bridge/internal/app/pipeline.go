@@ -119,6 +119,7 @@ func (p *filePipeline) options(job fileJob) converter.Options {
 	opts.PythonSpans = p.convert.PythonSpans
 	opts.Scope = bridgeScope("converter")
 	opts.Resource = p.resource(job)
+	opts.IdentityAttrs = p.identity()
 	if p.linker != nil {
 		opts.Linker = p.linker
 	}
@@ -128,6 +129,26 @@ func (p *filePipeline) options(job fileJob) converter.Options {
 		opts.ExportTimeNs = job.name.ExportTime.UnixNano()
 	}
 	return opts
+}
+
+// identity is what makes this pipeline's exports differ from another's
+// (converter.Options.IdentityAttrs): the service name and the user's
+// resource attributes, sorted by key.
+func (p *filePipeline) identity() []span.Attr {
+	attrs := []span.Attr{span.String("service.name", p.serviceName)}
+	keys := make([]string, 0, len(p.attrs))
+	for k := range p.attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "service.name" {
+			attrs[0] = span.String(k, p.attrs[k])
+			continue
+		}
+		attrs = append(attrs, span.String(k, p.attrs[k]))
+	}
+	return attrs
 }
 
 // resource builds the resource attributes of one trace file: the service
