@@ -34,6 +34,13 @@ type builder struct {
 	base     int64
 	resource *span.Resource
 
+	// cross-rank steps (ranks.go): the file's rank, the step roots'
+	// resource and ids, communication kernels by name
+	ranks      rankInfo
+	stepRes    *span.Resource
+	stepIDs    span.IDSource
+	commKernel map[uint32]bool
+
 	keyNames, memKeyNames []string
 	shortNames            map[uint32]string
 	pyFrames              map[uint32]pyFrame
@@ -195,14 +202,27 @@ func asInt(v any) (int64, bool) {
 
 func (b *builder) unix(ns int64) int64 { return b.base + ns }
 
+// traceID is trace t's id: a step's is the same from every rank's file
+// (ranks.go), the profile trace's is the file's own.
 func (b *builder) traceID(t int32) span.TraceID {
 	if t == b.s.profile {
 		return b.ids.TraceID(profileKey)
 	}
-	return b.ids.TraceID(uint64(t))
+	return b.stepIDs.TraceID(uint64(t))
 }
 
+// rootID is the id of trace t's root: a step's cross-rank root, or the
+// profile root.
 func (b *builder) rootID(t int32) span.SpanID {
+	if t == b.s.profile {
+		return b.ids.SpanID(profileKey)
+	}
+	return b.stepIDs.SpanID(uint64(t))
+}
+
+// topID is the parent of trace t's top-level spans: a step's
+// vllm.rank.step span (the step annotation's own id), or the profile root.
+func (b *builder) topID(t int32) span.SpanID {
 	if t == b.s.profile {
 		return b.ids.SpanID(profileKey)
 	}
@@ -223,6 +243,7 @@ func (b *builder) emitAll(ctx context.Context, emit func(*span.Batch) error) err
 	}
 	b.st.Steps = len(b.s.steps)
 	b.st.Traces = len(b.s.steps) + 1
+	b.initSteps()
 	for t := int32(0); t <= b.s.profile; t++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -272,6 +293,7 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 	defer b.cap.release(members)
 	traceID := b.traceID(t)
 	rootID := b.rootID(t)
+	topID := b.topID(t)
 
 	// Events (instants) by the span they attach to; -1 = root.
 	evs := v.events
@@ -292,14 +314,14 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 		return evs[lo:hi]
 	}
 
-	root, err := b.rootSpan(t, traceID, rootID)
+	root, err := b.rootSpan(t, traceID, rootID, emit)
 	if err != nil {
 		return err
 	}
 	b.addEvents(&root, eventsFor(-1))
 	b.addDropped(&root, -1)
 	b.batch.Spans = append(b.batch.Spans, root)
-	if t < b.s.profile { // the step annotation is the root
+	if t < b.s.profile { // the step annotation is the rank span
 		bump(&b.p.books.spans, b.s.steps[t].r.cat)
 	}
 
@@ -311,7 +333,7 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 		}
 		r := b.rec(i)
 		parent := b.cap.nearest(v.ents[i].parent)
-		pid := rootID
+		pid := topID
 		if parent >= 0 {
 			pid = b.spanID(parent)
 		}
@@ -504,9 +526,10 @@ func (b *builder) argAttrs(r *record, memory bool) {
 	}
 }
 
-// rootSpan builds a step's root (after asking the Linker) or the profile
-// root.
-func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (span.Span, error) {
+// rootSpan builds the profile root, or a step's vllm.rank.step span after
+// handing the step's cross-rank part (with what the Linker said) to
+// Options.Steps or, without one, emitting the step's root itself.
+func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID, emit func(*span.Batch) error) (span.Span, error) {
 	s, v := &b.s, &b.v
 	start := len(b.attrs)
 	if t == s.profile {
@@ -540,13 +563,63 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 	r := &st.r
 	end := max(st.end, v.maxEnd)
 	busy := v.gpuBusy
-	b.attrs = append(b.attrs,
+	a := st.ann
+	workEnd, comm, colls := b.rankFigures(t)
+
+	// The root's rank-independent part.
+	rootAttrs := make([]span.Attr, 0, 16)
+	rootAttrs = append(rootAttrs,
 		span.Int("vllm.step.index", int64(t)),
 		span.String("vllm.step.name", b.p.in.str(r.name)),
 	)
-	a := st.ann
-	b.attrs = a.AppendAttrs(b.attrs)
+	rootAttrs = a.AppendAttrs(rootAttrs)
+	var rootLinks []span.Link
+	if b.opts.Linker != nil {
+		link := b.opts.Linker.LinkStep(enginestep.Step{
+			Index: int(t), Name: b.p.in.str(r.name), Annotation: a,
+			Start: b.unix(st.start), End: b.unix(st.end),
+			TraceID: traceID, RootSpanID: rootID, Resource: b.resource,
+			KernelCount: v.kernelCount, GPUBusyNs: busy,
+		})
+		if len(link.RequestIDs) > 0 {
+			rootAttrs = append(rootAttrs, span.Strings("vllm.step.request_ids", link.RequestIDs))
+		}
+		rootLinks = link.Links
+		if lim := b.opts.MaxLinksPerSpan; lim > 0 && len(rootLinks) > lim {
+			rootAttrs = append(rootAttrs, span.Int("bridge.dropped_links.count", int64(len(rootLinks)-lim)))
+			b.st.LinksDropped += int64(len(rootLinks) - lim)
+			rootLinks = rootLinks[:lim]
+		}
+	}
+	part := RankStep{
+		TraceID: traceID, RootID: rootID, RankSpanID: b.topID(t),
+		Rank: b.ranks.rank, WorldSize: b.ranks.world,
+		Start: b.unix(st.start), End: b.unix(end), WallNs: workEnd - st.start,
+		CommNs: comm, Collectives: colls,
+		Name: string(a.Kind), Attrs: rootAttrs, Links: rootLinks, Resource: b.stepRes,
+	}
+	if b.opts.Steps != nil {
+		if err := b.opts.Steps.AddStep(part); err != nil {
+			return span.Span{}, &emitError{err}
+		}
+	} else if err := b.emitRoot(StepRoot([]RankStep{part}), emit); err != nil {
+		return span.Span{}, err
+	}
+
+	// This rank's span: the step annotation.
+	for _, k := range [...]struct {
+		key string
+		v   int64
+	}{{"vllm.rank", b.ranks.rank}, {"vllm.tp_rank", b.ranks.tp}, {"vllm.pp_rank", b.ranks.pp}, {"vllm.dp_rank", b.ranks.dp}} {
+		if k.v >= 0 {
+			b.attrs = append(b.attrs, span.Int(k.key, k.v))
+		}
+	}
 	b.attrs = append(b.attrs,
+		span.Int("vllm.step.index", int64(t)),
+		span.Int("vllm.step.wall_ns", part.WallNs),
+		span.Int("vllm.step.comm_ns", comm),
+		span.Int("vllm.step.collective_count", int64(len(colls))),
 		span.Int("vllm.step.kernel_count", int64(v.kernelCount)),
 		span.Int("vllm.step.gpu_busy_ns", busy),
 		span.Int("vllm.step.gpu_idle_ns", max(0, end-st.start-busy)),
@@ -559,34 +632,30 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 		py = v.ents[v.step].py
 	}
 	b.spanAttrs(r, py)
-	root := span.Span{
-		TraceID: traceID, SpanID: rootID, Name: string(a.Kind), Kind: span.KindInternal,
-		Start: b.unix(st.start), End: b.unix(end),
+	return span.Span{
+		TraceID: traceID, SpanID: part.RankSpanID, Parent: rootID, Name: RankStepSpanName, Kind: span.KindInternal,
+		Start: part.Start, End: part.End, Attrs: b.attrsFrom(start),
+	}, nil
+}
+
+// RankStepSpanName names each rank's part of a step, the child of the
+// step's root.
+const RankStepSpanName = "vllm.rank.step"
+
+// emitRoot emits a step's root alone in a batch of the step roots'
+// resource.
+func (b *builder) emitRoot(root span.Span, emit func(*span.Batch) error) error {
+	rb := span.Batch{Resource: b.stepRes, Scope: b.opts.Scope, Spans: []span.Span{root}}
+	if limit := b.opts.MaxStringBytes; limit > 0 {
+		b.st.StringsTruncated += truncateStrings(rb.Spans, limit)
 	}
-	if b.opts.Linker != nil {
-		link := b.opts.Linker.LinkStep(enginestep.Step{
-			Index: int(t), Name: b.p.in.str(r.name), Annotation: a,
-			Start: b.unix(st.start), End: b.unix(st.end),
-			TraceID: traceID, RootSpanID: rootID, Resource: b.resource,
-			KernelCount: v.kernelCount, GPUBusyNs: busy,
-		})
-		if len(link.RequestIDs) > 0 {
-			b.attrs = append(b.attrs, span.Strings("vllm.step.request_ids", link.RequestIDs))
-		}
-		links := link.Links
-		if lim := b.opts.MaxLinksPerSpan; lim > 0 && len(links) > lim {
-			b.attrs = append(b.attrs, span.Int("bridge.dropped_links.count", int64(len(links)-lim)))
-			b.st.LinksDropped += int64(len(links) - lim)
-			links = links[:lim]
-		}
-		if len(links) > 0 {
-			ls := len(b.links)
-			b.links = append(b.links, links...)
-			root.Links = b.links[ls:len(b.links):len(b.links)]
-		}
+	b.st.Batches++
+	b.st.SpansEmitted++
+	b.st.StepRoots++
+	if err := emit(&rb); err != nil {
+		return &emitError{err}
 	}
-	root.Attrs = b.attrsFrom(start)
-	return root, nil
+	return nil
 }
 
 // truncateStrings cuts every span name and string value longer than limit

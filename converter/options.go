@@ -32,6 +32,13 @@ type Options struct {
 	// Linker, when set, is called once per step before its root span is
 	// emitted; its request ids and links go on the step root.
 	Linker enginestep.Linker
+	// Steps, when set, receives each step's cross-rank part (its root's
+	// ids and rank-independent attributes, this rank's figures) instead
+	// of the converter emitting the step's root span itself, so that a
+	// caller holding several ranks' files (rankjoin.Joiner) writes one
+	// root per step with every rank's figures. Without it every step's
+	// root is emitted, built from this file alone (vllm.step.ranks 1).
+	Steps StepSink
 	// MaxLinksPerSpan caps the links a step root takes from the Linker;
 	// 0 = no cap. Links beyond it are counted in
 	// bridge.dropped_links.count.
@@ -109,6 +116,10 @@ type Stats struct {
 	// trace), set once structure is resolved;
 	// Steps the number of step annotations.
 	Traces, Steps int
+	// StepRoots counts the steps' cross-rank roots the converter emitted
+	// itself (Options.Steps unset); they are synthetic, like the
+	// profile root.
+	StepRoots int64
 	// SpansDropped counts spans left out by MaxSpansPerTrace;
 	// LinksDropped counts links lost with them or beyond MaxLinksPerSpan.
 	SpansDropped, LinksDropped int64

@@ -7,10 +7,12 @@ package convtest
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/tracefile"
 )
 
 // DaemonIdentity is what the daemon and convert, with their default
@@ -31,6 +33,11 @@ func SpanIDs(t testing.TB, path string) map[string]bool {
 	ids := map[string]bool{}
 	opts := converter.DefaultOptions()
 	opts.IdentityAttrs = DaemonIdentity()
+	// What the file name says (ranks) decides which step traces a file's
+	// steps join, as in the daemon.
+	if info, ok := tracefile.Parse(filepath.Base(path)); ok {
+		opts.Resource = info.ResourceAttrs()
+	}
 	st, err := converter.Convert(context.Background(), f, opts, func(b *span.Batch) error {
 		for i := range b.Spans {
 			ids[b.Spans[i].SpanID.String()] = true
