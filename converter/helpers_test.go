@@ -21,7 +21,7 @@ type collected struct {
 	batches      int
 	resource     []span.Attr
 	stepResource []span.Attr // of the step roots' batches
-	spans    []span.Span
+	spans        []span.Span
 	// traceOfBatch: every batch held one trace
 	mixedBatch bool
 }
