@@ -92,14 +92,20 @@ type StepSink interface {
 //   - vllm.step.ranks: how many ranks' parts the root was built from;
 //   - vllm.step.rank_ids, vllm.step.rank_wall_ns, vllm.step.rank_comm_ns:
 //     per rank, in rank order;
-//   - with two ranks or more: vllm.step.slowest_rank (the largest wall
-//     time, the lowest rank on ties), vllm.step.fastest_rank,
-//     vllm.step.rank_skew_ns (slowest minus fastest wall time) and, when
-//     every rank ran the same number of collectives,
-//     vllm.step.rank_collective_wait_ns: per rank, the sum over the step's
-//     collectives of its kernel's duration minus the shortest duration of
-//     that collective on any rank (the time it waited for its peers;
-//     clock-independent).
+//   - with two ranks or more: vllm.step.rank_collective_wait_ns, when
+//     every rank ran the same number of collectives: per rank, the sum
+//     over the step's collectives of its kernel's duration minus the
+//     shortest duration of that collective on any rank (the time it
+//     waited for its peers; clock-independent); vllm.step.slowest_rank and
+//     vllm.step.fastest_rank (by step time: wall time minus collective
+//     wait, the lowest rank on ties), vllm.step.rank_skew_ns (slowest
+//     minus fastest step time) and vllm.step.rank_wall_skew_ns (the same
+//     of plain wall times).
+//
+// Why net of the wait: the ranks of a synchronised tensor-parallel step
+// all leave its last all-reduce together, so their wall times are nearly
+// equal whoever was late; the late rank is the one the others waited
+// for. Without matched collectives the step time is the wall time.
 //
 // A root built from one rank says vllm.step.ranks 1 and carries no skew:
 // nothing is known of the others.
@@ -117,17 +123,10 @@ func StepRoot(parts []RankStep) span.Span {
 	wall := make([]int64, n)
 	comm := make([]int64, n)
 	start, end := first.Start, first.End
-	slowest, fastest := 0, 0
 	for i := range ps {
 		p := &ps[i]
 		ids[i], wall[i], comm[i] = p.Rank, p.WallNs, p.CommNs
 		start, end = min(start, p.Start), max(end, p.End)
-		if wall[i] > wall[slowest] {
-			slowest = i
-		}
-		if wall[i] < wall[fastest] {
-			fastest = i
-		}
 	}
 	attrs = append(attrs,
 		span.Int("vllm.step.ranks", int64(n)),
@@ -136,14 +135,28 @@ func StepRoot(parts []RankStep) span.Span {
 		span.Ints("vllm.step.rank_comm_ns", comm),
 	)
 	if n >= 2 {
+		own := slices.Clone(wall)
+		if wait, ok := collectiveWait(ps); ok {
+			attrs = append(attrs, span.Ints("vllm.step.rank_collective_wait_ns", wait))
+			for i := range own {
+				own[i] -= wait[i]
+			}
+		}
+		slowest, fastest := 0, 0
+		for i := range own {
+			if own[i] > own[slowest] {
+				slowest = i
+			}
+			if own[i] < own[fastest] {
+				fastest = i
+			}
+		}
 		attrs = append(attrs,
 			span.Int("vllm.step.slowest_rank", ids[slowest]),
 			span.Int("vllm.step.fastest_rank", ids[fastest]),
-			span.Int("vllm.step.rank_skew_ns", wall[slowest]-wall[fastest]),
+			span.Int("vllm.step.rank_skew_ns", own[slowest]-own[fastest]),
+			span.Int("vllm.step.rank_wall_skew_ns", slices.Max(wall)-slices.Min(wall)),
 		)
-		if wait, ok := collectiveWait(ps); ok {
-			attrs = append(attrs, span.Ints("vllm.step.rank_collective_wait_ns", wait))
-		}
 	}
 	links := make([]span.Link, len(first.Links))
 	for i, l := range first.Links {

@@ -14,6 +14,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/version"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/rankjoin"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/tracefile"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher"
@@ -103,7 +104,10 @@ type filePipeline struct {
 	attrs       map[string]string // the user's resource attributes
 	hostName    string            // host.name when the file name says none; "" = leave out
 	linker      *linker.Linker    // nil: steps are not linked
-	exp         *exporter.Exporter
+	// steps writes the steps' cross-rank roots (rankjoin); nil: each file
+	// writes its steps' roots from its own rank alone.
+	steps *rankjoin.Joiner
+	exp   *exporter.Exporter
 	// fileAttrs adds resource attributes for one trace file by path (the
 	// profiling capture that produced it); nil adds none.
 	fileAttrs func(path string) []span.Attr
@@ -288,7 +292,7 @@ func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter
 		defer sp.Close()
 		opts.Spill = sp
 	}
-	return converter.Convert(ctx, r, opts, func(b *span.Batch) error {
+	emit := func(b *span.Batch) error {
 		if p.traceIDs {
 			for i := range b.Spans {
 				if b.Spans[i].Parent.IsZero() {
@@ -297,7 +301,11 @@ func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter
 			}
 		}
 		return p.exp.Export(ctx, b, t)
-	})
+	}
+	if p.steps != nil {
+		opts.Steps = p.steps.ForFile(emit)
+	}
+	return converter.Convert(ctx, r, opts, emit)
 }
 
 // rankZeroOrUnknown lets request-side spans come from one rank only: with
