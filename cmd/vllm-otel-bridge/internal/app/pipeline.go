@@ -104,16 +104,16 @@ type filePipeline struct {
 	attrs       map[string]string // the user's resource attributes
 	hostName    string            // host.name when the file name says none; "" = leave out
 	linker      *linker.Linker    // nil: steps are not linked
-	// steps writes the steps' cross-rank roots (rankjoin); nil: each file
-	// writes its steps' roots from its own rank alone.
-	steps *rankjoin.Joiner
-	exp   *exporter.Exporter
+	exp         *exporter.Exporter
 	// fileAttrs adds resource attributes for one trace file by path (the
 	// profiling capture that produced it); nil adds none.
 	fileAttrs func(path string) []span.Attr
 	// traceIDs makes process collect the ids of the traces it exported
 	// (their root spans), for fileResult.traceIDs.
 	traceIDs bool
+	// steps writes the steps' cross-rank roots (rankjoin); nil: each file
+	// writes its steps' roots from its own rank alone.
+	steps *rankjoin.Joiner
 }
 
 // options are the converter's options for job.
