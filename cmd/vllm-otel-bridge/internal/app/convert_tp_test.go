@@ -1,12 +1,15 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -128,4 +131,76 @@ func TestConvertTP2(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRunTP2AsFilesArrive: the daemon, given the two ranks' files one
+// after the other, writes every step's root with each file; the second
+// file's copy carries both ranks (the same root id), and every step trace
+// holds both ranks' spans.
+func TestRunTP2AsFilesArrive(t *testing.T) {
+	c := startCollector(t)
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
+	d := startDaemon(t, daemonArgs(dir, state, c))
+	for _, f := range tp2Files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(f)), b)
+		// the second file arrives once the first is exported
+		testkit.WaitFor(t, "the file exported", 60*time.Second, func() bool {
+			return exportedIn(t, state, filepath.Base(f))
+		})
+	}
+	d.stop(t)
+	ranks := map[string][]string{} // root span id -> vllm.step.ranks of each copy, in arrival order
+	rankSpans := map[string]int{}
+	for _, req := range c.Requests() {
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					switch {
+					case len(s.ParentSpanId) == 0 && strings.HasPrefix(s.Name, "vllm.step."):
+						id := fmt.Sprintf("%x", s.SpanId)
+						ranks[id] = append(ranks[id], attrOf(s, "vllm.step.ranks"))
+					case s.Name == "vllm.rank.step":
+						rankSpans[fmt.Sprintf("%x", s.ParentSpanId)]++
+					}
+				}
+			}
+		}
+	}
+	if len(ranks) != 20 {
+		t.Fatalf("%d step roots, want 20", len(ranks))
+	}
+	for id, copies := range ranks {
+		if strings.Join(copies, ",") != "1,2" || rankSpans[id] != 2 {
+			t.Fatalf("root %s: copies with ranks %v, %d rank spans; want 1 then 2, and 2", id, copies, rankSpans[id])
+		}
+	}
+}
+
+// exportedIn reports whether the daemon's state file records name as
+// exported.
+func exportedIn(t *testing.T, state, name string) bool {
+	t.Helper()
+	b, err := os.ReadFile(state)
+	if err != nil {
+		return false
+	}
+	var doc struct {
+		Records []struct {
+			Path   string `json:"path"`
+			Status string `json:"status"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return false // being replaced
+	}
+	for _, r := range doc.Records {
+		if filepath.Base(r.Path) == name && r.Status == "exported" {
+			return true
+		}
+	}
+	return false
 }
