@@ -43,6 +43,7 @@ type builder struct {
 
 	keyNames, memKeyNames []string
 	shortNames            map[uint32]string
+	otherNames            map[uint32]string // GPU annotations and Python frames by name
 	pyFrames              map[uint32]pyFrame
 	threadIDs             map[uint32]int64 // tid/pid text id → number (absent when not numeric)
 
@@ -59,6 +60,7 @@ func newBuilder(p *parser, opts Options, ids span.IDSource, st *Stats) *builder 
 	b := &builder{
 		p: p, opts: opts, st: st, ids: ids,
 		shortNames: map[uint32]string{},
+		otherNames: map[uint32]string{},
 		pyFrames:   map[uint32]pyFrame{},
 		threadIDs:  map[uint32]int64{},
 	}
@@ -423,11 +425,19 @@ func (b *builder) catName(r *record) string { return b.p.in.str(r.cat) }
 
 func (b *builder) spanName(r *record) string {
 	name := b.p.in.str(r.name)
-	if r.kind == kindKernel {
+	switch r.kind {
+	case kindKernel:
 		s, ok := b.shortNames[r.name]
 		if !ok {
 			s = shortKernelName(name)
 			b.shortNames[r.name] = s
+		}
+		name = s
+	case kindGPUAnnot, kindPython:
+		s, ok := b.otherNames[r.name]
+		if !ok {
+			s = otherSpanName(r.kind, name)
+			b.otherNames[r.name] = s
 		}
 		name = s
 	}
@@ -470,6 +480,11 @@ func (b *builder) spanAttrs(r *record, py int32) {
 		}
 		if r.kind == kindKernel {
 			b.attrs = append(b.attrs, span.String("cuda.kernel.name", b.p.in.str(r.name)))
+		}
+		if r.kind == kindGPUAnnot {
+			if name := b.p.in.str(r.name); name != "" && b.spanName(r) == GPUStepSpanName {
+				b.attrs = append(b.attrs, span.String("vllm.step.name", name))
+			}
 		}
 	} else {
 		if n, ok := b.number(r.tid); ok {
