@@ -204,3 +204,36 @@ func exportedIn(t *testing.T, state, name string) bool {
 	}
 	return false
 }
+
+// TestConvertIDsPerExport: the same file converted under two service
+// names shares no span id (Jaeger would warn of duplicates); converted
+// again with the same settings (a retry) it gives the same ids.
+func TestConvertIDsPerExport(t *testing.T) {
+	dir := t.TempDir()
+	ids := func(name string, args ...string) map[string]bool {
+		out := filepath.Join(dir, name)
+		if code, _, stderr := runMain(append(append([]string{"convert", "-o", out}, args...), smallTrace)...); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		got := map[string]bool{}
+		for _, s := range readSpans(t, out) {
+			got[fmt.Sprintf("%x", s.SpanId)] = true
+		}
+		return got
+	}
+	a := ids("a.jsonl", "--service-name", "svc-a")
+	retry := ids("retry.jsonl", "--service-name", "svc-a")
+	b := ids("b.jsonl", "--service-name", "svc-b")
+	attrs := ids("c.jsonl", "--service-name", "svc-a", "--resource-attributes", "deployment.environment=prod")
+	if len(a) == 0 || len(a) != len(retry) {
+		t.Fatalf("%d ids, retry %d", len(a), len(retry))
+	}
+	for id := range a {
+		if !retry[id] {
+			t.Fatalf("the retry lacks span %s", id)
+		}
+		if b[id] || attrs[id] {
+			t.Fatalf("span id %s under two service names or resources", id)
+		}
+	}
+}
