@@ -20,9 +20,12 @@ import (
 // converted alone, anywhere, and still land in the right trace):
 //
 //   - the export's shared identity: service.name and the user's resource
-//     attributes that are not per host, process or rank (sharedIdentity);
-//   - distributedInfo's world_size and the file's dp rank (data-parallel
-//     replicas run different steps);
+//     attributes that are not per host, process or rank (sharedIdentity),
+//     and what the file name says of the engine (vllm.instance_id,
+//     vllm.profile.prefix);
+//   - distributedInfo's world_size, which must be 2 or more (a file of a
+//     single-GPU engine, or without distributedInfo, is never joined), and
+//     the file's dp rank (data-parallel replicas run different steps);
 //   - the sequence of step annotation names (vLLM's scheduler output,
 //     broadcast to every worker: the same batch sizes in the same order);
 //   - the second (Unix, floor) in which the window's first step started.
@@ -32,7 +35,8 @@ import (
 // (clocks more than the step's spread apart, or a window starting within
 // that spread of a second boundary: about 1 in 10,000 on one host), gets
 // traces of its own, whose roots say vllm.step.ranks 1. A file without an
-// absolute time base (era C) is never joined: its steps are its own. Two
+// absolute time base (era C) or a world size below 2 is never joined: its
+// steps are its own. Two
 // different windows of one deployment with identical annotation sequences
 // starting in the same second would share traces; a Joiner that sees both
 // marks the root with bridge.step.window_conflict (and counts it).
@@ -110,9 +114,15 @@ type StepSink interface {
 // A root built from one rank says vllm.step.ranks 1 and carries no skew:
 // nothing is known of the others.
 func StepRoot(parts []RankStep) span.Span {
-	ps := slices.Clone(parts)
+	ps := make([]RankStep, 0, len(parts))
+	seen := make(map[span.SpanID]bool, len(parts))
+	for _, p := range parts {
+		if !seen[p.RankSpanID] {
+			seen[p.RankSpanID] = true
+			ps = append(ps, p)
+		}
+	}
 	slices.SortStableFunc(ps, func(a, b RankStep) int { return cmp.Compare(a.Rank, b.Rank) })
-	ps = slices.CompactFunc(ps, func(a, b RankStep) bool { return a.RankSpanID == b.RankSpanID })
 	first := &ps[0]
 	attrs := make([]span.Attr, 0, len(first.Attrs)+10)
 	for _, a := range first.Attrs {
@@ -302,10 +312,17 @@ func (b *builder) initSteps() {
 	}
 	b.stepRes = &span.Resource{Attrs: resAttrs}
 	key := span.AppendIdentity([]byte(stepIDVersion), shared)
+	var engine []span.Attr
+	for _, k := range [...]string{"vllm.instance_id", "vllm.profile.prefix"} {
+		if v, ok := span.Lookup(b.resource.Attrs, k); ok {
+			engine = append(engine, span.Attr{Key: k, Value: v})
+		}
+	}
+	key = span.AppendIdentity(key, engine)
 	key = binary.AppendVarint(key, b.ranks.world)
 	key = binary.AppendVarint(key, b.ranks.dp)
 	steps := b.s.steps
-	if b.sharedClock() && len(steps) > 0 {
+	if b.sharedClock() && b.ranks.world >= 2 && len(steps) > 0 {
 		t := b.unix(steps[0].start)
 		q := t / windowGridNs
 		if t < 0 && t%windowGridNs != 0 {
@@ -314,7 +331,8 @@ func (b *builder) initSteps() {
 		key = append(key, 'T')
 		key = binary.AppendVarint(key, q)
 	} else {
-		// No clock the ranks share: the window is this file's alone.
+		// No clock the ranks share, or no other rank: the window is
+		// this file's alone.
 		key = append(key, 'F')
 		key = binary.AppendUvarint(key, b.ids.Seed())
 	}

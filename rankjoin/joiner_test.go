@@ -101,6 +101,7 @@ type rankTrace struct {
 	ncclDur           float64   // all-reduce duration when not synced
 	syncEnd           []float64 // per step, the all-reduce's end (µs from the step's nominal start); nil = not synced
 	annotation, names []string
+	world             int // distributedInfo's world_size; 0 = 2, -1 = no distributedInfo
 }
 
 const (
@@ -135,8 +136,12 @@ func (r rankTrace) json() []byte {
 		ev = append(ev, fmt.Sprintf(`{"ph":"X","cat":"kernel","name":"ncclDevKernel_AllReduce_Sum_bf16_RING_LL(ncclDevKernelArgsStorage<4096ul>)","pid":%d,"tid":21,"ts":%.3f,"dur":%.3f,"args":{"device":%d,"stream":21,"correlation":%d}}`, r.rank, ns, nd, r.rank, corr))
 		corr++
 	}
-	return []byte(fmt.Sprintf(`{"schemaVersion":1,"distributedInfo":{"backend":"nccl","rank":%d,"world_size":2},"baseTimeNanoseconds":%d,"traceEvents":[%s]}`,
-		r.rank, int64(synthBase), strings.Join(ev, ",\n")))
+	dist := fmt.Sprintf(`"distributedInfo":{"backend":"nccl","rank":%d,"world_size":%d},`, r.rank, max(r.world, 2))
+	if r.world < 0 {
+		dist = ""
+	}
+	return []byte(fmt.Sprintf(`{"schemaVersion":1,%s"baseTimeNanoseconds":%d,"traceEvents":[%s]}`,
+		dist, int64(synthBase), strings.Join(ev, ",\n")))
 }
 
 func synthName(rank int) string {
@@ -235,8 +240,18 @@ func TestStragglerLateLaunch(t *testing.T) {
 }
 
 // Windows whose step annotations differ, or that started seconds apart,
-// never share a trace.
+// never share a trace; nor do single-GPU engines' files (no
+// distributedInfo) with the same steps at the same time.
 func TestDifferentWindowsNeverMerge(t *testing.T) {
+	single := rankTrace{rank: 0, world: -1, compute: []float64{300, 300}, launch: []float64{0, 0}, ncclDur: 40}
+	name := "host-a_600.1795790631311526402.pt.trace.json"
+	a := traceIDs(convertFile(t, name, single.json(), nil))
+	single.startOff = 3 // another engine, 3 µs later
+	for id := range traceIDs(convertFile(t, "host-b_600.1795790631311526402.pt.trace.json", single.json(), nil)) {
+		if a[id] {
+			t.Errorf("two single-GPU engines share trace %s", id)
+		}
+	}
 	r0 := rankTrace{rank: 0, compute: []float64{300, 300}, launch: []float64{0, 0}, ncclDur: 40}
 	other := rankTrace{rank: 1, compute: []float64{300, 300}, launch: []float64{0, 0}, ncclDur: 40,
 		names: []string{"execute_context_1(20)_generation_15(15)"}}

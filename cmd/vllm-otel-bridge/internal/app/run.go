@@ -161,7 +161,7 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 	// rank converted so far (no file waits for, or depends on, another).
 	d.files = &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes,
 		hostName: d.hostName, linker: d.lk, exp: d.exp,
-		steps: rankjoin.New(nil, rankjoin.Options{Mode: rankjoin.WriteThrough, MaxSteps: 20000, Scope: bridgeScope("converter")})}
+		steps: rankjoin.New(nil, rankjoin.Options{Mode: rankjoin.WriteThrough, MaxSteps: 2000, Scope: bridgeScope("converter")})}
 
 	if cfg.Profiling.Enabled() {
 		budget := int64(cfg.Profiler.DiskBudgetBytes)
