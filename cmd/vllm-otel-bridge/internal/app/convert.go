@@ -169,7 +169,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		failed++
 		fmt.Fprintf(stderr, "vllm-otel-bridge: step roots: %v\n", err)
 	}
-	if rs := roots.Stats(); co.summary && rs.Steps > 0 {
+	if rs := roots.Stats(); co.summary && len(paths) > 1 && rs.Steps > 0 {
 		fmt.Fprintf(report, "steps: %d step traces, %d with every rank of their world size\n", rs.Steps, rs.Complete)
 	}
 	if rs := roots.Stats(); rs.Conflicts > 0 {
