@@ -8,9 +8,9 @@ import (
 // Options control one conversion. The zero value is valid (no cap, no link
 // limit, folded Python frames); DefaultOptions gives the daemon's defaults.
 type Options struct {
-	// MaxSpansPerTrace caps the spans of one trace, root included (a step
-	// trace's root and its rank span are always kept, so its cap is at
-	// least 2); 0 = no cap. The longest spans are kept, the kept set stays closed under
+	// MaxSpansPerTrace caps the spans one file gives a trace, root included
+	// (a step trace's root and its rank span are always kept, so its cap
+	// is at least 2; each rank's file is capped alone); 0 = no cap. The longest spans are kept, the kept set stays closed under
 	// ancestry and each parent that lost children carries
 	// bridge.dropped_spans.count and bridge.dropped_spans.duration_ns.
 	MaxSpansPerTrace int
