@@ -311,6 +311,15 @@ func (b *builder) initSteps() {
 		resAttrs = append(resAttrs, span.Int("vllm.world_size", b.ranks.world))
 	}
 	b.stepRes = &span.Resource{Attrs: resAttrs}
+	b.commKernel = map[uint32]bool{}
+	steps := b.s.steps
+	if !b.sharedClock() || b.ranks.world < 2 || len(steps) == 0 {
+		// No clock the ranks share, or no other rank: the window is this
+		// file's alone (its own ids' seed, which holds the identity).
+		key := binary.AppendUvarint([]byte(stepIDVersion+"/file"), b.ids.Seed())
+		b.stepIDs = span.NewIDSource(key)
+		return
+	}
 	key := span.AppendIdentity([]byte(stepIDVersion), shared)
 	var engine []span.Attr
 	for _, k := range [...]string{"vllm.instance_id", "vllm.profile.prefix"} {
@@ -321,21 +330,12 @@ func (b *builder) initSteps() {
 	key = span.AppendIdentity(key, engine)
 	key = binary.AppendVarint(key, b.ranks.world)
 	key = binary.AppendVarint(key, b.ranks.dp)
-	steps := b.s.steps
-	if b.sharedClock() && b.ranks.world >= 2 && len(steps) > 0 {
-		t := b.unix(steps[0].start)
-		q := t / windowGridNs
-		if t < 0 && t%windowGridNs != 0 {
-			q--
-		}
-		key = append(key, 'T')
-		key = binary.AppendVarint(key, q)
-	} else {
-		// No clock the ranks share, or no other rank: the window is
-		// this file's alone.
-		key = append(key, 'F')
-		key = binary.AppendUvarint(key, b.ids.Seed())
+	t := b.unix(steps[0].start)
+	q := t / windowGridNs
+	if t < 0 && t%windowGridNs != 0 {
+		q--
 	}
+	key = binary.AppendVarint(key, q)
 	key = binary.AppendUvarint(key, uint64(len(steps)))
 	for k := range steps {
 		name := b.p.in.str(steps[k].r.name)
@@ -343,7 +343,6 @@ func (b *builder) initSteps() {
 		key = append(key, name...)
 	}
 	b.stepIDs = span.NewIDSource(key)
-	b.commKernel = map[uint32]bool{}
 }
 
 // isComm reports whether a kernel is a communication (NCCL) kernel.
