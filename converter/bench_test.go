@@ -196,7 +196,7 @@ func BenchmarkParse(b *testing.B) {
 func BenchmarkBuild(b *testing.B) {
 	plain := plainJSON(b, readFile(b, h100Fixture))
 	p := parseOnly(b, plain)
-	ids := span.NewIDSource(plain[:seedPrefix])
+	ids := fileIDs(plain[:seedPrefix], nil)
 	b.SetBytes(int64(len(plain)))
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -147,7 +147,8 @@ func (s Stats) Unaccounted() int64 {
 
 // CheckBooks returns nil when every category's books balance and the
 // emitted spans and span events are those the books count (plus one
-// synthetic root per trace without a step annotation); otherwise an error
+// synthetic root per trace without a step annotation and the step roots
+// the converter emitted itself); otherwise an error
 // naming each unbalanced category with its counts.
 func (s Stats) CheckBooks() error {
 	var bad []string
@@ -161,7 +162,7 @@ func (s Stats) CheckBooks() error {
 				catLabel(cat), b.Read, b.Accounted(), b.Spans, b.SpanEvents, b.Capped, omittedText(b.Omitted), b.Unaccounted()))
 		}
 	}
-	if roots := int64(s.Traces - s.Steps); spans+roots != s.SpansEmitted {
+	if roots := int64(s.Traces-s.Steps) + s.StepRoots; spans+roots != s.SpansEmitted {
 		bad = append(bad, fmt.Sprintf("%d spans emitted, but the books count %d from events and %d synthetic roots", s.SpansEmitted, spans, roots))
 	}
 	if events != s.SpanEvents {

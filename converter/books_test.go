@@ -47,8 +47,8 @@ func TestBooks(t *testing.T) {
 	}) {
 		t.Fatalf("books:\n got %+v\nwant %+v", st.Books, want)
 	}
-	if st.Events != 15 || st.SpansEmitted != 5 {
-		t.Fatalf("%d events, %d spans; want 15 and 5 (4 from events, the profile root)", st.Events, st.SpansEmitted)
+	if st.Events != 15 || st.SpansEmitted != 6 || st.StepRoots != 1 {
+		t.Fatalf("%d events, %d spans, %d step roots; want 15, 6 (4 from events, the profile root, the step root) and 1", st.Events, st.SpansEmitted, st.StepRoots)
 	}
 	line := st.BooksLine()
 	for _, w := range []string{"books balanced", "15 events read = 4 spans + 1 span events + 0 capped + 10 not exported",
@@ -58,10 +58,11 @@ func TestBooks(t *testing.T) {
 		}
 	}
 
-	// The cap: the step keeps its root and the longest span (aten::mm);
-	// the launch and its kernel are left out and booked as capped.
+	// The cap: the step keeps its root, its rank span and the longest
+	// span (aten::mm); the launch and its kernel are left out and booked
+	// as capped.
 	opts := DefaultOptions()
-	opts.MaxSpansPerTrace = 2
+	opts.MaxSpansPerTrace = 3
 	_, st, err = convertBytes(t, []byte(booksTrace), opts)
 	if err != nil {
 		t.Fatal(err)

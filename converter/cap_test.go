@@ -52,8 +52,9 @@ func TestCap(t *testing.T) {
 					reported[key{s.TraceID, s.SpanID}] = [2]int64{c, d}
 				}
 			}
+			// A step trace keeps its root and rank span whatever the cap.
 			for tr, n := range perTrace {
-				if n > limit {
+				if n > max(limit, 2) {
 					t.Fatalf("trace %s has %d spans, cap %d", tr, n, limit)
 				}
 			}
@@ -142,10 +143,19 @@ func TestLinker(t *testing.T) {
 		if step.TraceID != s.TraceID || step.RootSpanID != s.SpanID || step.Start != s.Start {
 			t.Fatalf("step %d: linker saw %s/%s, root is %s/%s", step.Index, step.TraceID, step.RootSpanID, s.TraceID, s.SpanID)
 		}
-		if kc, _ := lookupInt(s.Attrs, "vllm.step.kernel_count"); int(kc) != step.KernelCount {
+		var rank *span.Span
+		for i := range c.spans {
+			if c.spans[i].Parent == s.SpanID && c.spans[i].Name == RankStepSpanName {
+				rank = &c.spans[i]
+			}
+		}
+		if rank == nil {
+			t.Fatalf("step %d: no rank span under the root", step.Index)
+		}
+		if kc, _ := lookupInt(rank.Attrs, "vllm.step.kernel_count"); int(kc) != step.KernelCount {
 			t.Fatalf("kernel count %d vs %d", kc, step.KernelCount)
 		}
-		if busy, _ := lookupInt(s.Attrs, "vllm.step.gpu_busy_ns"); busy != step.GPUBusyNs {
+		if busy, _ := lookupInt(rank.Attrs, "vllm.step.gpu_busy_ns"); busy != step.GPUBusyNs {
 			t.Fatalf("busy %d vs %d", busy, step.GPUBusyNs)
 		}
 		if step.Resource == nil || step.End < step.Start {
@@ -182,7 +192,7 @@ func TestCapKeepsEvents(t *testing.T) {
 	if events != int(st.SpanEvents) || events != 2 {
 		t.Fatalf("%d events emitted, Stats says %d, want 2", events, st.SpanEvents)
 	}
-	if len(c.spans) != 3 {
-		t.Fatalf("%d spans with cap 1, want the 3 roots", len(c.spans))
+	if len(c.spans) != 5 {
+		t.Fatalf("%d spans with cap 1, want the 3 roots and the 2 rank spans", len(c.spans))
 	}
 }

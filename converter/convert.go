@@ -3,6 +3,7 @@ package converter
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -17,6 +18,26 @@ const seedPrefix = 64 << 10
 // profileKey is the trace-ID key of the profile trace and the span-ID key
 // of its root; event ordinals never reach it.
 const profileKey = 1 << 63
+
+// identity returns IdentityAttrs, or Resource when it is nil.
+func (o *Options) identity() []span.Attr {
+	if o.IdentityAttrs != nil {
+		return o.IdentityAttrs
+	}
+	return o.Resource
+}
+
+// fileIDs is the IDSource of one export of one file: seeded by the first
+// 64 KiB of its JSON and by Options.IdentityAttrs (service.name and the
+// user's resource attributes), so that the same file exported under
+// another service name or resource gets other ids, and a retry with the
+// same settings the same ones.
+func fileIDs(prefix []byte, resource []span.Attr) span.IDSource {
+	seed := make([]byte, 0, len(prefix)+16+32*len(resource))
+	seed = binary.AppendUvarint(seed, uint64(len(prefix)))
+	seed = append(seed, prefix...)
+	return span.NewIDSource(span.AppendIdentity(seed, resource))
+}
 
 // Convert reads one Kineto trace (plain JSON or gzip, detected by magic
 // bytes) from r and calls emit with batches of spans. A batch and
@@ -67,7 +88,7 @@ func convert(ctx context.Context, r io.Reader, opts Options, emit func(*span.Bat
 	defer ra.Close()
 	br := bufio.NewReaderSize(ra, seedPrefix)
 	prefix, _ := br.Peek(seedPrefix)
-	ids := span.NewIDSource(prefix)
+	ids := fileIDs(prefix, opts.identity())
 	st.Seed = ids.Seed()
 
 	var in io.Reader = br

@@ -1,7 +1,11 @@
 // Package converter turns one PyTorch profiler (Kineto) Chrome-trace JSON
 // file, plain or gzip-compressed, into OpenTelemetry span batches with
 // deterministic IDs: one trace per vLLM engine step plus one per-file
-// "profile" trace.
+// "profile" trace. A step's trace is shared by every rank of a tensor- or
+// pipeline-parallel run: its root's ids are derived from what every rank's
+// file says alike (ranks.go), the file's own part hangs under it as a
+// vllm.rank.step span; the root is emitted from this file alone, or handed
+// to Options.Steps to be built from several ranks' parts.
 //
 // Convert streams the input (inflate on its own goroutine; one hand-written
 // scanner that validates the JSON by jsontext's rules and extracts each

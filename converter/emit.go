@@ -36,8 +36,16 @@ type builder struct {
 	base     int64
 	resource *span.Resource
 
+	// cross-rank steps (ranks.go): the file's rank, the step roots'
+	// resource and ids, communication kernels by name
+	ranks      rankInfo
+	stepRes    *span.Resource
+	stepIDs    span.IDSource
+	commKernel map[uint32]bool
+
 	keyNames, memKeyNames []string
 	shortNames            map[uint32]string
+	otherNames            map[uint32]string // GPU annotations and Python frames by name
 	pyFrames              map[uint32]pyFrame
 	threadIDs             map[uint32]int64 // tid/pid text id → number (absent when not numeric)
 
@@ -57,6 +65,7 @@ func newBuilder(p *parser, opts Options, ids span.IDSource, st *Stats) *builder 
 	b := &builder{
 		p: p, opts: opts, st: st, ids: ids,
 		shortNames: map[uint32]string{},
+		otherNames: map[uint32]string{},
 		pyFrames:   map[uint32]pyFrame{},
 		threadIDs:  map[uint32]int64{},
 	}
@@ -204,14 +213,27 @@ func asInt(v any) (int64, bool) {
 
 func (b *builder) unix(ns int64) int64 { return b.base + ns }
 
+// traceID is trace t's id: a step's is the same from every rank's file
+// (ranks.go), the profile trace's is the file's own.
 func (b *builder) traceID(t int32) span.TraceID {
 	if t == b.s.profile {
 		return b.ids.TraceID(profileKey)
 	}
-	return b.ids.TraceID(uint64(t))
+	return b.stepIDs.TraceID(uint64(t))
 }
 
+// rootID is the id of trace t's root: a step's cross-rank root, or the
+// profile root.
 func (b *builder) rootID(t int32) span.SpanID {
+	if t == b.s.profile {
+		return b.ids.SpanID(profileKey)
+	}
+	return b.stepIDs.SpanID(uint64(t))
+}
+
+// topID is the parent of trace t's top-level spans: a step's
+// vllm.rank.step span (the step annotation's own id), or the profile root.
+func (b *builder) topID(t int32) span.SpanID {
 	if t == b.s.profile {
 		return b.ids.SpanID(profileKey)
 	}
@@ -232,6 +254,7 @@ func (b *builder) emitAll(ctx context.Context, emit func(*span.Batch) error) err
 	}
 	b.st.Steps = len(b.s.steps)
 	b.st.Traces = len(b.s.steps) + 1
+	b.initSteps()
 	for t := int32(0); t <= b.s.profile; t++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -281,6 +304,7 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 	defer b.cap.release(members)
 	traceID := b.traceID(t)
 	rootID := b.rootID(t)
+	topID := b.topID(t)
 
 	// Events (instants) by the span they attach to; -1 = root.
 	evs := v.events
@@ -301,14 +325,14 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 		return evs[lo:hi]
 	}
 
-	root, err := b.rootSpan(t, traceID, rootID)
+	root, err := b.rootSpan(t, traceID, rootID, emit)
 	if err != nil {
 		return err
 	}
 	b.addEvents(&root, eventsFor(-1))
 	b.addDropped(&root, -1)
 	b.batch.Spans = append(b.batch.Spans, root)
-	if t < b.s.profile { // the step annotation is the root
+	if t < b.s.profile { // the step annotation is the rank span
 		bump(&b.p.books.spans, b.s.steps[t].r.cat)
 	}
 
@@ -320,7 +344,7 @@ func (b *builder) emitTrace(t int32, emit func(*span.Batch) error) error {
 		}
 		r := b.rec(i)
 		parent := b.cap.nearest(v.ents[i].parent)
-		pid := rootID
+		pid := topID
 		if parent >= 0 {
 			pid = b.spanID(parent)
 		}
@@ -410,11 +434,19 @@ func (b *builder) catName(r *record) string { return b.p.in.str(r.cat) }
 
 func (b *builder) spanName(r *record) string {
 	name := b.p.in.str(r.name)
-	if r.kind == kindKernel {
+	switch r.kind {
+	case kindKernel:
 		s, ok := b.shortNames[r.name]
 		if !ok {
 			s = shortKernelName(name)
 			b.shortNames[r.name] = s
+		}
+		name = s
+	case kindGPUAnnot, kindPython:
+		s, ok := b.otherNames[r.name]
+		if !ok {
+			s = otherSpanName(r.kind, name)
+			b.otherNames[r.name] = s
 		}
 		name = s
 	}
@@ -457,6 +489,11 @@ func (b *builder) spanAttrs(r *record, py int32) {
 		}
 		if r.kind == kindKernel {
 			b.attrs = append(b.attrs, span.String("cuda.kernel.name", b.p.in.str(r.name)))
+		}
+		if r.kind == kindGPUAnnot {
+			if name := b.p.in.str(r.name); name != "" && b.spanName(r) == GPUStepSpanName {
+				b.attrs = append(b.attrs, span.String("vllm.step.name", name))
+			}
 		}
 	} else {
 		if n, ok := b.number(r.tid); ok {
@@ -513,9 +550,10 @@ func (b *builder) argAttrs(r *record, memory bool) {
 	}
 }
 
-// rootSpan builds a step's root (after asking the Linker) or the profile
-// root.
-func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (span.Span, error) {
+// rootSpan builds the profile root, or a step's vllm.rank.step span after
+// handing the step's cross-rank part (with what the Linker said) to
+// Options.Steps or, without one, emitting the step's root itself.
+func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID, emit func(*span.Batch) error) (span.Span, error) {
 	s, v := &b.s, &b.v
 	start := len(b.attrs)
 	if t == s.profile {
@@ -549,19 +587,18 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 	r := &st.r
 	end := max(st.end, v.maxEnd)
 	busy := v.gpuBusy
-	b.attrs = append(b.attrs,
-		span.Int("vllm.step.index", int64(t)),
-		span.String("vllm.step.name", b.p.in.str(r.name)),
-	)
 	a := st.ann
-	b.attrs = a.AppendAttrs(b.attrs)
+	workEnd, comm, colls := b.rankFigures(t)
+
+	// This rank's step figures and verdicts: on its vllm.rank.step span,
+	// and (the slowest rank's, see StepRoot) on the root. They come first
+	// because the Linker takes the bottleneck.
 	b.attrs = append(b.attrs,
 		span.Int("vllm.step.kernel_count", int64(v.kernelCount)),
 		span.Int("vllm.step.gpu_busy_ns", busy),
 		span.Int("vllm.step.gpu_idle_ns", max(0, end-st.start-busy)),
 		span.Int("vllm.step.cpu_ns", v.cpuNs),
 		span.Int("vllm.step.annotation_duration_ns", r.dur),
-		span.Int("vllm.step.span_count", int64(len(v.members)+1)),
 	)
 	var bottleneck string
 	if !b.opts.NoInsights {
@@ -569,15 +606,16 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 		b.attrs = verdict.AppendAttrs(b.attrs)
 		bottleneck = verdict.Bottleneck.String()
 	}
-	py := int32(-1)
-	if v.step >= 0 {
-		py = v.ents[v.step].py
-	}
-	b.spanAttrs(r, py)
-	root := span.Span{
-		TraceID: traceID, SpanID: rootID, Name: string(a.Kind), Kind: span.KindInternal,
-		Start: b.unix(st.start), End: b.unix(end),
-	}
+	figures := b.attrs[start:len(b.attrs):len(b.attrs)]
+
+	// The root's rank-independent part.
+	rootAttrs := make([]span.Attr, 0, 16)
+	rootAttrs = append(rootAttrs,
+		span.Int("vllm.step.index", int64(t)),
+		span.String("vllm.step.name", b.p.in.str(r.name)),
+	)
+	rootAttrs = a.AppendAttrs(rootAttrs)
+	var rootLinks []span.Link
 	if b.opts.Linker != nil {
 		link := b.opts.Linker.LinkStep(enginestep.Step{
 			Index: int(t), Name: b.p.in.str(r.name), Annotation: a,
@@ -586,22 +624,76 @@ func (b *builder) rootSpan(t int32, traceID span.TraceID, rootID span.SpanID) (s
 			KernelCount: v.kernelCount, GPUBusyNs: busy, Bottleneck: bottleneck,
 		})
 		if len(link.RequestIDs) > 0 {
-			b.attrs = append(b.attrs, span.Strings("vllm.step.request_ids", link.RequestIDs))
+			rootAttrs = append(rootAttrs, span.Strings("vllm.step.request_ids", link.RequestIDs))
 		}
-		links := link.Links
-		if lim := b.opts.MaxLinksPerSpan; lim > 0 && len(links) > lim {
-			b.attrs = append(b.attrs, span.Int("bridge.dropped_links.count", int64(len(links)-lim)))
-			b.st.LinksDropped += int64(len(links) - lim)
-			links = links[:lim]
-		}
-		if len(links) > 0 {
-			ls := len(b.links)
-			b.links = append(b.links, links...)
-			root.Links = b.links[ls:len(b.links):len(b.links)]
+		rootLinks = link.Links
+		if lim := b.opts.MaxLinksPerSpan; lim > 0 && len(rootLinks) > lim {
+			rootAttrs = append(rootAttrs, span.Int("bridge.dropped_links.count", int64(len(rootLinks)-lim)))
+			b.st.LinksDropped += int64(len(rootLinks) - lim)
+			rootLinks = rootLinks[:lim]
 		}
 	}
-	root.Attrs = b.attrsFrom(start)
-	return root, nil
+	part := RankStep{
+		TraceID: traceID, RootID: rootID, RankSpanID: b.topID(t),
+		Rank: b.ranks.rank, WorldSize: b.ranks.world,
+		Start: b.unix(st.start), End: b.unix(end), WallNs: workEnd - st.start,
+		CommNs: comm, Collectives: colls,
+		Name: string(a.Kind), Attrs: rootAttrs, Figures: figures, Links: rootLinks, Resource: b.stepRes,
+	}
+	if b.opts.Steps != nil {
+		if err := b.opts.Steps.AddStep(part); err != nil {
+			return span.Span{}, &emitError{err}
+		}
+	} else if err := b.emitRoot(StepRoot([]RankStep{part}), emit); err != nil {
+		return span.Span{}, err
+	}
+
+	// This rank's span: the step annotation.
+	for _, k := range [...]struct {
+		key string
+		v   int64
+	}{{"vllm.rank", b.ranks.rank}, {"vllm.tp_rank", b.ranks.tp}, {"vllm.pp_rank", b.ranks.pp}, {"vllm.dp_rank", b.ranks.dp}} {
+		if k.v >= 0 {
+			b.attrs = append(b.attrs, span.Int(k.key, k.v))
+		}
+	}
+	b.attrs = append(b.attrs,
+		span.Int("vllm.step.index", int64(t)),
+		span.String("vllm.step.kind", a.Kind.Short()),
+		span.Int("vllm.step.wall_ns", part.WallNs),
+		span.Int("vllm.step.comm_ns", comm),
+		span.Int("vllm.step.collective_count", int64(len(colls))),
+		span.Int("vllm.step.span_count", int64(len(v.members)+1)),
+	)
+	py := int32(-1)
+	if v.step >= 0 {
+		py = v.ents[v.step].py
+	}
+	b.spanAttrs(r, py)
+	return span.Span{
+		TraceID: traceID, SpanID: part.RankSpanID, Parent: rootID, Name: RankStepSpanName, Kind: span.KindInternal,
+		Start: part.Start, End: part.End, Attrs: b.attrsFrom(start),
+	}, nil
+}
+
+// RankStepSpanName names each rank's part of a step, the child of the
+// step's root.
+const RankStepSpanName = "vllm.rank.step"
+
+// emitRoot emits a step's root alone in a batch of the step roots'
+// resource.
+func (b *builder) emitRoot(root span.Span, emit func(*span.Batch) error) error {
+	rb := span.Batch{Resource: b.stepRes, Scope: b.opts.Scope, Spans: []span.Span{root}}
+	if limit := b.opts.MaxStringBytes; limit > 0 {
+		b.st.StringsTruncated += truncateStrings(rb.Spans, limit)
+	}
+	b.st.Batches++
+	b.st.SpansEmitted++
+	b.st.StepRoots++
+	if err := emit(&rb); err != nil {
+		return &emitError{err}
+	}
+	return nil
 }
 
 // truncateStrings cuts every span name and string value longer than limit

@@ -32,6 +32,9 @@ func (c *capper) apply(members []int32) []int32 {
 	c.active = false
 	clear(c.dropped)
 	limit := c.b.opts.MaxSpansPerTrace
+	if c.b.v.step >= 0 && limit > 1 {
+		limit-- // a step trace has its root and the rank span
+	}
 	if limit <= 0 || len(members)+1 <= limit {
 		return members
 	}

@@ -38,7 +38,8 @@ func ExampleConvert() {
 	fmt.Println("steps:", st.Steps, "traces:", st.Traces, "era:", st.Era)
 	// Output:
 	// vllm.step.decode         parent=(root)                   50000 ns
-	// aten::mm                 parent=vllm.step.decode         8000 ns
+	// vllm.rank.step           parent=vllm.step.decode         50000 ns
+	// aten::mm                 parent=vllm.rank.step           8000 ns
 	// vectorized_gather_kernel parent=cudaLaunchKernel         5000 ns
 	// cudaLaunchKernel         parent=aten::mm                 2000 ns
 	// vllm.profile             parent=(root)                   50000 ns

@@ -111,7 +111,7 @@ func TestFixturesConvert(t *testing.T) {
 				t.Errorf("JSONBytes = %d, want %d", st.JSONBytes, len(plain))
 			}
 
-			ids := span.NewIDSource(plain[:min(len(plain), seedPrefix)])
+			ids := fileIDs(plain[:min(len(plain), seedPrefix)], opts.identity())
 			byID := map[span.SpanID]*span.Span{}
 			for i := range c.spans {
 				byID[c.spans[i].SpanID] = &c.spans[i]
@@ -178,7 +178,8 @@ func TestFixturesConvert(t *testing.T) {
 			gpuSpans, stepRoots := 0, 0
 			for _, s := range c.spans {
 				cat, ok := lookupStr(s.Attrs, "kineto.category")
-				if !ok && s.Name != "vllm.profile" {
+				synthetic := s.Name == "vllm.profile" || strings.HasPrefix(s.Name, "vllm.step.") && s.Parent.IsZero()
+				if !ok && !synthetic {
 					t.Fatalf("span %q has no kineto.category", s.Name)
 				}
 				switch cat {
@@ -255,6 +256,39 @@ func checkH100(t *testing.T, c *collected, st Stats) {
 		if s.End > r[1] {
 			t.Fatalf("span %s ends after its trace root", s.Name)
 		}
+	}
+	// Names: no batch sizes, no addresses; each GPU-side annotation under
+	// its CPU side (a step's under the rank span).
+	gpuAnnots, gpuSteps := 0, 0
+	for _, s := range c.spans {
+		if strings.HasPrefix(s.Name, "execute_") || strings.Contains(s.Name, " at 0x") {
+			t.Fatalf("span name %q", s.Name)
+		}
+		if v, ok := lookupStr(s.Attrs, "code.function.name"); ok && strings.Contains(v, " at 0x") {
+			t.Fatalf("code.function.name %q", v)
+		}
+		if cat, _ := lookupStr(s.Attrs, "kineto.category"); cat != "gpu_user_annotation" {
+			continue
+		}
+		p := byID[s.Parent]
+		switch {
+		case s.Name == GPUStepSpanName:
+			raw, _ := lookupStr(s.Attrs, "vllm.step.name")
+			if p == nil || p.Name != RankStepSpanName || !strings.HasPrefix(raw, "execute_") {
+				t.Fatalf("GPU step annotation %q under %v", raw, p)
+			}
+			gpuSteps++
+		case strings.HasPrefix(s.Name, "gpu:"):
+			if p == nil || p.Name != strings.TrimPrefix(s.Name, "gpu:") {
+				t.Fatalf("%s is not under its CPU-side annotation (parent %v)", s.Name, p)
+			}
+			gpuAnnots++
+		default:
+			t.Fatalf("GPU annotation named %q", s.Name)
+		}
+	}
+	if gpuSteps == 0 || gpuAnnots == 0 {
+		t.Errorf("%d GPU step annotations, %d other GPU annotations", gpuSteps, gpuAnnots)
 	}
 	res := c.resource
 	for _, k := range []string{"gpu.name", "gpu.compute_capability", "cuda.runtime.version", "cupti.version", "kineto.trace_id"} {

@@ -18,9 +18,10 @@ import (
 
 // collected is a deep copy of everything Convert emitted.
 type collected struct {
-	batches  int
-	resource []span.Attr
-	spans    []span.Span
+	batches      int
+	resource     []span.Attr
+	stepResource []span.Attr // of the step roots' batches
+	spans        []span.Span
 	// traceOfBatch: every batch held one trace
 	mixedBatch bool
 }
@@ -37,8 +38,12 @@ func copyAttrs(a []span.Attr) []span.Attr {
 
 func (c *collected) emit(b *span.Batch) error {
 	c.batches++
-	if c.resource == nil {
+	// The file's resource; a step root's batch has the shared one.
+	if c.resource == nil && (b.Spans[0].Parent != (span.SpanID{}) || b.Spans[0].Name == "vllm.profile") {
 		c.resource = copyAttrs(b.Resource.Attrs)
+	}
+	if c.stepResource == nil && b.Spans[0].Parent == (span.SpanID{}) && b.Spans[0].Name != "vllm.profile" {
+		c.stepResource = copyAttrs(b.Resource.Attrs)
 	}
 	for i, s := range b.Spans {
 		if s.TraceID != b.Spans[0].TraceID {
@@ -140,6 +145,10 @@ func (c *collected) dump() string {
 	var w strings.Builder
 	w.WriteString("resource:\n")
 	dumpAttrs(&w, "  ", c.resource)
+	if c.stepResource != nil {
+		w.WriteString("step root resource:\n")
+		dumpAttrs(&w, "  ", c.stepResource)
+	}
 	for _, s := range c.spans {
 		fmt.Fprintf(&w, "span %s trace=%s id=%s parent=%s\n", s.Name, s.TraceID, s.SpanID, s.Parent)
 		fmt.Fprintf(&w, "  time %d .. %d (%d ns)\n", s.Start, s.End, s.End-s.Start)

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
 )
 
 // maxShortName bounds a shortened kernel name (bytes).
@@ -97,6 +99,30 @@ func truncateName(s string) string {
 	return s + "…"
 }
 
+// GPUStepSpanName names the GPU-side copy of a step annotation (a
+// gpu_user_annotation named execute_context_…): its raw name, with batch
+// sizes, would make one operation per token count; it is kept in
+// vllm.step.name.
+const GPUStepSpanName = "vllm.step.gpu"
+
+// otherSpanName is the span name of a GPU annotation or a Python frame:
+// the GPU-side copy of a step annotation is GPUStepSpanName, that of any
+// other annotation "gpu:" and its label (it nests under its CPU-side
+// annotation, and the two stay apart in a name search); Python frames lose
+// their object addresses.
+func otherSpanName(k kind, name string) string {
+	if k == kindPython {
+		return stripAddresses(name)
+	}
+	if name == "" {
+		return ""
+	}
+	if _, ok := enginestep.ParseAnnotation(name); ok {
+		return GPUStepSpanName
+	}
+	return "gpu:" + name
+}
+
 // pyFrame is a parsed python_function name.
 type pyFrame struct {
 	function string
@@ -106,14 +132,55 @@ type pyFrame struct {
 
 // parsePythonFrame parses "path/to/file.py(123): func". Other names
 // ("nn.Module: Linear_0", "<built-in method ...>", C function names) give
-// only the function name.
+// only the function name. Object addresses are cut out of the function
+// name (stripAddresses).
 func parsePythonFrame(name string) pyFrame {
 	if i := strings.Index(name, "): "); i > 0 {
 		if open := strings.LastIndexByte(name[:i], '('); open > 0 {
 			if n, err := strconv.ParseInt(name[open+1:i], 10, 64); err == nil && n >= 0 {
-				return pyFrame{function: name[i+3:], file: name[:open], line: n}
+				return pyFrame{function: stripAddresses(name[i+3:]), file: name[:open], line: n}
 			}
 		}
 	}
-	return pyFrame{function: name}
+	return pyFrame{function: stripAddresses(name)}
+}
+
+// stripAddresses removes the " at 0x…" of Python object reprs
+// ("<built-in method replay of CUDAGraph object at 0x7ffae17168f0>" →
+// "<built-in method replay of CUDAGraph object>"), which would make every
+// process's names distinct; other text is kept as written. It allocates
+// only when there is an address.
+func stripAddresses(s string) string {
+	const marker = " at 0x"
+	if !strings.Contains(s, marker) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, marker)
+		if i < 0 {
+			break
+		}
+		j := i + len(marker)
+		for j < len(s) && hexDigit(s[j]) {
+			j++
+		}
+		if j == i+len(marker) || j < len(s) && wordByte(s[j]) { // not an address
+			b.WriteString(s[:j])
+			s = s[j:]
+			continue
+		}
+		b.WriteString(s[:i])
+		s = s[j:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+func wordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+func hexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

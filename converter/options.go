@@ -9,8 +9,9 @@ import (
 // Options control one conversion. The zero value is valid (no cap, no link
 // limit, folded Python frames); DefaultOptions gives the daemon's defaults.
 type Options struct {
-	// MaxSpansPerTrace caps the spans of one trace, root included; 0 = no
-	// cap. The longest spans are kept, the kept set stays closed under
+	// MaxSpansPerTrace caps the spans one file gives a trace, root included
+	// (a step trace's root and its rank span are always kept, so its cap
+	// is at least 2; each rank's file is capped alone); 0 = no cap. The longest spans are kept, the kept set stays closed under
 	// ancestry and each parent that lost children carries
 	// bridge.dropped_spans.count and bridge.dropped_spans.duration_ns.
 	MaxSpansPerTrace int
@@ -22,9 +23,24 @@ type Options struct {
 	// host.name, vllm.rank from the file name, vllm.trace.file, ...). The
 	// converter appends what the trace itself says for keys not present.
 	Resource []span.Attr
+	// IdentityAttrs are what makes one export of a file differ from
+	// another export of the same file: service.name and the resource
+	// attributes the user configured (not those the file name or content
+	// imply, which the content already fixes). The file's trace and span
+	// ids are seeded by them and by its first 64 KiB, so a retry with the
+	// same settings gets the same ids and an export under another service
+	// name or resource other ids. nil = Resource.
+	IdentityAttrs []span.Attr
 	// Linker, when set, is called once per step before its root span is
 	// emitted; its request ids and links go on the step root.
 	Linker enginestep.Linker
+	// Steps, when set, receives each step's cross-rank part (its root's
+	// ids and rank-independent attributes, this rank's figures) instead
+	// of the converter emitting the step's root span itself, so that a
+	// caller holding several ranks' files (rankjoin.Joiner) writes one
+	// root per step with every rank's figures. Without it every step's
+	// root is emitted, built from this file alone (vllm.step.ranks 1).
+	Steps StepSink
 	// MaxLinksPerSpan caps the links a step root takes from the Linker;
 	// 0 = no cap. Links beyond it are counted in
 	// bridge.dropped_links.count.
@@ -109,6 +125,10 @@ type Stats struct {
 	// trace), set once structure is resolved;
 	// Steps the number of step annotations.
 	Traces, Steps int
+	// StepRoots counts the steps' cross-rank roots the converter emitted
+	// itself (Options.Steps unset); they are synthetic, like the
+	// profile root.
+	StepRoots int64
 	// SpansDropped counts spans left out by MaxSpansPerTrace;
 	// LinksDropped counts links lost with them or beyond MaxLinksPerSpan.
 	SpansDropped, LinksDropped int64
@@ -155,7 +175,8 @@ type Stats struct {
 	// step annotation) of the largest trace: what is held in memory at
 	// once while spans are built.
 	LargestTrace int64
-	// Seed is the IDSource seed (hash of the first 64 KiB of JSON).
+	// Seed is the IDSource seed of the file's own spans: a hash of the
+	// first 64 KiB of JSON and of Options.Resource.
 	Seed uint64
 	// Books is the file's ledger by category ("cat"; "" for events
 	// without one and for elements that are not objects), set when

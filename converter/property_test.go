@@ -316,7 +316,7 @@ func checkProperty(t *testing.T, plain []byte, gz bool, tune tuning) {
 	}
 	checkBooks(t, st)
 
-	ids := span.NewIDSource(plain[:min(len(plain), seedPrefix)])
+	ids := fileIDs(plain[:min(len(plain), seedPrefix)], opts.identity())
 	byID := map[span.SpanID]*span.Span{}
 	for i := range c.spans {
 		s := &c.spans[i]
@@ -349,8 +349,10 @@ func checkProperty(t *testing.T, plain []byte, gz bool, tune tuning) {
 			t.Fatalf("event %d (%s %q at %d ns) has no span", i, e.Cat, e.Name, ts)
 		}
 		if e.Cat == "user_annotation" {
-			if s.Start != doc.BaseTimeNanoseconds+ts || s.Parent != (span.SpanID{}) {
-				t.Errorf("step %d: start %d parent %s, want %d and none", i, s.Start, s.Parent, doc.BaseTimeNanoseconds+ts)
+			// The step annotation is the rank span, under the step's root.
+			root := byID[s.Parent]
+			if s.Start != doc.BaseTimeNanoseconds+ts || s.Name != RankStepSpanName || root == nil || !root.Parent.IsZero() || root.Start != s.Start {
+				t.Errorf("step %d: %s start %d parent %s, want %s at %d under a step root", i, s.Name, s.Start, s.Parent, RankStepSpanName, doc.BaseTimeNanoseconds+ts)
 			}
 		} else if s.Start != doc.BaseTimeNanoseconds+ts || s.End != doc.BaseTimeNanoseconds+end {
 			t.Errorf("event %d (%s %q): span [%d, %d], want [%d, %d]", i, e.Cat, e.Name, s.Start, s.End,
@@ -418,8 +420,9 @@ func checkProperty(t *testing.T, plain []byte, gz bool, tune tuning) {
 	for _, n := range wantSpans {
 		spans += n
 	}
-	if steps := int64(st.Steps); spans+1 != int64(len(c.spans)) || steps != wantSpans["user_annotation"] {
-		t.Errorf("%d spans, %d steps; want %d and %d", len(c.spans), steps, spans+1, wantSpans["user_annotation"])
+	// Every event's span, the profile root and one root per step.
+	if steps := int64(st.Steps); spans+1+steps != int64(len(c.spans)) || steps != wantSpans["user_annotation"] {
+		t.Errorf("%d spans, %d steps; want %d and %d", len(c.spans), steps, spans+1+steps, wantSpans["user_annotation"])
 	}
 }
 

@@ -69,6 +69,7 @@ type launchTrace struct {
 type extTrace struct {
 	ext   int64
 	trace int32
+	idx   int32 // the annotation's record; -1 for a step annotation (the rank span)
 }
 
 func contains(c, r *record) bool {
@@ -152,10 +153,12 @@ func (b *builder) tables() {
 			continue
 		}
 		t, ok := s.stepOfRec[h.idx]
+		idx := int32(-1)
 		if !ok {
 			t = b.cpuTrace(h.rec.ts, h.rec.end())
+			idx = h.idx
 		}
-		s.annots = append(s.annots, extTrace{ext: h.rec.link, trace: t})
+		s.annots = append(s.annots, extTrace{ext: h.rec.link, trace: t, idx: idx})
 	}
 	// held in file order: a stable sort keeps the first of each id first
 	slices.SortStableFunc(s.annots, func(x, y extTrace) int { return cmp.Compare(x.ext, y.ext) })
@@ -170,10 +173,12 @@ func (s *structure) launchOf(corr int64) (launchTrace, bool) {
 	return s.launches[k], true
 }
 
-func (s *structure) annotTrace(ext int64) (int32, bool) {
+// annotTrace returns the trace of the user_annotation with External id
+// ext and its record (-1 for a step annotation).
+func (s *structure) annotTrace(ext int64) (trace, idx int32, ok bool) {
 	k, ok := slices.BinarySearchFunc(s.annots, ext, func(a extTrace, e int64) int { return cmp.Compare(a.ext, e) })
 	if !ok {
-		return 0, false
+		return 0, -1, false
 	}
-	return s.annots[k].trace, true
+	return s.annots[k].trace, s.annots[k].idx, true
 }

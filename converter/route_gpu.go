@@ -16,10 +16,11 @@ func (b *builder) routeGPU(e *entry) {
 	switch {
 	case r.kind == kindGPUAnnot:
 		// The GPU mirror of a user_annotation: same trace as the
-		// CPU annotation with its External id; else by time
+		// CPU annotation with its External id, nested under it (a step
+		// annotation's mirror under the rank span); else by time
 		// (Kineto shifts it 1 ns earlier).
-		if t, ok := s.annotTrace(r.link); ok && r.flags&flagExt != 0 {
-			e.trace = t
+		if t, idx, ok := s.annotTrace(r.link); ok && r.flags&flagExt != 0 {
+			e.trace, e.parent = t, idx
 		} else {
 			e.trace = s.traceAt(r.ts + 1)
 		}

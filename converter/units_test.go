@@ -40,12 +40,46 @@ func TestParsePythonFrame(t *testing.T) {
 		{"/usr/lib/python3.12/threading.py(1010): run", pyFrame{"run", "/usr/lib/python3.12/threading.py", 1010}},
 		{"a (b).py(3): f", pyFrame{"f", "a (b).py", 3}},
 		{"nn.Module: Linear_0", pyFrame{function: "nn.Module: Linear_0"}},
-		{"<built-in method cat of type object at 0x7f>", pyFrame{function: "<built-in method cat of type object at 0x7f>"}},
+		{"<built-in method cat of type object at 0x7f>", pyFrame{function: "<built-in method cat of type object>"}},
+		{"x.py(7): <lambda> at 0xdeadBEEF", pyFrame{"<lambda>", "x.py", 7}},
 		{"torch/_ops.py(x): f", pyFrame{function: "torch/_ops.py(x): f"}},
 	}
 	for _, tc := range tests {
 		if got := parsePythonFrame(tc.in); got != tc.want {
 			t.Errorf("parsePythonFrame(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestStripAddresses(t *testing.T) {
+	for in, want := range map[string]string{
+		"<built-in method replay of CUDAGraph object at 0x7ffae17168f0>": "<built-in method replay of CUDAGraph object>",
+		"<a object at 0x1> and <b object at 0xABC>":                      "<a object> and <b object>",
+		"no address here":                       "no address here",
+		"meet at 0xford":                        "meet at 0xford",
+		"at 0x at 0x12":                         "at 0x",
+		"<function <lambda> at 0x7f0000000000>": "<function <lambda>>",
+	} {
+		if got := stripAddresses(in); got != want {
+			t.Errorf("stripAddresses(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestOtherSpanName(t *testing.T) {
+	for _, tc := range []struct {
+		k        kind
+		in, want string
+	}{
+		{kindGPUAnnot, "execute_context_1(192)_generation_15(15)", GPUStepSpanName},
+		{kindGPUAnnot, "execute_new_2_cached_3", GPUStepSpanName},
+		{kindGPUAnnot, "ProfilerStep#12", GPUStepSpanName},
+		{kindGPUAnnot, "model.layers.0.self_attn", "gpu:model.layers.0.self_attn"},
+		{kindGPUAnnot, "nccl:all_reduce", "gpu:nccl:all_reduce"},
+		{kindPython, "<built-in method float of Tensor object at 0x7ff6ded20a50>", "<built-in method float of Tensor object>"},
+	} {
+		if got := otherSpanName(tc.k, tc.in); got != tc.want {
+			t.Errorf("otherSpanName(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -115,6 +115,13 @@ func checkResource(t *testing.T, s *Span, service string) {
 	if got := s.ServiceName(); got != service {
 		t.Errorf("span %s %q: service.name %q, want %q", s.SpanID, s.Name, got, service)
 	}
+	if s.Parent == "" && strings.HasPrefix(s.Name, "vllm.step.") {
+		// A step root is every rank's: its resource names no rank.
+		if _, ok := s.Resource["vllm.rank"]; ok {
+			t.Errorf("step root %s: resource names rank %#v", s.SpanID, s.Resource["vllm.rank"])
+		}
+		return
+	}
 	if r, ok := intAttr(s.Resource, "vllm.rank"); !ok || r != 0 {
 		t.Errorf("span %s %q: resource vllm.rank = %#v, want 0", s.SpanID, s.Name, s.Resource["vllm.rank"])
 	}

@@ -65,23 +65,20 @@ func TestExampleBridgeConfigRuns(t *testing.T) {
 
 	trace := fx.WriteTrace(t, mkdir(t, dir, "convert-input"))
 	out := filepath.Join(dir, "expected.otlp.jsonl")
-	spans := convertToFile(t, out, "--service-name", svc, trace)
+	// The same export: the same service name and resource attributes
+	// (they seed the ids, converter.Options.IdentityAttrs).
+	spans := convertToFile(t, out, "--service-name", svc, "--resource-attributes", "deployment.environment=e2e", trace)
 	expected := groupTraces(spans)
 
 	appendSlowly(t, filepath.Join(prof, fx.TraceName), fx.TraceGZ, 4, 100*time.Millisecond)
 	got := waitForTraces(t, expected, svc, 2*time.Minute)
 	dropDaemonHostName(t, expected, got)
-	// bridge.yaml adds resource_attributes; convert (no config) does not.
+	// bridge.yaml adds resource_attributes; convert was given them.
 	for _, trc := range got {
 		for _, s := range trc.Spans {
 			if s.Resource["deployment.environment"] != "e2e" {
 				t.Fatalf("span %q: resource deployment.environment = %v, want e2e (from bridge.yaml)", s.Name, s.Resource["deployment.environment"])
 			}
-		}
-	}
-	for _, trc := range got {
-		for _, s := range trc.Spans {
-			delete(s.Resource, "deployment.environment")
 		}
 	}
 	for _, id := range traceIDs(expected) {

@@ -206,3 +206,12 @@ type Link struct {
 type Linker interface {
 	LinkStep(Step) Link
 }
+
+// Short is the kind without its "vllm.step." prefix ("decode"), the value
+// of vllm.step.kind attributes; "unknown" for no kind.
+func (k Kind) Short() string {
+	if k == "" {
+		return "unknown"
+	}
+	return strings.TrimPrefix(string(k), "vllm.step.")
+}

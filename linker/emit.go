@@ -1,7 +1,6 @@
 package linker
 
 import (
-	"strings"
 	"time"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
@@ -102,12 +101,7 @@ func (l *Linker) stepSpan(r *Request, tr span.TraceID, parent span.SpanID, s *st
 // StepKindName is a step kind without its "vllm.step." prefix ("decode",
 // "prefill", "mixed", …), the value of vllm.step.kind; "unknown" when the
 // step has no kind.
-func StepKindName(k enginestep.Kind) string {
-	if k == "" {
-		return "unknown"
-	}
-	return strings.TrimPrefix(string(k), "vllm.step.")
-}
+func StepKindName(k enginestep.Kind) string { return k.Short() }
 
 // fineRes is the coarsest time resolution a latency is derived from: a
 // one-second text log time would make a 50 ms queue time meaningless.

@@ -127,7 +127,10 @@ var _ enginestep.Linker = (*Linker)(nil)
 // New returns a Linker over tl that hands request-side spans to emit.
 func New(tl *Timeline, emit func(*span.Batch) error, opts Options) *Linker {
 	opts.defaults()
-	return &Linker{tl: tl, emit: emit, opts: opts, ids: span.NewIDSource([]byte(opts.IDSeed)),
+	// The ids depend on the resource too: the same requests written under
+	// another service.name are another export, not a retry.
+	seed := span.AppendIdentity([]byte(opts.IDSeed), opts.Resource.Attrs)
+	return &Linker{tl: tl, emit: emit, opts: opts, ids: span.NewIDSource(seed),
 		seqs: map[*span.Resource]*sequence{}, emitted: map[emitKey]bool{}}
 }
 

@@ -36,7 +36,9 @@ func variantTrace(t *testing.T, i int) ([]byte, map[string]bool) {
 	}
 	doc := append(bytes.Repeat([]byte{' '}, i), plain...)
 	ids := map[string]bool{}
-	if _, err := converter.Convert(context.Background(), bytes.NewReader(doc), converter.DefaultOptions(), func(b *span.Batch) error {
+	opts := converter.DefaultOptions()
+	opts.IdentityAttrs = convtest.DaemonIdentity()
+	if _, err := converter.Convert(context.Background(), bytes.NewReader(doc), opts, func(b *span.Batch) error {
 		for k := range b.Spans {
 			ids[b.Spans[k].SpanID.String()] = true
 		}

@@ -62,3 +62,27 @@ func TestAttrConstructors(t *testing.T) {
 		t.Fatal("Lookup failed")
 	}
 }
+
+func TestAppendIdentity(t *testing.T) {
+	a := []Attr{String("service.name", "vllm"), Int("vllm.rank", 1), Strings("x", []string{"a", "b"})}
+	b := []Attr{Strings("x", []string{"a", "b"}), Int("vllm.rank", 1), String("service.name", "vllm")}
+	if string(AppendIdentity(nil, a)) != string(AppendIdentity(nil, b)) {
+		t.Fatal("order of attributes changed the identity")
+	}
+	for _, other := range [][]Attr{
+		{String("service.name", "vllm2"), Int("vllm.rank", 1), Strings("x", []string{"a", "b"})},
+		{String("service.name", "vllm"), String("vllm.rank", "1"), Strings("x", []string{"a", "b"})},
+		{String("service.name", "vllm"), Int("vllm.rank", 1), Strings("x", []string{"ab"})},
+		{String("service.name", "vllm"), Int("vllm.rank", 1)},
+		{String("service.name", "vllmvllm.rank"), Strings("x", []string{"a", "b"})},
+	} {
+		if string(AppendIdentity(nil, a)) == string(AppendIdentity(nil, other)) {
+			t.Errorf("%v and %v have the same identity", a, other)
+		}
+	}
+	// The first of duplicate keys counts, as Lookup finds it.
+	dup := append([]Attr{String("service.name", "vllm")}, String("service.name", "other"))
+	if string(AppendIdentity(nil, dup)) != string(AppendIdentity(nil, dup[:1])) {
+		t.Error("a later duplicate key changed the identity")
+	}
+}

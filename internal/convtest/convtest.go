@@ -7,13 +7,21 @@ package convtest
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/tracefile"
 )
 
-// SpanIDs converts the trace at path with the default options and returns
+// DaemonIdentity is what the daemon and convert, with their default
+// settings (service.name vllm, no resource attributes), seed every
+// file's ids with besides its content (converter.Options.IdentityAttrs).
+func DaemonIdentity() []span.Attr { return []span.Attr{span.String("service.name", "vllm")} }
+
+// SpanIDs converts the trace at path with the default options and the
+// daemon's default identity and returns
 // the IDs of every span it yields, failing t on any error.
 func SpanIDs(t testing.TB, path string) map[string]bool {
 	t.Helper()
@@ -23,7 +31,14 @@ func SpanIDs(t testing.TB, path string) map[string]bool {
 	}
 	defer f.Close()
 	ids := map[string]bool{}
-	st, err := converter.Convert(context.Background(), f, converter.DefaultOptions(), func(b *span.Batch) error {
+	opts := converter.DefaultOptions()
+	opts.IdentityAttrs = DaemonIdentity()
+	// What the file name says (ranks) decides which step traces a file's
+	// steps join, as in the daemon.
+	if info, ok := tracefile.Parse(filepath.Base(path)); ok {
+		opts.Resource = info.ResourceAttrs()
+	}
+	st, err := converter.Convert(context.Background(), f, opts, func(b *span.Batch) error {
 		for i := range b.Spans {
 			ids[b.Spans[i].SpanID.String()] = true
 		}

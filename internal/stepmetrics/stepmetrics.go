@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -46,7 +45,8 @@ const (
 	attrGPUTimeFmt  = "vllm.step.gpu_time.%s_ns"
 	attrAttributed  = "vllm.request.gpu_attributed_ns"
 	attrRank        = "vllm.rank"
-	stepRootPrefix  = "vllm.step."
+	rankStepSpan    = "vllm.rank.step"
+	attrStepKind    = "vllm.step.kind"
 	requestStepSpan = "vllm.request.step"
 	unknown         = "unknown"
 )
@@ -149,7 +149,10 @@ func (r *Recorder) NewFile() *File {
 	return &File{r: r}
 }
 
-// Add reads the step roots out of b: its root spans named vllm.step.*.
+// Add reads the steps out of b: each rank's vllm.rank.step span, which
+// carries that rank's figures and is written once per rank and step
+// (the step's root, vllm.step.<kind>, may be written again as more ranks
+// are converted, so counting roots would count a step more than once).
 func (f *File) Add(b *span.Batch) {
 	if f == nil {
 		return
@@ -163,10 +166,14 @@ func (f *File) Add(b *span.Batch) {
 	}
 	for i := range b.Spans {
 		s := &b.Spans[i]
-		if !s.Parent.IsZero() || !strings.HasPrefix(s.Name, stepRootPrefix) {
+		if s.Name != rankStepSpan {
 			continue
 		}
-		st := step{trace: s.TraceID, span: s.SpanID, kind: stepKind(s.Name), bottleneck: unknown,
+		kind := unknown
+		if v, ok := span.Lookup(s.Attrs, attrStepKind); ok && v.Type == span.TypeString {
+			kind = stepKind(v.Str)
+		}
+		st := step{trace: s.TraceID, span: s.SpanID, kind: kind, bottleneck: unknown,
 			rank: rank, hasRank: hasRank, durNs: max(0, s.End-s.Start)}
 		if v, ok := span.Lookup(s.Attrs, attrBottleneck); ok && v.Type == span.TypeString && slices.Contains(Bottlenecks[:], v.Str) {
 			st.bottleneck = v.Str
@@ -251,11 +258,10 @@ func withSpan(ctx context.Context, tr span.TraceID, sp span.SpanID) context.Cont
 	return trace.ContextWithRemoteSpanContext(ctx, sc)
 }
 
-// stepKind is the step kind label of a step root named name.
+// stepKind is the step kind label of a vllm.step.kind value.
 func stepKind(name string) string {
-	k := strings.TrimPrefix(name, stepRootPrefix)
-	if slices.Contains(StepKinds[:], k) {
-		return k
+	if slices.Contains(StepKinds[:], name) {
+		return name
 	}
 	return unknown
 }

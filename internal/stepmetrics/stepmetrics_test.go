@@ -21,30 +21,42 @@ func sid(b byte) span.SpanID  { return span.SpanID{0xb0, 7: b} }
 const t0 = int64(1_700_000_000_000_000_000)
 
 // stepBatch is one trace file's batch as the converter and the insights
-// write it: three step roots, a child span, the profile root.
+// write it: three steps' vllm.rank.step spans (each under its step's
+// root), a root that repeats one rank's figures, a child span, the
+// profile root.
 func stepBatch() *span.Batch {
 	return &span.Batch{
 		Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", "vllm"), span.Int("vllm.rank", 1)}},
 		Spans: []span.Span{
-			{TraceID: tid(1), SpanID: sid(1), Name: "vllm.step.decode", Start: t0, End: t0 + 4_000_000, Attrs: []span.Attr{
+			{TraceID: tid(1), SpanID: sid(11), Parent: sid(1), Name: "vllm.rank.step", Start: t0, End: t0 + 4_000_000, Attrs: []span.Attr{
+				span.String("vllm.step.kind", "decode"),
 				span.Int("vllm.step.gpu_busy_ns", 3_000_000),
 				span.Int("vllm.step.gpu_idle.host_wait_ns", 400_000),
 				span.String("vllm.step.bottleneck", "launch_bound"),
 				span.Int("vllm.step.gpu_time.gemm_ns", 2_000_000),
 				span.Int("vllm.step.gpu_time.attention_ns", 500_000),
 			}},
-			// A kernel of that step: not a root, never counted, whatever it carries.
-			{TraceID: tid(1), SpanID: sid(2), Parent: sid(1), Name: "vllm.step.decode", Start: t0, End: t0 + 1_000_000, Attrs: []span.Attr{
+			// The step's root carries one rank's figures again (and may be
+			// written once more per rank): never counted.
+			{TraceID: tid(1), SpanID: sid(1), Name: "vllm.step.decode", Start: t0, End: t0 + 4_000_000, Attrs: []span.Attr{
+				span.Int("vllm.step.gpu_busy_ns", 3_000_000),
+				span.String("vllm.step.bottleneck", "launch_bound"),
+				span.Int("vllm.step.gpu_time.gemm_ns", 2_000_000),
+			}},
+			// A kernel of that step: never counted, whatever it carries.
+			{TraceID: tid(1), SpanID: sid(2), Parent: sid(11), Name: "vllm.step.decode", Start: t0, End: t0 + 1_000_000, Attrs: []span.Attr{
 				span.Int("vllm.step.gpu_busy_ns", 99), span.Int("vllm.request.gpu_attributed_ns", 99),
 			}},
-			{TraceID: tid(2), SpanID: sid(3), Name: "vllm.step.prefill", Start: t0, End: t0 + 20_000_000, Attrs: []span.Attr{
+			{TraceID: tid(2), SpanID: sid(3), Parent: sid(30), Name: "vllm.rank.step", Start: t0, End: t0 + 20_000_000, Attrs: []span.Attr{
+				span.String("vllm.step.kind", "prefill"),
 				span.Int("vllm.step.gpu_busy_ns", 18_000_000),
 				span.String("vllm.step.bottleneck", "gpu_compute"),
 				span.Int("vllm.step.gpu_time.gemm_ns", 15_000_000),
 				span.Int("vllm.step.gpu_time.communication_ns", 3_000_000),
 			}},
 			// An unknown kind and bottleneck fall into "unknown".
-			{TraceID: tid(3), SpanID: sid(4), Name: "vllm.step.something_new", Start: t0, End: t0 + 1_000_000, Attrs: []span.Attr{
+			{TraceID: tid(3), SpanID: sid(4), Parent: sid(40), Name: "vllm.rank.step", Start: t0, End: t0 + 1_000_000, Attrs: []span.Attr{
+				span.String("vllm.step.kind", "something_new"),
 				span.String("vllm.step.bottleneck", "cosmic_rays"),
 			}},
 			{TraceID: tid(4), SpanID: sid(5), Name: "vllm.profile", Start: t0, End: t0 + 50_000_000},
@@ -169,18 +181,18 @@ func TestRecordedFromHandBuiltBatches(t *testing.T) {
 	// 4 ms is bucket 3 (2 ms, 5 ms], 20 ms bucket 5 (10 ms, 20 ms], 1 ms
 	// bucket 1 (0.5 ms, 1 ms].
 	checkHist(t, StepDuration, histograms(t, m[StepDuration]), map[string]hist{
-		"bottleneck=launch_bound,rank=1,step_kind=decode": {1, 0.004, map[int]uint64{3: 1}, []string{ex(tid(1), sid(1))}},
+		"bottleneck=launch_bound,rank=1,step_kind=decode": {1, 0.004, map[int]uint64{3: 1}, []string{ex(tid(1), sid(11))}},
 		"bottleneck=gpu_compute,rank=1,step_kind=prefill": {1, 0.02, map[int]uint64{5: 1}, []string{ex(tid(2), sid(3))}},
 		"bottleneck=unknown,rank=1,step_kind=unknown":     {1, 0.001, map[int]uint64{1: 1}, []string{ex(tid(3), sid(4))}},
 	})
 	// 3/4 = 0.75 is bucket 8 (0.7, 0.8]; 18/20 = 0.9 bucket 9 (0.8, 0.9].
 	checkHist(t, StepGPUBusyRatio, histograms(t, m[StepGPUBusyRatio]), map[string]hist{
-		"bottleneck=launch_bound,rank=1,step_kind=decode": {1, 0.75, map[int]uint64{8: 1}, []string{ex(tid(1), sid(1))}},
+		"bottleneck=launch_bound,rank=1,step_kind=decode": {1, 0.75, map[int]uint64{8: 1}, []string{ex(tid(1), sid(11))}},
 		"bottleneck=gpu_compute,rank=1,step_kind=prefill": {1, 0.9, map[int]uint64{9: 1}, []string{ex(tid(2), sid(3))}},
 	})
 	// 0.4 ms of 4 ms = 0.1, bucket 1 (0.05, 0.1].
 	checkHist(t, StepHostWaitRatio, histograms(t, m[StepHostWaitRatio]), map[string]hist{
-		"bottleneck=launch_bound,rank=1,step_kind=decode": {1, 0.1, map[int]uint64{1: 1}, []string{ex(tid(1), sid(1))}},
+		"bottleneck=launch_bound,rank=1,step_kind=decode": {1, 0.1, map[int]uint64{1: 1}, []string{ex(tid(1), sid(11))}},
 	})
 	// 7 ms is bucket 4 (5 ms, 10 ms]; the request-step span's share is not a request.
 	checkHist(t, RequestGPUAttributed, histograms(t, m[RequestGPUAttributed]), map[string]hist{

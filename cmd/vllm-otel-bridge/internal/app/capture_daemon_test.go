@@ -85,7 +85,16 @@ func TestRunOnDemandCapture(t *testing.T) {
 				attrs[kv.GetKey()] = kv.GetValue().GetStringValue()
 			}
 			if attrs["vllm.trace.file"] == "" {
-				continue // request-side spans
+				// request-side spans, and the step roots (whose resource
+				// is what every rank shares)
+				for _, ss := range rs.ScopeSpans {
+					for _, s := range ss.Spans {
+						if len(s.ParentSpanId) == 0 && strings.HasPrefix(s.Name, "vllm.step.") {
+							roots++
+						}
+					}
+				}
+				continue
 			}
 			if attrs["vllm.profile.capture_id"] != cp.ID || attrs["vllm.profile.trigger"] != "on_demand" {
 				t.Fatalf("trace spans without the capture's attributes: %v", attrs)

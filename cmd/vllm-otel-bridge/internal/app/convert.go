@@ -18,6 +18,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/logfiles"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/otlp/otlpjson"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/rankjoin"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -145,8 +146,12 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		})
 	}
 
+	// The steps' roots are written once every file was converted: one
+	// root per step with the figures of every rank given in this call.
+	rootTracker := exp.NewTracker()
+	roots := rankjoin.New(func(b *span.Batch) error { return exp.Export(ctx, b, rootTracker) }, rankjoin.Options{Scope: bridgeScope("converter")})
 	files := &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes,
-		hostName: hostName, linker: lk, exp: exp}
+		hostName: hostName, linker: lk, exp: exp, steps: roots}
 
 	// failed counts failures; each was already printed on its own line.
 	// unbalanced counts files whose spans were all written but whose books
@@ -168,6 +173,20 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			logger.Error("events lost in conversion", "file", path, "unaccounted_events", res.stats.Unaccounted(), "err", res.books)
 			fmt.Fprintf(stderr, "vllm-otel-bridge: %s: %v\n", path, res.books)
 		}
+	}
+	if err := roots.Flush(); err != nil {
+		failed++
+		fmt.Fprintf(stderr, "vllm-otel-bridge: step roots: %v\n", err)
+	}
+	if err := rootTracker.Wait(ctx); err != nil {
+		failed++
+		fmt.Fprintf(stderr, "vllm-otel-bridge: step roots: %v\n", err)
+	}
+	if rs := roots.Stats(); co.summary && len(paths) > 1 && rs.Steps > 0 {
+		fmt.Fprintf(report, "steps: %d step traces, %d with every rank of their world size\n", rs.Steps, rs.Complete)
+	}
+	if rs := roots.Stats(); rs.Conflicts > 0 {
+		logger.Warn("parts of different profile windows share step traces (their roots say bridge.step.window_conflict)", "steps", rs.Conflicts)
 	}
 	if lk != nil {
 		if err := lk.Flush(true); err != nil {

@@ -68,7 +68,7 @@ func TestConvertWritesOTLPJSONAndSummary(t *testing.T) {
 	if steps != 3 {
 		t.Errorf("%d step roots, want 3", steps)
 	}
-	for _, s := range []string{"3 steps + profile", "exported 8184 spans"} {
+	for _, s := range []string{"3 steps + profile", "exported 8187 spans"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("summary lacks %q:\n%s", s, stdout)
 		}

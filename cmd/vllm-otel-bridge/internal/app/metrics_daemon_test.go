@@ -19,7 +19,8 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
-// stepRoots are the step roots the collector received: per step kind, how
+// stepRoots are the steps the collector received (each rank's
+// vllm.rank.step span, what the step metrics count): per step kind, how
 // many and their summed length in seconds; per "kind/bottleneck" how many;
 // per class the summed vllm.step.gpu_time.<class>_ns in seconds (none
 // before the insights are written); and every step trace's id.
@@ -38,10 +39,15 @@ func receivedStepRoots(c *otlptest.Collector) stepRoots {
 		for _, rs := range req.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
 				for _, s := range ss.Spans {
-					if len(s.ParentSpanId) != 0 || !strings.HasPrefix(s.Name, "vllm.step.") {
+					if s.Name != "vllm.rank.step" {
 						continue
 					}
-					kind := strings.TrimPrefix(s.Name, "vllm.step.")
+					kind := "unknown"
+					for _, a := range s.Attributes {
+						if a.Key == "vllm.step.kind" {
+							kind = a.Value.GetStringValue()
+						}
+					}
 					r.count[kind]++
 					r.sum[kind] += float64(s.EndTimeUnixNano-s.StartTimeUnixNano) / 1e9
 					r.traces[hex.EncodeToString(s.TraceId)] = true

@@ -127,12 +127,14 @@ func attrString(v *commonpb.AnyValue) string {
 func tID(b byte) span.TraceID { return span.TraceID{0xc0, 15: b} }
 func sID(b byte) span.SpanID  { return span.SpanID{0xd0, 7: b} }
 
-// oneDecodeStep is a trace file's batch with one 4 ms decode step root on
-// rank 1: 3 ms GPU busy, 0.4 ms host wait, launch-bound, 2 ms of GEMM.
+// oneDecodeStep is a trace file's batch with one 4 ms decode step on rank
+// 1 (its vllm.rank.step span): 3 ms GPU busy, 0.4 ms host wait,
+// launch-bound, 2 ms of GEMM.
 func oneDecodeStep() *span.Batch {
 	return &span.Batch{
 		Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", "vllm"), span.Int("vllm.rank", 1)}},
-		Spans: []span.Span{{TraceID: tID(1), SpanID: sID(1), Name: "vllm.step.decode", Start: 1e18, End: 1e18 + 4_000_000, Attrs: []span.Attr{
+		Spans: []span.Span{{TraceID: tID(1), SpanID: sID(1), Parent: sID(9), Name: "vllm.rank.step", Start: 1e18, End: 1e18 + 4_000_000, Attrs: []span.Attr{
+			span.String("vllm.step.kind", "decode"),
 			span.Int("vllm.step.gpu_busy_ns", 3_000_000),
 			span.Int("vllm.step.gpu_idle.host_wait_ns", 400_000),
 			span.String("vllm.step.bottleneck", "launch_bound"),

@@ -15,6 +15,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/stepmetrics"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/version"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/rankjoin"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/tracefile"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher"
@@ -114,6 +115,9 @@ type filePipeline struct {
 	// metrics records the step metrics of each file once its spans were
 	// acknowledged; nil records none.
 	metrics *stepmetrics.Recorder
+	// steps writes the steps' cross-rank roots (rankjoin); nil: each file
+	// writes its steps' roots from its own rank alone.
+	steps *rankjoin.Joiner
 }
 
 // options are the converter's options for job.
@@ -124,6 +128,7 @@ func (p *filePipeline) options(job fileJob) converter.Options {
 	opts.NoInsights = !p.convert.Insights
 	opts.Scope = bridgeScope("converter")
 	opts.Resource = p.resource(job)
+	opts.IdentityAttrs = p.identity()
 	if p.linker != nil {
 		opts.Linker = p.linker
 	}
@@ -133,6 +138,26 @@ func (p *filePipeline) options(job fileJob) converter.Options {
 		opts.ExportTimeNs = job.name.ExportTime.UnixNano()
 	}
 	return opts
+}
+
+// identity is what makes this pipeline's exports differ from another's
+// (converter.Options.IdentityAttrs): the service name and the user's
+// resource attributes, sorted by key.
+func (p *filePipeline) identity() []span.Attr {
+	attrs := []span.Attr{span.String("service.name", p.serviceName)}
+	keys := make([]string, 0, len(p.attrs))
+	for k := range p.attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "service.name" {
+			attrs[0] = span.String(k, p.attrs[k])
+			continue
+		}
+		attrs = append(attrs, span.String(k, p.attrs[k]))
+	}
+	return attrs
 }
 
 // resource builds the resource attributes of one trace file: the service
@@ -292,7 +317,7 @@ func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter
 		defer sp.Close()
 		opts.Spill = sp
 	}
-	return converter.Convert(ctx, r, opts, func(b *span.Batch) error {
+	emit := func(b *span.Batch) error {
 		if p.traceIDs {
 			for i := range b.Spans {
 				if b.Spans[i].Parent.IsZero() {
@@ -302,7 +327,11 @@ func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter
 		}
 		steps.Add(b)
 		return p.exp.Export(ctx, b, t)
-	})
+	}
+	if p.steps != nil {
+		opts.Steps = p.steps.ForFile(emit)
+	}
+	return converter.Convert(ctx, r, opts, emit)
 }
 
 // rankZeroOrUnknown lets request-side spans come from one rank only: with

@@ -22,6 +22,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/logfiles"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/rankjoin"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/receiver"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher"
@@ -161,8 +162,11 @@ func newDaemon(ctx context.Context, cfg Config, stdout io.Writer, getenv func(st
 		ExpectLLMRequestSpans: cfg.Receiver.Enabled(),
 		EmitFor:               rankZeroOrUnknown,
 	})
+	// Each file writes its steps' roots with its own spans, from every
+	// rank converted so far (no file waits for, or depends on, another).
 	d.files = &filePipeline{convert: cfg.Convert, serviceName: cfg.ServiceName, attrs: cfg.ResourceAttributes,
-		hostName: d.hostName, linker: d.lk, exp: d.exp}
+		hostName: d.hostName, linker: d.lk, exp: d.exp,
+		steps: rankjoin.New(nil, rankjoin.Options{Mode: rankjoin.WriteThrough, MaxSteps: 2000, Scope: bridgeScope("converter")})}
 
 	if cfg.Profiling.Enabled() {
 		budget := int64(cfg.Profiler.DiskBudgetBytes)
