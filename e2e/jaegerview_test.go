@@ -165,15 +165,11 @@ func checkJaegerView(t *testing.T, svc string, ids []string) {
 		}
 	}
 	badNames := map[string]int{}
-	known := map[string]int{}
 	for _, id := range ids {
 		at := traces[id]
 		spans += len(at.Spans)
-		collided := at.dupIDs > 0 || bridgeServices(at) > 1
 		for sid, s := range at.Spans {
-			if reason := knownWarning(at, s, collided); reason != "" && (len(at.V3[sid]) > 0 || len(at.UI[sid]) > 0) {
-				known[reason]++
-			} else if w := at.V3[sid]; len(w) > 0 {
+			if w := at.V3[sid]; len(w) > 0 {
 				warned++
 				note("trace %s span %q (%s): /api/v3 %s %q", id, s.Name, s.ServiceName(), jaegerWarningsAttr, w[0])
 			} else if w := at.UI[sid]; len(w) > 0 {
@@ -193,19 +189,12 @@ func checkJaegerView(t *testing.T, svc string, ids []string) {
 				continue // the caller's (vLLM's) own spans
 			}
 			if !operationNameOK(s) {
-				if s.Category() == "gpu_user_annotation" && strings.HasPrefix(s.Name, "execute_") {
-					known[knownStepAnnotationName]++
-				} else {
-					badNames[s.Category()+" "+s.Name]++
-				}
+				badNames[s.Category()+" "+s.Name]++
 			}
 		}
 		if at.dupIDs > 0 {
-			known[knownIDsIgnoreService] += at.dupIDs
+			t.Errorf("trace %s: %d span ids returned more than once", id, at.dupIDs)
 		}
-	}
-	for reason, n := range known {
-		t.Logf("KNOWN DEFECT, held back (not failing until fixed): %d× %s", n, reason)
 	}
 	if warned > 0 || orphans > 0 {
 		t.Errorf("Jaeger view of %d traces (%d spans): %d spans with adjuster warnings, %d orphans, e.g.\n  %s",
@@ -224,49 +213,6 @@ func checkJaegerView(t *testing.T, svc string, ids []string) {
 	}
 	t.Logf("Jaeger view: %d traces, %d spans: %d warned, %d orphans, %d bad operation names; %d spans with only the UI API's clock-skew warning (no \"ip\" resource attribute)",
 		len(ids), spans, warned, orphans, len(badNames), uiSkew)
-}
-
-// The defects of issue 12 that other work fixes; checkJaegerView logs
-// them instead of failing while they stand. Each is matched narrowly, so
-// any other warning or name still fails. Once the fix is merged, revert
-// the commit that added this (its message says so) and they fail again.
-const (
-	// Item 2 (branch tp): the GPU copy of the step annotation keeps its
-	// raw name, e.g. execute_context_1(192)_generation_15(15).
-	knownStepAnnotationName = "GPU step annotation named with its batch (issue 12 item 2, branch tp)"
-	// Item 4 (branch tp): ids ignore service.name, so two exports of one
-	// request or file (other tests, other services) land in one trace
-	// with the same span ids, and Jaeger warns about each.
-	knownIDsIgnoreService = "span ids shared by two exports under different service names (issue 12 item 4, branch tp)"
-	// The linker gives a request-step span its step's times; the last
-	// decode step of a request can end a fraction of a millisecond after
-	// vLLM's llm_request span, and Jaeger's skew adjuster, which sees two
-	// hosts (vLLM's resource has no host.name), warns on the child.
-	knownStepOutlastsRequest = "vllm.request.step ending after vLLM's llm_request (linker)"
-)
-
-// knownWarning names the known defect a warned span is explained by, or "".
-func knownWarning(at *adjustedTrace, s *Span, collided bool) string {
-	if collided {
-		return knownIDsIgnoreService
-	}
-	if s.Name == "vllm.request.step" {
-		if p := at.Spans[s.Parent]; p != nil && p.ServiceName() != s.ServiceName() && s.End > p.End && s.End-p.End < int64(time.Millisecond) {
-			return knownStepOutlastsRequest
-		}
-	}
-	return ""
-}
-
-// bridgeServices counts the service names of the bridge's spans in a trace.
-func bridgeServices(at *adjustedTrace) int {
-	svcs := map[string]bool{}
-	for _, s := range at.Spans {
-		if strings.HasPrefix(s.Scope, "vllm-otel-bridge/") {
-			svcs[s.ServiceName()] = true
-		}
-	}
-	return len(svcs)
 }
 
 // onlyPrefix says whether every warning starts with prefix.
