@@ -18,6 +18,12 @@ const RequestStepSpanName = "vllm.request.step"
 // request-step spans.
 const TaskAttr = "vllm.request.task"
 
+// StepEndCutAttr is on a request-step span under vLLM's own llm_request
+// that ends at the request's last token instead of at the step's end: how
+// many ns of the step ran after it (the step's own times are on the step
+// trace the span links to).
+const StepEndCutAttr = "vllm.request.step_end_cut_ns"
+
 // rootSpan builds the llm_request span the linker writes when vLLM's own
 // is unknown: vLLM's name and kind, the gen_ai.* attributes the logs gave,
 // and times from the logs (or from the steps when the logs lack them).
@@ -90,8 +96,17 @@ func (l *Linker) stepSpan(r *Request, tr span.TraceID, parent span.SpanID, s *st
 	if r.Task != "" {
 		attrs = append(attrs, span.String(TaskAttr, r.Task))
 	}
+	end := s.End
+	if r.HasSpan() && r.Finish > s.Start && r.Finish < end {
+		// Under vLLM's own llm_request, the request's part of the step
+		// in which its last token came ends with that token: the span
+		// stays inside its parent (vLLM's span, from another process,
+		// ends about then), and the rest of the step is said, not lost.
+		attrs = append(attrs, span.Int(StepEndCutAttr, end-r.Finish))
+		end = r.Finish
+	}
 	sp := span.Span{TraceID: tr, SpanID: l.childID(r.ID, tr, &s.Step), Parent: parent, Name: RequestStepSpanName,
-		Kind: span.KindInternal, Start: s.Start, End: s.End, Attrs: attrs}
+		Kind: span.KindInternal, Start: s.Start, End: end, Attrs: attrs}
 	if !s.TraceID.IsZero() && !s.RootSpanID.IsZero() {
 		sp.Links = []span.Link{{TraceID: s.TraceID, SpanID: s.RootSpanID}}
 	}

@@ -318,6 +318,29 @@ func TestOTLPParent(t *testing.T) {
 	if len(got) == 0 {
 		t.Fatal("nothing emitted for finished requests")
 	}
+	// vLLM's spans as the OTLP file has them: every request-step span lies
+	// inside its parent (Jaeger warns of clock skew otherwise: the parent
+	// comes from another process).
+	parents := map[span.SpanID][2]int64{}
+	for _, p := range fixtureLLMRequests(t) {
+		parents[p.SpanID] = [2]int64{p.Start, p.End}
+	}
+	cut := 0
+	for _, s := range got {
+		p, ok := parents[s.Parent]
+		if !ok || s.Start < p[0] || s.End > p[1] {
+			t.Errorf("%s of step %v: [%d, %d] not inside its llm_request %v", s.Name, attrOf(s, "vllm.step.index"), s.Start, s.End, p)
+		}
+		if v, ok := span.Lookup(s.Attrs, StepEndCutAttr); ok {
+			cut++
+			if v.Num <= 0 {
+				t.Errorf("%s = %d", StepEndCutAttr, v.Num)
+			}
+		}
+	}
+	if cut == 0 {
+		t.Error("no request-step span ends at its last token: the fixture has steps that outlast their requests")
+	}
 	for _, s := range got {
 		if s.Name == "llm_request" {
 			t.Fatal("wrote a root although vLLM's span is known")
@@ -696,4 +719,13 @@ func TestLinkStepDuringSlowEmit(t *testing.T) {
 	if len(l.order) != 1 {
 		t.Fatal("the file that got a step during the flush was dropped")
 	}
+}
+
+// attrOf is s's attribute key, nil when absent.
+func attrOf(s span.Span, key string) any {
+	v, ok := span.Lookup(s.Attrs, key)
+	if !ok {
+		return nil
+	}
+	return v.Num
 }
