@@ -1,7 +1,6 @@
 package linker
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/enginestep"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/tail"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
@@ -508,54 +506,6 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
-// TestFollowLogRotation follows the fixture text log written in two parts
-// with a rotation by rename between them, and checks the timeline ends up
-// as if the log had been loaded whole.
-func TestFollowLogRotation(t *testing.T) {
-	data, err := os.ReadFile(fixturePath("vllm.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.SplitAfter(string(data), "\n")
-	half := len(lines) / 2
-	path := filepath.Join(t.TempDir(), "vllm.log")
-	if err := os.WriteFile(path, []byte(strings.Join(lines[:half], "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tl := NewTimeline(TimelineOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- FollowLog(ctx, path, LoadOptions{Text: vllmlog.TextOptions{Year: 2026, Location: time.UTC}}, tail.Options{PollInterval: 2 * time.Millisecond}, tl,
-			func(err error) { t.Errorf("bad line: %v", err) })
-	}()
-	testkit.WaitFor(t, "the first lines read", 5*time.Second, func() bool { return tl.Len() > 0 })
-	if err := os.Rename(path, path+".1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(strings.Join(lines[half:], "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	want := NewTimeline(TimelineOptions{})
-	loadFile(t, want, "vllm.log", LoadOptions{Text: vllmlog.TextOptions{Year: 2026, Location: time.UTC}})
-	ids := func(tl *Timeline) string {
-		var out []string
-		for _, r := range tl.allRequests() {
-			out = append(out, fmt.Sprintf("%s %d %d", r.ID, r.Arrival, r.Finish))
-		}
-		sort.Strings(out)
-		return strings.Join(out, "\n")
-	}
-	// Everything in both files arrives, and the watermark moves past the
-	// log's last line once the follower is idle.
-	testkit.WaitFor(t, "both files' requests and the watermark past the last line", 5*time.Second, func() bool {
-		return ids(tl) == ids(want) && tl.Watermark(SourceTextLog) > want.Watermark(SourceTextLog)
-	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestDropDoneAndEmitFor(t *testing.T) {
 	tests := []struct {

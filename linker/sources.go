@@ -2,17 +2,15 @@ package linker
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/tail"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 )
 
-// LoadOptions configures Load and FollowLog.
+// LoadOptions configures Load (and package logfiles, which follows logs).
 type LoadOptions struct {
 	// Format of the source; FormatUnknown detects it (vllmlog.DetectFormat).
 	Format vllmlog.Format
@@ -161,49 +159,3 @@ func (lp *lineParser) parse(line []byte) (vllmlog.Record, error) {
 	return vllmlog.ParseJSONLine(line, lp.json)
 }
 
-// FollowLog follows a vLLM log file (text or JSON lines; detected from its
-// first line when opts.Format is FormatUnknown) into tl until ctx ends,
-// across rotation and truncation (package tail). When the follower is
-// caught up, the source's watermark advances to the current time. Bad lines
-// are passed to onBad (which may be nil) and skipped.
-func FollowLog(ctx context.Context, path string, opts LoadOptions, topts tail.Options, tl *Timeline, onBad func(error)) error {
-	var lp *lineParser
-	if opts.Format != vllmlog.FormatUnknown {
-		lp = newLineParser(opts.Format, opts)
-	}
-	idle := topts.OnIdle
-	topts.OnIdle = func(at time.Time) {
-		if lp != nil {
-			tl.Advance(lp.src, at.UnixNano())
-		}
-		if idle != nil {
-			idle(at)
-		}
-	}
-	return tail.Follow(ctx, path, topts, func(l tail.Line) error {
-		if lp == nil {
-			f := vllmlog.DetectFormat(append(append([]byte(nil), l.Text...), '\n'))
-			if f != vllmlog.FormatText && f != vllmlog.FormatJSONLines {
-				return nil // not yet recognisable (startup noise); try the next line
-			}
-			lp = newLineParser(f, opts)
-		}
-		if l.Truncated {
-			if onBad != nil {
-				onBad(fmt.Errorf("%w: %s: line at offset %d too long", vllmlog.ErrMalformed, path, l.Offset))
-			}
-			return nil
-		}
-		rec, err := lp.parse(l.Text)
-		switch {
-		case errors.Is(err, vllmlog.ErrNotRequestLine):
-		case err != nil:
-			if onBad != nil {
-				onBad(fmt.Errorf("%s: offset %d: %w", path, l.Offset, err))
-			}
-		default:
-			tl.AddLogRecord(path, lp.src, rec)
-		}
-		return nil
-	})
-}
