@@ -506,7 +506,6 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
-
 func TestDropDoneAndEmitFor(t *testing.T) {
 	tests := []struct {
 		name    string

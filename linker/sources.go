@@ -158,4 +158,3 @@ func (lp *lineParser) parse(line []byte) (vllmlog.Record, error) {
 	}
 	return vllmlog.ParseJSONLine(line, lp.json)
 }
-
