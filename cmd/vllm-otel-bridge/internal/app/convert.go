@@ -80,13 +80,9 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cfg.Output.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	loc, err := loadLocation(co.timeZone)
+	loc, format, err := requestFlags(co.timeZone, co.requestsFormat)
 	if err != nil {
-		return fmt.Errorf("%w: --timezone: %v", errUsage, err)
-	}
-	format, ok := vllmlog.ParseFormat(co.requestsFormat)
-	if !ok && co.requestsFormat != "auto" {
-		return fmt.Errorf("%w: --requests-format %q is not auto, text, json or otlp", errUsage, co.requestsFormat)
+		return err
 	}
 	logger, err := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {

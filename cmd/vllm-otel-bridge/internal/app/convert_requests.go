@@ -14,6 +14,21 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 )
 
+// requestFlags checks the --timezone and --requests-format flags of
+// convert, inspect and diff: the zone of the text log's times, and the
+// request file format (FormatUnknown for auto).
+func requestFlags(timeZone, requestsFormat string) (*time.Location, vllmlog.Format, error) {
+	loc, err := loadLocation(timeZone)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: --timezone: %v", errUsage, err)
+	}
+	format, ok := vllmlog.ParseFormat(requestsFormat)
+	if !ok && requestsFormat != "auto" {
+		return nil, 0, fmt.Errorf("%w: --requests-format %q is not auto, text, json or otlp", errUsage, requestsFormat)
+	}
+	return loc, format, nil
+}
+
 // loadRequestSources reads convert's --requests: files, globs and folders;
 // OTLP/JSON files of llm_request spans whole, vLLM logs (plain, CRI or
 // Docker json-file, .gz or not) through package logfiles, each content

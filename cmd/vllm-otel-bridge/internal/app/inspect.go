@@ -12,7 +12,6 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/insights"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
-	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/report"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
@@ -74,13 +73,9 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if opt.topKernels <= 0 {
 		return fmt.Errorf("%w: --top-kernels must be positive", errUsage)
 	}
-	loc, err := loadLocation(opt.timeZone)
+	loc, format, err := requestFlags(opt.timeZone, opt.requestsFormat)
 	if err != nil {
-		return fmt.Errorf("%w: --timezone: %v", errUsage, err)
-	}
-	format, ok := vllmlog.ParseFormat(opt.requestsFormat)
-	if !ok && opt.requestsFormat != "auto" {
-		return fmt.Errorf("%w: --requests-format %q is not auto, text, json or otlp", errUsage, opt.requestsFormat)
+		return err
 	}
 	logger, err := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
