@@ -197,6 +197,44 @@ func checkReadmeJaegerQueries(t *testing.T, svc string, got map[string]*Trace, m
 			}
 		}
 	}
+	// The README's tag queries for step verdicts: launch-bound decode
+	// steps, and one rank's steps of one bottleneck (on vllm.rank.step,
+	// where each rank's own figures are).
+	for _, q := range []struct {
+		op   string
+		tags map[string]string
+	}{
+		{"vllm.step.decode", map[string]string{"vllm.step.bottleneck": "launch_bound"}},
+		{"vllm.rank.step", map[string]string{"vllm.rank": "0", "vllm.step.bottleneck": "gpu_compute"}},
+	} {
+		want := map[string]bool{}
+		for id, tr := range got {
+			for _, s := range tr.Spans {
+				match := s.Name == q.op
+				for k, v := range q.tags {
+					match = match && fmt.Sprint(s.Attrs[k]) == v
+				}
+				if match {
+					want[id] = true
+				}
+			}
+		}
+		if len(want) == 0 {
+			t.Fatalf("the example has no %s span with %v: the query below would prove nothing", q.op, q.tags)
+		}
+		found, err := jaegerAPI.FindTagged(ctx, svc, q.op, q.tags, min, max, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(found) != len(want) {
+			t.Errorf("Jaeger: operation %s, tags %v: %d traces, want %d", q.op, q.tags, len(found), len(want))
+		}
+		for _, tr := range found {
+			if !want[tr.TraceID] {
+				t.Errorf("Jaeger: operation %s, tags %v found trace %s, which has no such span", q.op, q.tags, tr.TraceID)
+			}
+		}
+	}
 	found, err := jaegerAPI.FindTagged(ctx, svc, "vllm.step.decode", nil, min, max, 1000)
 	if err != nil {
 		t.Fatal(err)
