@@ -278,8 +278,8 @@ func (c *captureClient) UploadRequest(_ context.Context, body []byte) error {
 
 // BenchmarkGzipLevels compares the candidate gRPC gzip levels on encoded
 // OTLP span requests (~3 MiB, the Exporter's default request size): the
-// stdlib's default (grpc's own compressor), klauspost's default, and
-// klauspost BestSpeed. It reports the compression ratio beside the speed.
+// stdlib's default (grpc's own compressor), klauspost's default,
+// BestSpeed, StatelessCompression and HuffmanOnly. It reports the compression ratio beside the speed.
 func BenchmarkGzipLevels(b *testing.B) {
 	capture := &captureClient{}
 	e := New(capture, DefaultConfig(), nil)
@@ -310,6 +310,11 @@ func BenchmarkGzipLevels(b *testing.B) {
 		{"stdlib-default", std(stdgzip.DefaultCompression)},
 		{"klauspost-default", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, kgzip.DefaultCompression); return z }},
 		{"klauspost-bestspeed", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, kgzip.BestSpeed); return z }},
+		{"klauspost-stateless", func(w io.Writer) io.WriteCloser {
+			z, _ := kgzip.NewWriterLevel(w, kgzip.StatelessCompression)
+			return z
+		}},
+		{"klauspost-huffmanonly", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, kgzip.HuffmanOnly); return z }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(raw))
