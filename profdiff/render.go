@@ -3,12 +3,13 @@ package profdiff
 import (
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"io"
 	"math"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/report"
 )
 
 // WriteJSON writes the report as one indented JSON document.
@@ -156,107 +157,65 @@ func sign(v int64) int {
 	return 1
 }
 
-// WriteHTML writes a self-contained HTML report (no network, no script):
-// per step kind, side-by-side bars of the GPU time by class where both
-// sides carry it, of the step figures and of the compared kernels, then
-// the tables of the text report.
+// WriteHTML writes a self-contained HTML report (no network, no script)
+// through report.RenderHTML: per step kind, side-by-side bars (base vs
+// new) of the GPU time by class where both sides carry it, then the
+// table of that kind's changes; after the kinds, the text report.
 func (r *Report) WriteHTML(w io.Writer) error {
-	type bar struct {
-		Label       string
-		Base, New   string // widths in %
-		BaseT, NewT string
-		Sig         bool
+	if err := report.RenderHTML(w, r.Document()); err != nil {
+		return fmt.Errorf("profdiff: writing HTML: %w", err)
 	}
-	type group struct {
-		Title string
-		Bars  []bar
-	}
-	type kindView struct {
-		Kind   string
-		Line   string
-		Groups []group
-	}
-	var views []kindView
-	for _, s := range r.Summary {
-		v := kindView{Kind: s.StepKind}
+	return nil
+}
+
+// Document is the HTML report as a report.Document.
+func (r *Report) Document() report.Document {
+	d := report.Document{Title: "vllm-otel-bridge diff", Meta: []string{
+		fmt.Sprintf("base: %s (%s)", strings.Join(r.Base.Files, ", "), stepCounts(r.Base)),
+		fmt.Sprintf("new: %s (%s)", strings.Join(r.New.Files, ", "), stepCounts(r.New)),
+		fmt.Sprintf("%d comparisons; significant = Mann-Whitney p < %.2g (0.05 family-wise), 95%% bootstrap CI excluding 0, and at least 2%% of base", r.Comparisons, r.Threshold),
+	}}
+	series := []report.Series{{Name: "base", Color: "#8aa4c8"}, {Name: "new", Color: "#e08a3c"}}
+	cols := []report.Column{{Name: "kind"}, {Name: "name"}, {Name: "base", Right: true}, {Name: "new", Right: true},
+		{Name: "change", Right: true}, {Name: "95% CI", Right: true}, {Name: "p", Right: true}, {Name: "significant"}}
+	for i, s := range r.Summary {
 		var line strings.Builder
 		fmt.Fprintf(&line, "%d → %d steps", s.BaseSteps, s.NewSteps)
 		if c := s.Wall; c != nil {
 			fmt.Fprintf(&line, ", wall %s → %s (%+.1f%%)", dur(c.BaseNs), dur(c.NewNs), pct(c.DeltaNs, c.BaseNs))
 		}
 		fmt.Fprintf(&line, ", %d significant changes", s.Significant)
-		v.Line = line.String()
-		mk := func(title, kind string) group {
-			g := group{Title: title}
-			var max int64 = 1
-			var cs []Change
-			for _, c := range r.Changes {
-				if c.StepKind == s.StepKind && c.Kind == kind {
-					cs = append(cs, c)
-					max = maxI(max, maxI(c.BaseNs, c.NewNs))
-				}
+		sec := report.Section{Title: s.StepKind + " steps", Text: []string{line.String()}}
+		chart := &report.Chart{ID: fmt.Sprintf("diff-chart-%d", i), SideBySide: true, Unit: "ns", Series: series,
+			Caption: "GPU time by class per " + s.StepKind + " step, mean: base vs new"}
+		tab := &report.Table{Columns: cols}
+		for _, c := range r.Changes {
+			if c.StepKind != s.StepKind {
+				continue
 			}
-			for _, c := range cs {
-				g.Bars = append(g.Bars, bar{Label: clip(c.Name, 70), Base: width(c.BaseNs, max), New: width(c.NewNs, max),
-					BaseT: dur(c.BaseNs), NewT: dur(c.NewNs), Sig: c.Significant})
+			if c.Kind == "class" {
+				chart.Bars = append(chart.Bars, report.Bar{Label: c.Name, Values: []int64{max(c.BaseNs, 0), max(c.NewNs, 0)},
+					Note: fmt.Sprintf("%+.1f%%", pct(c.DeltaNs, c.BaseNs))})
 			}
-			return g
+			sig := "no"
+			if c.Significant {
+				sig = "yes"
+			}
+			tab.Rows = append(tab.Rows, []string{c.Kind, c.Name, dur(c.BaseNs), dur(c.NewNs),
+				fmt.Sprintf("%+.1f%%", pct(c.DeltaNs, c.BaseNs)), signed(c.CILowNs) + " … " + signed(c.CIHighNs),
+				fmt.Sprintf("%.2g", c.P), sig})
 		}
-		if s.Classes != nil {
-			v.Groups = append(v.Groups, mk("GPU time by class, per step", "class"))
+		if s.Classes != nil && len(chart.Bars) > 0 {
+			sec.Chart = chart
 		} else {
-			v.Groups = append(v.Groups, group{Title: "GPU time by class: n/a (the step roots carry no vllm.step.gpu_time.* attributes)"})
+			sec.Notes = append(sec.Notes, "GPU time by class: n/a (the step roots carry no vllm.step.gpu_time.* attributes)")
 		}
-		v.Groups = append(v.Groups, mk("Step figures, per step", "step"), mk("Kernels, per step", "kernel"))
-		views = append(views, v)
+		sec.Table = tab
+		d.Sections = append(d.Sections, sec)
 	}
 	var text strings.Builder
-	if err := r.WriteText(&text); err != nil {
-		return err
+	if err := r.WriteText(&text); err == nil {
+		d.Sections = append(d.Sections, report.Section{Title: "Report", Text: strings.Split(strings.TrimRight(text.String(), "\n"), "\n")})
 	}
-	err := htmlTmpl.Execute(w, map[string]any{"Views": views, "Text": text.String()})
-	if err != nil {
-		return fmt.Errorf("profdiff: writing HTML: %w", err)
-	}
-	return nil
+	return d
 }
-
-func maxI(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-func width(v, max int64) string {
-	if v < 0 {
-		v = 0
-	}
-	return fmt.Sprintf("%.1f", 100*float64(v)/float64(max))
-}
-
-var htmlTmpl = template.Must(template.New("diff").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>vllm-otel-bridge diff</title>
-<style>
-body{font:14px system-ui,sans-serif;margin:2em;color:#222}
-h2{margin-top:2em;border-bottom:1px solid #ccc}
-.row{display:grid;grid-template-columns:28em 1fr;gap:.5em;align-items:center;margin:.15em 0}
-.lab{font-family:monospace;font-size:12px;overflow:hidden;white-space:nowrap}
-.sig{font-weight:bold}
-.b{height:.8em;background:#8aa4c8;margin:1px 0}
-.n{height:.8em;background:#e08a3c;margin:1px 0}
-.t{font-size:11px;color:#555}
-pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}
-.key span{display:inline-block;width:1em;height:.8em;margin:0 .3em 0 1em}
-</style></head><body>
-<h1>vllm-otel-bridge diff</h1>
-<p class="key">bars:<span style="background:#8aa4c8"></span>base<span style="background:#e08a3c"></span>new; <b>bold</b> = significant</p>
-{{range .Views}}<h2>{{.Kind}}</h2><p>{{.Line}}</p>
-{{range .Groups}}<h3>{{.Title}}</h3>
-{{range .Bars}}<div class="row"><div class="lab{{if .Sig}} sig{{end}}">{{.Label}}</div><div>
-<div class="b" style="width:{{.Base}}%"></div><div class="n" style="width:{{.New}}%"></div>
-<span class="t">{{.BaseT}} → {{.NewT}}</span></div></div>
-{{end}}{{end}}{{end}}
-<h2>Report</h2><pre>{{.Text}}</pre>
-</body></html>
-`))

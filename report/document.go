@@ -42,11 +42,16 @@ type ListItem struct {
 }
 
 // Chart is a stacked bar chart: one bar per label, one segment per
-// series. Only RenderHTML draws it.
+// series; with SideBySide, one group per label of one bar per series,
+// next to each other (base vs new). Only RenderHTML draws it.
 type Chart struct {
-	Unit   string // of the values, e.g. "ns"
-	Series []Series
-	Bars   []Bar
+	// ID is the SVG element's id; empty is "step-chart". A document with
+	// several charts gives each its own.
+	ID         string
+	SideBySide bool
+	Unit       string // of the values, e.g. "ns"
+	Series     []Series
+	Bars       []Bar
 	// Caption says what the bars show.
 	Caption string
 }

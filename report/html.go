@@ -124,6 +124,10 @@ func writeChart(w *bufio.Writer, c *Chart) {
 		fmt.Fprintf(w, "<span><i style=\"background:%s\"></i>%s</span>", e(s.Color), e(s.Name))
 	}
 	w.WriteString("</div>\n")
+	if c.SideBySide {
+		writeSideBySide(w, c)
+		return
+	}
 	n := len(c.Bars)
 	barW := 24
 	if n > 0 {
@@ -190,6 +194,78 @@ func writeChart(w *bufio.Writer, c *Chart) {
 	if c.Caption != "" {
 		fmt.Fprintf(w, "<p class=\"note\">%s</p>\n", e(c.Caption))
 	}
+}
+
+// writeSideBySide draws one group per Bar of one bar per series, scaled
+// to the largest single value; after the legend, like writeChart.
+func writeSideBySide(w *bufio.Writer, c *Chart) {
+	e := html.EscapeString
+	id := c.ID
+	if id == "" {
+		id = "step-chart"
+	}
+	n, k := len(c.Bars), max(1, len(c.Series))
+	barW := 24
+	if n > 0 {
+		barW = max(3, min(24, 900/(n*k)))
+	}
+	groupW := barW*k + 6
+	plotW := n * groupW
+	width := chartLeft + plotW + 10
+	var top int64
+	for _, b := range c.Bars {
+		for _, v := range b.Values {
+			top = max(top, v)
+		}
+	}
+	plotH := chartHeight - chartTop - chartBottom
+	base := chartTop + plotH
+	fmt.Fprintf(w, "<div class=\"chart\"><svg id=\"%s\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">\n",
+		e(id), width, chartHeight, width, chartHeight, e(c.Caption))
+	fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", chartLeft, base, chartLeft+plotW, base)
+	fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", chartLeft, chartTop, chartLeft, base)
+	if top > 0 {
+		for _, f := range []float64{0.5, 1} {
+			y := float64(base) - f*float64(plotH)
+			fmt.Fprintf(w, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\" fill=\"#555\">%s</text>\n", chartLeft-4, y+3, e(fmtDur(int64(f*float64(top)))))
+			fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eee\"/>\n", chartLeft+1, y, chartLeft+plotW, y)
+		}
+	}
+	for i, b := range c.Bars {
+		x0 := chartLeft + i*groupW + 3
+		tip := []string{b.Label}
+		for j, v := range b.Values {
+			if j >= len(c.Series) || v < 0 {
+				continue
+			}
+			tip = append(tip, fmt.Sprintf("%s: %s", c.Series[j].Name, fmtDur(v)))
+			if v == 0 || top == 0 {
+				continue
+			}
+			h := float64(v) / float64(top) * float64(plotH)
+			fmt.Fprintf(w, "<rect x=\"%d\" y=\"%.2f\" width=\"%d\" height=\"%.2f\" fill=\"%s\"><title>%s: %s</title></rect>\n",
+				x0+j*barW, float64(base)-h, barW-1, h, e(c.Series[j].Color), e(b.Label), e(c.Series[j].Name+" "+fmtDur(v)))
+		}
+		if b.Note != "" {
+			tip = append(tip, b.Note)
+		}
+		fmt.Fprintf(w, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"transparent\" class=\"bar\"><title>%s</title></rect>\n",
+			x0, chartTop, barW*k, plotH, e(strings.Join(tip, "\n")))
+		fmt.Fprintf(w, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">%s</text>\n", x0+barW*k/2, base+14, e(clipLabel(b.Label, max(3, groupW/6))))
+	}
+	w.WriteString("</svg></div>\n")
+	if c.Caption != "" {
+		fmt.Fprintf(w, "<p class=\"note\">%s</p>\n", e(c.Caption))
+	}
+}
+
+// clipLabel cuts an axis label to n characters.
+func clipLabel(l string, n int) string {
+	r := []rune(l)
+	if len(r) <= n {
+		return l
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // shortLabel is the axis label of a bar: its first word group up to a

@@ -61,3 +61,33 @@ func TestRenderHTMLIsSelfContained(t *testing.T) {
 		t.Errorf("page:\n%s", page)
 	}
 }
+
+func TestRenderHTMLSideBySide(t *testing.T) {
+	d := Document{Title: "D", Sections: []Section{{Title: "S", Chart: &Chart{ID: "c1", SideBySide: true,
+		Series: []Series{{Name: "base", Color: "#111"}, {Name: "new", Color: "#222"}},
+		Bars:   []Bar{{Label: "gemm", Values: []int64{2000, 4000}}, {Label: "attn", Values: []int64{1000, -1}}}}}}}
+	var buf bytes.Buffer
+	if err := RenderHTML(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	// 2 groups x 2 series: barW = min(24, 900/4) = 24, group 54 wide.
+	// Largest single value 4000 is the full 230-unit plot; 2000 is half.
+	for _, want := range []string{
+		`<svg id="c1" width="174"`,
+		`<rect x="59" y="123.00" width="23" height="115.00" fill="#111"><title>gemm: base 2.0 µs</title></rect>`,
+		`<rect x="83" y="8.00" width="23" height="230.00" fill="#222"><title>gemm: new 4.0 µs</title></rect>`,
+		`<rect x="113" y="180.50" width="23" height="57.50" fill="#111"><title>attn: base 1.0 µs</title></rect>`,
+		"<title>attn\nbase: 1.0 µs</title>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q\n%s", want, page)
+		}
+	}
+	if got := strings.Count(page, `class="bar"`); got != 2 {
+		t.Errorf("%d bar targets, want 2", got)
+	}
+	if got := strings.Count(page, "<rect"); got != 5 {
+		t.Errorf("%d rects, want 5 (3 values, 2 targets)", got)
+	}
+}

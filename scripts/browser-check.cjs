@@ -4,6 +4,11 @@
 // browser):
 //
 //   node scripts/browser-check.cjs PLAYWRIGHT_CORE_DIR CHROMIUM PAGE.html SHOT.png STEPS
+//   node scripts/browser-check.cjs PLAYWRIGHT_CORE_DIR CHROMIUM DIFF.html SHOT.png CLASSES diff
+//
+// The second form checks a `diff --html` page: CLASSES side-by-side bar
+// groups in its first chart (#diff-chart-0), a changes table per step
+// kind, the text report, and the same network, console and pixel checks.
 //
 // Fails (exit 1) on: any console error or warning, any page error, any
 // request that is not the file itself (the page must be self-contained),
@@ -16,7 +21,9 @@ const path = require('path');
 const fs = require('fs');
 
 async function main() {
-  const [pwDir, chromiumPath, page, shot, stepsArg] = process.argv.slice(2);
+  const [pwDir, chromiumPath, page, shot, stepsArg, mode] = process.argv.slice(2);
+  const diff = mode === 'diff';
+  const chartSel = diff ? '#diff-chart-0' : '#step-chart';
   if (!pwDir || !chromiumPath || !page || !shot || !stepsArg) {
     throw new Error('usage: browser-check.cjs PLAYWRIGHT_CORE_DIR CHROMIUM PAGE.html SHOT.png STEPS');
   }
@@ -43,18 +50,26 @@ async function main() {
     const resp = await p.goto(url, { waitUntil: 'load' });
     if (!resp || !resp.ok()) problems.push(`loading ${url}: ${resp && resp.status()}`);
 
-    const dom = await p.evaluate(() => {
+    const dom = await p.evaluate((chartSel) => {
       const h2 = [...document.querySelectorAll('h2')].map((h) => h.textContent);
       const stepsSection = [...document.querySelectorAll('section')].find((s) => s.querySelector('h2').textContent === 'Steps');
       return {
         title: document.querySelector('h1') && document.querySelector('h1').textContent,
         h2,
-        bars: document.querySelectorAll('#step-chart rect.bar').length,
+        bars: document.querySelectorAll(chartSel + ' rect.bar').length,
+        tableRows: document.querySelectorAll('section tbody tr').length,
         stepRows: stepsSection ? stepsSection.querySelectorAll('tbody tr').length : -1,
         checks: document.querySelectorAll('ul.check > li').length,
         text: document.body.innerText,
       };
-    });
+    }, chartSel);
+    if (diff) {
+      if (dom.title !== 'vllm-otel-bridge diff') problems.push(`title ${JSON.stringify(dom.title)}`);
+      if (!dom.h2.some((h) => h.endsWith(' steps'))) problems.push(`no step-kind section (sections: ${dom.h2.join(', ')})`);
+      if (!dom.h2.includes('Report')) problems.push('no text report section');
+      if (dom.bars !== steps) problems.push(`${dom.bars} bar groups in the chart, want ${steps}`);
+      if (dom.tableRows < steps) problems.push(`${dom.tableRows} changes rows, want at least ${steps}`);
+    } else {
     if (dom.title !== 'vllm-otel-bridge inspect') problems.push(`title ${JSON.stringify(dom.title)}`);
     for (const want of ['GPU time per step', 'Steps', 'Checklist', 'Requests']) {
       if (!dom.h2.includes(want)) problems.push(`no section "${want}" (sections: ${dom.h2.join(', ')})`);
@@ -63,9 +78,10 @@ async function main() {
     if (dom.bars !== steps) problems.push(`${dom.bars} bars in the chart, want ${steps}`);
     if (dom.stepRows !== steps) problems.push(`${dom.stepRows} rows in the steps table, want ${steps}`);
     if (dom.checks !== 6) problems.push(`${dom.checks} checklist items, want 6`);
+    }
 
     await p.screenshot({ path: shot, fullPage: true });
-    const chart = await p.locator('#step-chart').screenshot();
+    const chart = await p.locator(chartSel).screenshot();
     // The legend's colors are the series' colors.
     const colors = await p.evaluate(() => [...document.querySelectorAll('.legend i')].map((i) => getComputedStyle(i).backgroundColor));
     // Count the chart screenshot's pixels in a blank page's canvas (a
@@ -98,7 +114,7 @@ async function main() {
     if (total === 0 || px.ink / total < 0.05) problems.push(`chart screenshot ${px.w}x${px.h} is blank: ${px.ink} inked pixels`);
     if (colors.length < 2 || present < 2) problems.push(`chart screenshot shows ${present} of the ${colors.length} legend colors (${px.per.join(', ')} px), want at least 2`);
     if (seriesPx / total < 0.05) problems.push(`only ${seriesPx} pixels of the series' colors in the chart screenshot`);
-    console.log(`browser-check: ${dom.bars} bars, ${dom.stepRows} step rows, ${dom.checks} checklist items; chart ${px.w}x${px.h}, ${(100 * px.ink / total).toFixed(1)}% inked, ${present} of ${colors.length} series drawn (${(100 * seriesPx / total).toFixed(1)}% of the pixels); screenshot ${shot} (${fs.statSync(shot).size} B)`);
+    console.log(`browser-check${diff ? ' (diff)' : ''}: ${dom.bars} bars, ${diff ? dom.tableRows + ' table rows' : dom.stepRows + ' step rows'}, ${dom.checks} checklist items; chart ${px.w}x${px.h}, ${(100 * px.ink / total).toFixed(1)}% inked, ${present} of ${colors.length} series drawn (${(100 * seriesPx / total).toFixed(1)}% of the pixels); screenshot ${shot} (${fs.statSync(shot).size} B)`);
   } finally {
     await browser.close();
   }

@@ -8,7 +8,8 @@
 #   vet       go vet ./... and go vet -tags e2e ./e2e/...
 #   unit      go test -race -count=1 ./..., then the converter's big
 #             scratch-mode comparisons without -race
-#   browser   the `inspect --html` page of the bundled example opened in
+#   browser   the `inspect --html` page of the bundled example and the
+#             `diff --html` page of profdiff's test pair opened in
 #             headless Chromium (scripts/browser-check.cjs): no console or
 #             page error, no request, the chart drawn; Debian's chromium
 #             (and nodejs/npm) installed with apt, playwright-core with npm
@@ -241,6 +242,12 @@ run_browser() {
 		examples/data/*.pt.trace.json.gz >"$dir/inspect.txt" || { echo "inspect failed; see $dir"; return 1; }
 	node scripts/browser-check.cjs "$PW_DIR/node_modules/playwright-core" "$CHROMIUM" \
 		"$dir/inspect.html" "$dir/inspect.png" 30 || rc=1
+	# diff --html of profdiff's test pair (CUDA graphs off vs on): 9 GPU
+	# time classes, base vs new side by side.
+	go run ./cmd/vllm-otel-bridge diff --html "$dir/diff.html" profdiff/testdata/device/*.pt.trace.json.gz \
+		>"$dir/diff.txt" || { echo "diff failed; see $dir"; return 1; }
+	node scripts/browser-check.cjs "$PW_DIR/node_modules/playwright-core" "$CHROMIUM" \
+		"$dir/diff.html" "$dir/diff.png" 9 diff || rc=1
 	if ((rc == 0)); then
 		rm -rf "$dir"
 	else
