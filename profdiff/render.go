@@ -45,8 +45,8 @@ func (r *Report) WriteText(w io.Writer) error {
 			if !c.Significant {
 				break
 			}
-			fmt.Fprintf(&b, "  %-8s %-6s %-44s %10s → %-10s %+8.1f%%  (%s, 95%% CI %s … %s, p=%.2g)\n",
-				c.StepKind, c.Kind, clip(c.Name, 44), dur(c.BaseNs), dur(c.NewNs), pct(c.DeltaNs, c.BaseNs),
+			fmt.Fprintf(&b, "  %-8s %-6s %-44s %10s → %-10s %9s  (%s, 95%% CI %s … %s, p=%.2g)\n",
+				c.StepKind, c.Kind, clip(c.Name, 44), dur(c.BaseNs), dur(c.NewNs), pctText(c.DeltaNs, c.BaseNs),
 				signed(c.DeltaNs)+unit, signed(c.CILowNs), signed(c.CIHighNs), c.P)
 		}
 	}
@@ -150,6 +150,18 @@ func pct(v, base int64) float64 {
 	return 100 * float64(v) / float64(base)
 }
 
+// pctText is the change in percent of base, "new" where base is 0 (a
+// figure that was zero on the base side has no percentage).
+func pctText(v, base int64) string {
+	if base == 0 {
+		if v == 0 {
+			return "+0.0%"
+		}
+		return "new"
+	}
+	return fmt.Sprintf("%+.1f%%", pct(v, base))
+}
+
 func sign(v int64) int {
 	if v < 0 {
 		return -1
@@ -195,14 +207,14 @@ func (r *Report) Document() report.Document {
 			}
 			if c.Kind == "class" {
 				chart.Bars = append(chart.Bars, report.Bar{Label: c.Name, Values: []int64{max(c.BaseNs, 0), max(c.NewNs, 0)},
-					Note: fmt.Sprintf("%+.1f%%", pct(c.DeltaNs, c.BaseNs))})
+					Note: pctText(c.DeltaNs, c.BaseNs)})
 			}
 			sig := "no"
 			if c.Significant {
 				sig = "yes"
 			}
 			tab.Rows = append(tab.Rows, []string{c.Kind, c.Name, dur(c.BaseNs), dur(c.NewNs),
-				fmt.Sprintf("%+.1f%%", pct(c.DeltaNs, c.BaseNs)), signed(c.CILowNs) + " … " + signed(c.CIHighNs),
+				pctText(c.DeltaNs, c.BaseNs), signed(c.CILowNs) + " … " + signed(c.CIHighNs),
 				fmt.Sprintf("%.2g", c.P), sig})
 		}
 		if s.Classes != nil && len(chart.Bars) > 0 {
