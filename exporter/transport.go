@@ -144,8 +144,15 @@ func NewGRPCClient(o TransportOptions) (*GRPCClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Compression != "" {
-		opts = append(opts, otlptracegrpc.WithCompressor(o.Compression))
+	// otlptracegrpc knows only "gzip": any other name, "none" included,
+	// means no compression but is reported as an invalid compressor on the
+	// process's log. "none" is passed only where it must override an
+	// OTEL_EXPORTER_OTLP_*COMPRESSION variable.
+	switch {
+	case o.Compression == "gzip":
+		opts = append(opts, otlptracegrpc.WithCompressor("gzip"))
+	case o.Compression == "none" && envCompression(os.Getenv) != "":
+		opts = append(opts, otlptracegrpc.WithCompressor("none"))
 	}
 	return &GRPCClient{otlptracegrpc.NewClient(opts...)}, nil
 }
@@ -218,6 +225,15 @@ func NewHTTPClient(o HTTPOptions) (*HTTPClient, error) {
 		opts = append(opts, otlptracehttp.WithEncoding(enc))
 	}
 	return &HTTPClient{Client: otlptracehttp.NewClient(opts...), json: useJSON}, nil
+}
+
+// envCompression returns OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, else
+// OTEL_EXPORTER_OTLP_COMPRESSION.
+func envCompression(getenv func(string) string) string {
+	if v := getenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"); v != "" {
+		return v
+	}
+	return getenv("OTEL_EXPORTER_OTLP_COMPRESSION")
 }
 
 // envProtocol returns OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
