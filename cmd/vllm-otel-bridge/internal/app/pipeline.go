@@ -165,25 +165,16 @@ func (p *filePipeline) identity() []span.Attr {
 // and hostName when the name says none. The converter adds what the trace
 // content says (GPU, CUDA versions, distributedInfo) for keys not set.
 func (p *filePipeline) resource(job fileJob) []span.Attr {
-	attrs := []span.Attr{span.String("service.name", p.serviceName)}
-	seen := map[string]bool{"service.name": true}
+	attrs := p.identity()
+	seen := make(map[string]bool, len(attrs))
+	for _, a := range attrs {
+		seen[a.Key] = true
+	}
 	add := func(a span.Attr) {
 		if !seen[a.Key] {
 			seen[a.Key] = true
 			attrs = append(attrs, a)
 		}
-	}
-	keys := make([]string, 0, len(p.attrs))
-	for k := range p.attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if k == "service.name" {
-			attrs[0] = span.String(k, p.attrs[k])
-			continue
-		}
-		add(span.String(k, p.attrs[k]))
 	}
 	if job.named {
 		for _, a := range job.name.ResourceAttrs() {
