@@ -140,6 +140,18 @@ func (p *filePipeline) options(job fileJob) converter.Options {
 	return opts
 }
 
+// convertOptions is p.options(job) with the spill file the configuration
+// asks for; closeSpill releases it (a no-op without one).
+func (p *filePipeline) convertOptions(job fileJob) (opts converter.Options, closeSpill func(), err error) {
+	opts = p.options(job)
+	sp, err := openSpill(p.convert.SpillDir)
+	if err != nil || sp == nil {
+		return opts, func() {}, err
+	}
+	opts.Spill = sp
+	return opts, func() { sp.Close() }, nil
+}
+
 // identity is what makes this pipeline's exports differ from another's
 // (converter.Options.IdentityAttrs): the service name and the user's
 // resource attributes, sorted by key.
@@ -299,15 +311,11 @@ func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter
 	if job.size >= 0 {
 		r = io.LimitReader(f, job.size)
 	}
-	opts := p.options(job)
-	sp, err := openSpill(p.convert.SpillDir)
+	opts, closeSpill, err := p.convertOptions(job)
 	if err != nil {
 		return converter.Stats{}, err
 	}
-	if sp != nil {
-		defer sp.Close()
-		opts.Spill = sp
-	}
+	defer closeSpill()
 	emit := func(b *span.Batch) error {
 		if p.traceIDs {
 			for i := range b.Spans {
