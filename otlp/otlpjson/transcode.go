@@ -163,6 +163,56 @@ func (o *wobj) str(k string, p []byte) bool {
 	return ok
 }
 
+// oneU32 writes the singular unsigned field of rank r as member k.
+func (o *wobj) oneU32(r int, k string, v uint64) bool {
+	if !o.one(r) {
+		return false
+	}
+	o.u32(k, uint32(v))
+	return true
+}
+
+// oneU64 writes the singular fixed64 field of rank r as member k.
+func (o *wobj) oneU64(r int, k string, v uint64) bool {
+	if !o.one(r) {
+		return false
+	}
+	o.u64(k, v)
+	return true
+}
+
+// oneI32 writes the singular int32 or enum field of rank r as member k.
+func (o *wobj) oneI32(r int, k string, v uint64) bool {
+	if !o.one(r) {
+		return false
+	}
+	o.i32(k, int32(v))
+	return true
+}
+
+// oneID writes the singular trace or span id of rank r as member k (hex).
+func (o *wobj) oneID(r int, k string, p []byte) bool {
+	if !o.one(r) {
+		return false
+	}
+	o.hexID(k, p)
+	return true
+}
+
+// msg writes member k (no key when k is empty: an array element) with the
+// value appendWire makes of the payload p.
+func (o *wobj) msg(k string, p []byte, appendWire func(dst, p []byte) ([]byte, bool)) bool {
+	if k != "" {
+		o.key(k)
+	}
+	var ok bool
+	o.dst, ok = appendWire(o.dst, p)
+	return ok
+}
+
+// appendAttributeWire writes an attribute, a KeyValue at depth 0.
+func appendAttributeWire(dst, p []byte) ([]byte, bool) { return appendKeyValueWire(dst, p, 0) }
+
 const (
 	bytesT   = protowire.BytesType
 	varintT  = protowire.VarintType
@@ -203,14 +253,9 @@ func appendResourceSpansWire(dst, b []byte) ([]byte, bool) {
 		ok := false
 		switch num {
 		case 1:
-			if ok = o.one(1); ok {
-				o.key(`"resource":`)
-				o.dst, ok = appendResourceWire(o.dst, p)
-			}
+			ok = o.one(1) && o.msg(`"resource":`, p, appendResourceWire)
 		case 2:
-			if ok = o.elem(2, `"scopeSpans":`); ok {
-				o.dst, ok = appendScopeSpansWire(o.dst, p)
-			}
+			ok = o.elem(2, `"scopeSpans":`) && o.msg("", p, appendScopeSpansWire)
 		case 3:
 			ok = o.one(3) && o.str(`"schemaUrl":`, p)
 		}
@@ -233,17 +278,11 @@ func appendResourceWire(dst, b []byte) ([]byte, bool) {
 		ok := false
 		switch {
 		case num == 1 && typ == bytesT:
-			if ok = o.elem(1, `"attributes":`); ok {
-				o.dst, ok = appendKeyValueWire(o.dst, p, 0)
-			}
+			ok = o.elem(1, `"attributes":`) && o.msg("", p, appendAttributeWire)
 		case num == 2 && typ == varintT:
-			if ok = o.one(2); ok {
-				o.u32(`"droppedAttributesCount":`, uint32(v))
-			}
+			ok = o.oneU32(2, `"droppedAttributesCount":`, v)
 		case num == 3 && typ == bytesT:
-			if ok = o.elem(3, `"entityRefs":`); ok {
-				o.dst, ok = appendEntityRefWire(o.dst, p)
-			}
+			ok = o.elem(3, `"entityRefs":`) && o.msg("", p, appendEntityRefWire)
 		}
 		if !ok {
 			return o.dst, false
@@ -268,13 +307,9 @@ func appendEntityRefWire(dst, b []byte) ([]byte, bool) {
 		case 2:
 			ok = o.one(2) && o.str(`"type":`, p)
 		case 3:
-			if ok = o.elem(3, `"idKeys":`); ok {
-				o.dst, ok = appendWireString(o.dst, p)
-			}
+			ok = o.elem(3, `"idKeys":`) && o.msg("", p, appendWireString)
 		case 4:
-			if ok = o.elem(4, `"descriptionKeys":`); ok {
-				o.dst, ok = appendWireString(o.dst, p)
-			}
+			ok = o.elem(4, `"descriptionKeys":`) && o.msg("", p, appendWireString)
 		}
 		if !ok {
 			return o.dst, false
@@ -295,14 +330,9 @@ func appendScopeSpansWire(dst, b []byte) ([]byte, bool) {
 		ok := false
 		switch num {
 		case 1:
-			if ok = o.one(1); ok {
-				o.key(`"scope":`)
-				o.dst, ok = appendScopeWire(o.dst, p)
-			}
+			ok = o.one(1) && o.msg(`"scope":`, p, appendScopeWire)
 		case 2:
-			if ok = o.elem(2, `"spans":`); ok {
-				o.dst, ok = appendSpanWire(o.dst, p)
-			}
+			ok = o.elem(2, `"spans":`) && o.msg("", p, appendSpanWire)
 		case 3:
 			ok = o.one(3) && o.str(`"schemaUrl":`, p)
 		}
@@ -330,13 +360,9 @@ func appendScopeWire(dst, b []byte) ([]byte, bool) {
 		case num == 2 && typ == bytesT:
 			ok = o.one(2) && o.str(`"version":`, p)
 		case num == 3 && typ == bytesT:
-			if ok = o.elem(3, `"attributes":`); ok {
-				o.dst, ok = appendKeyValueWire(o.dst, p, 0)
-			}
+			ok = o.elem(3, `"attributes":`) && o.msg("", p, appendAttributeWire)
 		case num == 4 && typ == varintT:
-			if ok = o.one(4); ok {
-				o.u32(`"droppedAttributesCount":`, uint32(v))
-			}
+			ok = o.oneU32(4, `"droppedAttributesCount":`, v)
 		}
 		if !ok {
 			return o.dst, false
@@ -376,62 +402,35 @@ func appendSpanWire(dst, b []byte) ([]byte, bool) {
 		ok := false
 		switch num {
 		case 1:
-			if ok = typ == bytesT && o.one(1); ok {
-				o.hexID(`"traceId":`, p)
-			}
+			ok = typ == bytesT && o.oneID(1, `"traceId":`, p)
 		case 2:
-			if ok = typ == bytesT && o.one(2); ok {
-				o.hexID(`"spanId":`, p)
-			}
+			ok = typ == bytesT && o.oneID(2, `"spanId":`, p)
 		case 3:
 			ok = typ == bytesT && o.one(3) && o.str(`"traceState":`, p)
 		case 4:
-			if ok = typ == bytesT && o.one(4); ok {
-				o.hexID(`"parentSpanId":`, p)
-			}
+			ok = typ == bytesT && o.oneID(4, `"parentSpanId":`, p)
 		case 5:
 			ok = typ == bytesT && o.one(5) && o.str(`"name":`, p)
 		case 6:
-			if ok = typ == varintT && o.one(6); ok {
-				o.i32(`"kind":`, int32(v))
-			}
+			ok = typ == varintT && o.oneI32(6, `"kind":`, v)
 		case 7:
-			if ok = typ == fixed64T && o.one(7); ok {
-				o.u64(`"startTimeUnixNano":`, v)
-			}
+			ok = typ == fixed64T && o.oneU64(7, `"startTimeUnixNano":`, v)
 		case 8:
-			if ok = typ == fixed64T && o.one(8); ok {
-				o.u64(`"endTimeUnixNano":`, v)
-			}
+			ok = typ == fixed64T && o.oneU64(8, `"endTimeUnixNano":`, v)
 		case 9:
-			if ok = typ == bytesT && o.elem(9, `"attributes":`); ok {
-				o.dst, ok = appendKeyValueWire(o.dst, p, 0)
-			}
+			ok = typ == bytesT && o.elem(9, `"attributes":`) && o.msg("", p, appendAttributeWire)
 		case 10:
-			if ok = typ == varintT && o.one(10); ok {
-				o.u32(`"droppedAttributesCount":`, uint32(v))
-			}
+			ok = typ == varintT && o.oneU32(10, `"droppedAttributesCount":`, v)
 		case 11:
-			if ok = typ == bytesT && o.elem(11, `"events":`); ok {
-				o.dst, ok = appendEventWire(o.dst, p)
-			}
+			ok = typ == bytesT && o.elem(11, `"events":`) && o.msg("", p, appendEventWire)
 		case 12:
-			if ok = typ == varintT && o.one(12); ok {
-				o.u32(`"droppedEventsCount":`, uint32(v))
-			}
+			ok = typ == varintT && o.oneU32(12, `"droppedEventsCount":`, v)
 		case 13:
-			if ok = typ == bytesT && o.elem(13, `"links":`); ok {
-				o.dst, ok = appendLinkWire(o.dst, p)
-			}
+			ok = typ == bytesT && o.elem(13, `"links":`) && o.msg("", p, appendLinkWire)
 		case 14:
-			if ok = typ == varintT && o.one(14); ok {
-				o.u32(`"droppedLinksCount":`, uint32(v))
-			}
+			ok = typ == varintT && o.oneU32(14, `"droppedLinksCount":`, v)
 		case 15:
-			if ok = typ == bytesT && o.one(15); ok {
-				o.key(`"status":`)
-				o.dst, ok = appendStatusWire(o.dst, p)
-			}
+			ok = typ == bytesT && o.one(15) && o.msg(`"status":`, p, appendStatusWire)
 		}
 		if !ok {
 			return o.dst, false
@@ -471,19 +470,13 @@ func appendEventWire(dst, b []byte) ([]byte, bool) {
 		ok := false
 		switch {
 		case num == 1 && typ == fixed64T:
-			if ok = o.one(1); ok {
-				o.u64(`"timeUnixNano":`, v)
-			}
+			ok = o.oneU64(1, `"timeUnixNano":`, v)
 		case num == 2 && typ == bytesT:
 			ok = o.one(2) && o.str(`"name":`, p)
 		case num == 3 && typ == bytesT:
-			if ok = o.elem(3, `"attributes":`); ok {
-				o.dst, ok = appendKeyValueWire(o.dst, p, 0)
-			}
+			ok = o.elem(3, `"attributes":`) && o.msg("", p, appendAttributeWire)
 		case num == 4 && typ == varintT:
-			if ok = o.one(4); ok {
-				o.u32(`"droppedAttributesCount":`, uint32(v))
-			}
+			ok = o.oneU32(4, `"droppedAttributesCount":`, v)
 		}
 		if !ok {
 			return o.dst, false
@@ -505,27 +498,17 @@ func appendLinkWire(dst, b []byte) ([]byte, bool) {
 		ok := false
 		switch {
 		case num == 1 && typ == bytesT:
-			if ok = o.one(1); ok {
-				o.hexID(`"traceId":`, p)
-			}
+			ok = o.oneID(1, `"traceId":`, p)
 		case num == 2 && typ == bytesT:
-			if ok = o.one(2); ok {
-				o.hexID(`"spanId":`, p)
-			}
+			ok = o.oneID(2, `"spanId":`, p)
 		case num == 3 && typ == bytesT:
 			ok = o.one(3) && o.str(`"traceState":`, p)
 		case num == 4 && typ == bytesT:
-			if ok = o.elem(4, `"attributes":`); ok {
-				o.dst, ok = appendKeyValueWire(o.dst, p, 0)
-			}
+			ok = o.elem(4, `"attributes":`) && o.msg("", p, appendAttributeWire)
 		case num == 5 && typ == varintT:
-			if ok = o.one(5); ok {
-				o.u32(`"droppedAttributesCount":`, uint32(v))
-			}
+			ok = o.oneU32(5, `"droppedAttributesCount":`, v)
 		case num == 6 && typ == fixed32T:
-			if ok = o.one(6); ok {
-				o.u32(`"flags":`, uint32(v))
-			}
+			ok = o.oneU32(6, `"flags":`, v)
 		}
 		if !ok {
 			return o.dst, false
@@ -548,9 +531,7 @@ func appendStatusWire(dst, b []byte) ([]byte, bool) {
 		case num == 2 && typ == bytesT:
 			ok = o.one(2) && o.str(`"message":`, p)
 		case num == 3 && typ == varintT:
-			if ok = o.one(3); ok {
-				o.i32(`"code":`, int32(v))
-			}
+			ok = o.oneI32(3, `"code":`, v)
 		}
 		if !ok {
 			return o.dst, false
@@ -595,9 +576,7 @@ func appendKeyValueWire(dst, b []byte, depth int) ([]byte, bool) {
 				o.dst, ok = appendAnyValueWire(o.dst, p, depth)
 			}
 		case num == 3 && typ == varintT:
-			if ok = o.one(3); ok {
-				o.i32(`"keyStrindex":`, int32(v))
-			}
+			ok = o.oneI32(3, `"keyStrindex":`, v)
 		}
 		if !ok {
 			return o.dst, false

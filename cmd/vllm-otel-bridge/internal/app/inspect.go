@@ -156,15 +156,11 @@ func inspectFile(ctx context.Context, p *filePipeline, job fileJob, add func(*sp
 		return converter.Stats{}, err
 	}
 	defer f.Close()
-	opts := p.options(job)
-	sp, err := openSpill(p.convert.SpillDir)
+	opts, closeSpill, err := p.convertOptions(job)
 	if err != nil {
 		return converter.Stats{}, err
 	}
-	if sp != nil {
-		defer sp.Close()
-		opts.Spill = sp
-	}
+	defer closeSpill()
 	return converter.Convert(ctx, f, opts, add)
 }
 

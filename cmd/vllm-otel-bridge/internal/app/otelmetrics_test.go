@@ -282,6 +282,19 @@ func checkOTLPStep(t *testing.T, m *metricsReceiver) {
 // TestStepMetricsOverOTLPWithTheSpansTLSAndHeaders gives the metrics the
 // output's mTLS files and headers, against a receiver that requires a
 // client certificate.
+// pushOneStep records one decode step through the OTel metrics built from
+// cfg (an hour's interval) and returns what the shutdown push returned.
+func pushOneStep(t *testing.T, cfg Config) error {
+	t.Helper()
+	om, err := newOTelMetrics(context.Background(), cfg, "", newTelemetry(discardLogger()).reg,
+		envOf("OTEL_METRIC_EXPORT_INTERVAL", "3600000"), discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(om, oneDecodeStep())
+	return om.shutdown(5 * time.Second)
+}
+
 func TestStepMetricsOverOTLPWithTheSpansTLSAndHeaders(t *testing.T) {
 	pki := testkit.NewPKI(t)
 	m := startGRPCMetricsReceiver(t, grpc.Creds(credentials.NewTLS(pki.ServerTLS(true))))
@@ -290,13 +303,7 @@ func TestStepMetricsOverOTLPWithTheSpansTLSAndHeaders(t *testing.T) {
 	cfg.Output.Sink.Transport.TLS.CAFile = pki.CAFile
 	cfg.Output.Sink.Transport.TLS.CertFile, cfg.Output.Sink.Transport.TLS.KeyFile = pki.ClientCertFile, pki.ClientKeyFile
 	cfg.Output.Sink.Transport.Headers = map[string]string{"x-tenant": "team-b"}
-	om, err := newOTelMetrics(context.Background(), cfg, "", newTelemetry(discardLogger()).reg,
-		envOf("OTEL_METRIC_EXPORT_INTERVAL", "3600000"), discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	record(om, oneDecodeStep())
-	if err := om.shutdown(5 * time.Second); err != nil {
+	if err := pushOneStep(t, cfg); err != nil {
 		t.Fatal(err)
 	}
 	checkOTLPStep(t, m)
@@ -328,14 +335,8 @@ func TestStepMetricsOverOTLPHTTPTakeTheMetricsPath(t *testing.T) {
 	cfg.Output.Sink.Transport.Endpoint = base + "/v1/traces" // spans' URL as given
 	cfg.Output.Sink.Transport.Headers = map[string]string{"X-Tenant": "team-a"}
 	cfg.Output.Sink.Protocol = "http/protobuf"
-	om, err := newOTelMetrics(context.Background(), cfg, "", newTelemetry(discardLogger()).reg,
-		envOf("OTEL_METRIC_EXPORT_INTERVAL", "3600000"), discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	record(om, oneDecodeStep())
 	// Shutdown pushes what was recorded (the interval is an hour).
-	if err := om.shutdown(5 * time.Second); err != nil {
+	if err := pushOneStep(t, cfg); err != nil {
 		t.Fatal(err)
 	}
 	checkOTLPStep(t, m)

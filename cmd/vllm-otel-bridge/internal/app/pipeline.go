@@ -140,6 +140,18 @@ func (p *filePipeline) options(job fileJob) converter.Options {
 	return opts
 }
 
+// convertOptions is p.options(job) with the spill file the configuration
+// asks for; closeSpill releases it (a no-op without one).
+func (p *filePipeline) convertOptions(job fileJob) (opts converter.Options, closeSpill func(), err error) {
+	opts = p.options(job)
+	sp, err := openSpill(p.convert.SpillDir)
+	if err != nil || sp == nil {
+		return opts, func() {}, err
+	}
+	opts.Spill = sp
+	return opts, func() { sp.Close() }, nil
+}
+
 // identity is what makes this pipeline's exports differ from another's
 // (converter.Options.IdentityAttrs): the service name and the user's
 // resource attributes, sorted by key.
@@ -165,25 +177,16 @@ func (p *filePipeline) identity() []span.Attr {
 // and hostName when the name says none. The converter adds what the trace
 // content says (GPU, CUDA versions, distributedInfo) for keys not set.
 func (p *filePipeline) resource(job fileJob) []span.Attr {
-	attrs := []span.Attr{span.String("service.name", p.serviceName)}
-	seen := map[string]bool{"service.name": true}
+	attrs := p.identity()
+	seen := make(map[string]bool, len(attrs))
+	for _, a := range attrs {
+		seen[a.Key] = true
+	}
 	add := func(a span.Attr) {
 		if !seen[a.Key] {
 			seen[a.Key] = true
 			attrs = append(attrs, a)
 		}
-	}
-	keys := make([]string, 0, len(p.attrs))
-	for k := range p.attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if k == "service.name" {
-			attrs[0] = span.String(k, p.attrs[k])
-			continue
-		}
-		add(span.String(k, p.attrs[k]))
 	}
 	if job.named {
 		for _, a := range job.name.ResourceAttrs() {
@@ -308,15 +311,11 @@ func (p *filePipeline) convertFile(ctx context.Context, job fileJob, t *exporter
 	if job.size >= 0 {
 		r = io.LimitReader(f, job.size)
 	}
-	opts := p.options(job)
-	sp, err := openSpill(p.convert.SpillDir)
+	opts, closeSpill, err := p.convertOptions(job)
 	if err != nil {
 		return converter.Stats{}, err
 	}
-	if sp != nil {
-		defer sp.Close()
-		opts.Spill = sp
-	}
+	defer closeSpill()
 	emit := func(b *span.Batch) error {
 		if p.traceIDs {
 			for i := range b.Spans {
