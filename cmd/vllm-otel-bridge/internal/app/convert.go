@@ -34,12 +34,9 @@ Flags:
 
 // convertOptions are the flags of convert beyond the shared output flags.
 type convertOptions struct {
-	requests       []string
-	requestsFormat string
-	taskPattern    string
-	timeZone       string
-	summary        bool
-	appendOut      bool
+	requestOptions
+	summary   bool
+	appendOut bool
 }
 
 func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -56,10 +53,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	bindConvertFlags(fs, &cfg.Convert)
 	fs.StringVar(&cfg.ServiceName, "service-name", cfg.ServiceName, "service.name of the exported spans")
 	fs.Var((*mapValue)(&cfg.ResourceAttributes), "resource-attributes", "extra resource attributes, k=v,k2=v2")
-	fs.Var(newList(&co.requests), "requests", "request data: a vLLM text log, JSON log or OTLP/JSON file of llm_request spans, plain or in a CRI or Docker json-file wrapper, .gz or not; a file, glob or folder; repeatable")
-	fs.StringVar(&co.taskPattern, "task-pattern", "", "regexp over a request log's path with a (?P<task>…) group (vllm.request.task); empty = a folder's files by name, none = off")
-	fs.StringVar(&co.requestsFormat, "requests-format", "auto", "auto, text, json or otlp")
-	fs.StringVar(&co.timeZone, "timezone", "Local", "time zone of text-log timestamps (IANA name, UTC or Local)")
+	bindRequestFlags(fs, &co.requestOptions)
 	fs.BoolVar(&co.summary, "summary", true, "print a summary of each file")
 	fs.BoolVar(&co.appendOut, "append", false, "append to the -o file instead of replacing it (by default -o writes a new file and renames it over the old one once every input converted)")
 	fs.StringVar(&cfg.Log.Level, "log-level", "warn", "debug, info, warn or error")

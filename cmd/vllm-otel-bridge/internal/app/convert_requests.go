@@ -3,6 +3,7 @@ package app
 import (
 	"compress/gzip"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,23 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/logfiles"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 )
+
+// requestOptions are the request flags convert and inspect share.
+type requestOptions struct {
+	requests       []string
+	requestsFormat string
+	taskPattern    string
+	timeZone       string
+}
+
+// bindRequestFlags binds --requests, --task-pattern, --requests-format
+// and --timezone.
+func bindRequestFlags(fs *flag.FlagSet, o *requestOptions) {
+	fs.Var(newList(&o.requests), "requests", "request data: a vLLM text log, JSON log or OTLP/JSON file of llm_request spans, plain or in a CRI or Docker json-file wrapper, .gz or not; a file, glob or folder; repeatable")
+	fs.StringVar(&o.taskPattern, "task-pattern", "", "regexp over a request log's path with a (?P<task>…) group (vllm.request.task); empty = a folder's files by name, none = off")
+	fs.StringVar(&o.requestsFormat, "requests-format", "auto", "auto, text, json or otlp")
+	fs.StringVar(&o.timeZone, "timezone", "Local", "time zone of text-log timestamps (IANA name, UTC or Local)")
+}
 
 // requestFlags checks the --timezone and --requests-format flags of
 // convert, inspect and diff: the zone of the text log's times, and the

@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/insights"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/logfiles"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/report"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
@@ -32,12 +34,10 @@ Flags:
 
 // inspectOptions are the flags of inspect.
 type inspectOptions struct {
-	requests       []string
-	requestsFormat string
-	timeZone       string
-	json           bool
-	html           string
-	topKernels     int
+	requestOptions
+	json       bool
+	html       string
+	topKernels int
 }
 
 func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -52,9 +52,7 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprint(fs.Output(), inspectUsage)
 		fs.PrintDefaults()
 	}
-	fs.Var(newList(&opt.requests), "requests", "request data: a vLLM text log, JSON log or OTLP/JSON file of llm_request spans; repeatable")
-	fs.StringVar(&opt.requestsFormat, "requests-format", "auto", "auto, text, json or otlp")
-	fs.StringVar(&opt.timeZone, "timezone", "Local", "time zone of text-log timestamps (IANA name, UTC or Local)")
+	bindRequestFlags(fs, &opt.requestOptions)
 	fs.BoolVar(&opt.json, "json", false, "print the report as JSON instead of text")
 	fs.StringVar(&opt.html, "html", "", "also write the report as one self-contained HTML file")
 	fs.IntVar(&opt.topKernels, "top-kernels", report.DefaultOptions().TopKernels, "rows per step kind in the kernel tables")
@@ -91,13 +89,13 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 
 	var lk *linker.Linker
 	if len(opt.requests) > 0 {
+		// The same reading as convert's --requests (globs, folders, .gz,
+		// container log wrappers); its per-file lines go to stderr at
+		// --log-level info, not into the report.
 		tl := linker.NewTimeline(linker.TimelineOptions{})
-		for _, path := range opt.requests {
-			res, err := loadRequests(path, format, loc, tl)
-			if err != nil {
-				return err
-			}
-			logger.Info("requests loaded", "file", path, "format", res.Format, "records", res.Records, "skipped", res.Skipped, "malformed", res.Malformed)
+		verbose := logger.Enabled(ctx, slog.LevelInfo)
+		if err := loadRequestSources(ctx, opt.requests, format, loc, tl, stderr, verbose, logfiles.Config{TaskPattern: opt.taskPattern}, nil); err != nil {
+			return err
 		}
 		lk = linker.New(tl, b.Add, linker.Options{
 			Resource: &span.Resource{Attrs: []span.Attr{span.String("service.name", cfg.ServiceName)}},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -312,5 +313,26 @@ func TestInspectEveryFixture(t *testing.T) {
 				t.Errorf("no HTML: %v", err)
 			}
 		})
+	}
+}
+
+// TestInspectRequestsLikeConvert: inspect reads --requests as convert does,
+// so a gzip-compressed log found by a glob gives the report the bundled
+// example's golden has for the plain log.
+func TestInspectRequestsLikeConvert(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vllm.jsonl.gz"), testkit.Gzip(t, testkit.ReadFile(t, exampleRequests)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runMain("inspect", "--json", "--requests", filepath.Join(dir, "*.jsonl.gz"), exampleTrace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want, err := os.ReadFile(filepath.Join("testdata", "inspect-example.golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout != string(want) {
+		t.Error("inspect --json with the log as a .gz found by a glob differs from the golden made from the plain log")
 	}
 }
