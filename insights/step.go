@@ -2,7 +2,10 @@ package insights
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configerr"
 )
 
 // OpKind is what a GPU activity is.
@@ -104,26 +107,28 @@ func (b Bottleneck) String() string {
 }
 
 // Thresholds are the bottleneck rule's and the idle breakdown's numbers.
+// The yaml keys are the user's, under the daemon's convert.thresholds
+// section; Validate checks them.
 type Thresholds struct {
 	// KernelWaitNs: an idle gap shorter than this, before GPU work that was
 	// launched before the gap began, is kernel wait (HTA's
 	// consecutive_kernel_delay, 30 in the trace's µs).
-	KernelWaitNs int64
+	KernelWaitNs int64 `yaml:"kernel_wait_ns"`
 	// MinBusyRatio: below this GPU busy / step wall time the GPU is
 	// starved and the step is launch_bound or host.
-	MinBusyRatio float64
+	MinBusyRatio float64 `yaml:"min_busy_ratio"`
 	// HostGapShare: a starved step whose longest idle gap is at least this
 	// share of its idle time is host (one long stall on the CPU side).
-	HostGapShare float64
+	HostGapShare float64 `yaml:"host_gap_share"`
 	// ShortOpNs: otherwise a starved step whose GPU ops average less than
 	// this is launch_bound (many small kernels launched one by one, the GPU
 	// idle a little between each), else host.
-	ShortOpNs int64
+	ShortOpNs int64 `yaml:"short_op_ns"`
 	// CommunicationShare and MemcpyShare: a busy step whose GPU time is at
 	// least this share communication (memcpy) is communication
 	// (memory_copy).
-	CommunicationShare float64
-	MemcpyShare        float64
+	CommunicationShare float64 `yaml:"communication_share"`
+	MemcpyShare        float64 `yaml:"memcpy_share"`
 }
 
 // DefaultThresholds returns the thresholds used unless configured.
@@ -136,6 +141,28 @@ func DefaultThresholds() Thresholds {
 		CommunicationShare: 0.3,
 		MemcpyShare:        0.3,
 	}
+}
+
+// Validate reports the first threshold out of its range: the times must be
+// positive, the ratios and shares in (0, 1].
+func (th Thresholds) Validate() error {
+	for _, d := range []struct {
+		key string
+		v   int64
+	}{{"kernel_wait_ns", th.KernelWaitNs}, {"short_op_ns", th.ShortOpNs}} {
+		if d.v <= 0 {
+			return &configerr.Error{Component: "insights", Key: d.key, Reason: fmt.Sprintf("%d must be > 0 (ns)", d.v)}
+		}
+	}
+	for _, r := range []struct {
+		key string
+		v   float64
+	}{{"min_busy_ratio", th.MinBusyRatio}, {"host_gap_share", th.HostGapShare}, {"communication_share", th.CommunicationShare}, {"memcpy_share", th.MemcpyShare}} {
+		if !(r.v > 0 && r.v <= 1) {
+			return &configerr.Error{Component: "insights", Key: r.key, Reason: fmt.Sprintf("%g is outside (0, 1]", r.v)}
+		}
+	}
+	return nil
 }
 
 // Step is the verdict on one step. All times are ns.

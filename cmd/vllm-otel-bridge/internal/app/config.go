@@ -15,6 +15,7 @@ import (
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/capture"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/insights"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/configerr"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker"
@@ -62,6 +63,20 @@ type ConvertConfig struct {
 	// empty = the system temp directory ($TMPDIR, else /tmp; in memory if
 	// that cannot be written), "off" = in memory.
 	SpillDir string `yaml:"spill_dir"`
+	// Thresholds are the step bottleneck rule's and the idle split's
+	// numbers (package insights; its README has the rule).
+	Thresholds insights.Thresholds `yaml:"thresholds"`
+}
+
+// Validate checks the convert section (keys as convert.KEY).
+func (c *ConvertConfig) Validate() error {
+	if c.MaxSpansPerTrace < 0 {
+		return errors.New("convert.max_spans_per_trace: must be >= 0 (0 = no cap)")
+	}
+	if err := c.Thresholds.Validate(); err != nil {
+		return underKey("convert.thresholds", err)
+	}
+	return nil
 }
 
 // RequestsConfig says where request timelines come from; its bounds
@@ -128,7 +143,7 @@ func DefaultConfig() Config {
 		ServiceName: "vllm",
 		Profiler:    watcher.DefaultConfig(),
 		StateFile:   "vllm-otel-bridge-state.json",
-		Convert:     ConvertConfig{MaxSpansPerTrace: 10000, Insights: true},
+		Convert:     ConvertConfig{MaxSpansPerTrace: 10000, Insights: true, Thresholds: insights.DefaultThresholds()},
 		Requests: RequestsConfig{
 			Format:      "auto",
 			StartAt:     "beginning",
@@ -233,8 +248,8 @@ func (c *Config) Validate() error {
 	if err := c.Profiling.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Convert.MaxSpansPerTrace < 0 {
-		bad("convert.max_spans_per_trace", "must be >= 0 (0 = no cap)")
+	if err := c.Convert.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	oneOf("requests.format", c.Requests.Format, "auto", "text", "json")
 	oneOf("requests.start_at", c.Requests.StartAt, "end", "beginning")

@@ -74,6 +74,9 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cfg.Output.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	if err := cfg.Convert.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	loc, format, err := requestFlags(co.timeZone, co.requestsFormat)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/capture"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/insights"
 
 	"flag"
 	"fmt"
@@ -70,6 +71,18 @@ func bindConvertFlags(fs *flag.FlagSet, c *ConvertConfig) {
 	fs.BoolVar(&c.PythonSpans, "python-spans", c.PythonSpans, "emit Python frames as spans instead of op attributes (config: convert.python_spans)")
 	fs.BoolVar(&c.Insights, "insights", c.Insights, "step verdicts on every step root (GPU time by kernel class, idle split, copies, launch delays, bottleneck, …); false leaves them out, for comparison (config: convert.insights)")
 	fs.StringVar(&c.SpillDir, "spill-dir", c.SpillDir, "directory for the converter's scratch file (records and args out of memory, about 225 B per event); empty = $TMPDIR or /tmp, off = in memory (config: convert.spill_dir)")
+	bindThresholdFlags(fs, &c.Thresholds)
+}
+
+// bindThresholdFlags binds the step bottleneck rule's thresholds (run,
+// convert and inspect).
+func bindThresholdFlags(fs *flag.FlagSet, th *insights.Thresholds) {
+	fs.Int64Var(&th.KernelWaitNs, "threshold-kernel-wait-ns", th.KernelWaitNs, "GPU idle gaps shorter than this, before work already launched, are kernel wait (config: convert.thresholds.kernel_wait_ns)")
+	fs.Float64Var(&th.MinBusyRatio, "threshold-min-busy-ratio", th.MinBusyRatio, "a step whose GPU busy / wall time is below this is starved: launch_bound or host (config: convert.thresholds.min_busy_ratio)")
+	fs.Float64Var(&th.HostGapShare, "threshold-host-gap-share", th.HostGapShare, "a starved step whose longest idle gap is at least this share of its idle time is host (config: convert.thresholds.host_gap_share)")
+	fs.Int64Var(&th.ShortOpNs, "threshold-short-op-ns", th.ShortOpNs, "a starved step whose GPU ops average less than this is launch_bound, else host (config: convert.thresholds.short_op_ns)")
+	fs.Float64Var(&th.CommunicationShare, "threshold-communication-share", th.CommunicationShare, "a busy step with at least this share of GPU time in communication is communication (config: convert.thresholds.communication_share)")
+	fs.Float64Var(&th.MemcpyShare, "threshold-memcpy-share", th.MemcpyShare, "a busy step with at least this share of GPU time in memory copies is memory_copy (config: convert.thresholds.memcpy_share)")
 }
 
 func bindOutputFlags(fs *flag.FlagSet, out *OutputConfig) {

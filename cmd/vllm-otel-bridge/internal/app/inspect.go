@@ -58,10 +58,14 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.IntVar(&opt.topKernels, "top-kernels", report.DefaultOptions().TopKernels, "rows per step kind in the kernel tables")
 	fs.StringVar(&cfg.Convert.SpillDir, "spill-dir", cfg.Convert.SpillDir, "directory for the converter's scratch file; empty = $TMPDIR or /tmp, off = in memory")
 	fs.StringVar(&cfg.Log.Level, "log-level", "warn", "debug, info, warn or error")
+	bindThresholdFlags(fs, &cfg.Convert.Thresholds)
 	if err := parseWithEnv(fs, args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.Convert.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	paths := fs.Args()

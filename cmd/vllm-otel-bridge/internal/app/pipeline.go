@@ -126,6 +126,7 @@ func (p *filePipeline) options(job fileJob) converter.Options {
 	opts.MaxSpansPerTrace = p.convert.MaxSpansPerTrace
 	opts.PythonSpans = p.convert.PythonSpans
 	opts.NoInsights = !p.convert.Insights
+	opts.Thresholds = p.convert.Thresholds
 	opts.Scope = bridgeScope("converter")
 	opts.Resource = p.resource(job)
 	opts.IdentityAttrs = p.identity()
