@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -44,6 +45,7 @@ const (
 	attrBottleneck  = "vllm.step.bottleneck"
 	attrGPUTimeFmt  = "vllm.step.gpu_time.%s_ns"
 	attrAttributed  = "vllm.request.gpu_attributed_ns"
+	attrAttribTotal = "vllm.request.gpu_attributed_total_ns"
 	attrRank        = "vllm.rank"
 	rankStepSpan    = "vllm.rank.step"
 	attrStepKind    = "vllm.step.kind"
@@ -81,7 +83,18 @@ type Recorder struct {
 	duration, busy, hostWait, attributed metric.Float64Histogram
 	gpuTime                              metric.Float64Counter
 	classKeys                            [len(Classes)]string
+
+	// recorded remembers the requests whose attributed GPU time
+	// was recorded, so a request is one measurement however many batches
+	// its spans come in.
+	mu       sync.Mutex
+	recorded recentSet
 }
+
+// recentRequests bounds Recorder.recorded: a request whose spans come in
+// batches further apart than this many other requests may be counted
+// twice (the linker writes a request's spans together once it finished).
+const recentRequests = 1 << 14
 
 // New creates the instruments on mp's meter for ScopeName.
 func New(mp metric.MeterProvider, version string) (*Recorder, error) {
@@ -198,23 +211,78 @@ func (f *File) Commit(ctx context.Context) {
 	f.steps = f.steps[:0]
 }
 
-// RecordRequests records the attributed GPU time of the request spans in
-// b (the linker's, which belong to no trace file): every span carrying
-// vllm.request.gpu_attributed_ns except the request-step spans, whose
-// value is one step's share. A nil Recorder records nothing.
+// RecordRequests records the attributed GPU time of the requests whose
+// spans are in b (the linker's, which belong to no trace file), once per
+// request: from the llm_request root the linker writes
+// (vllm.request.gpu_attributed_ns, the sum over its steps) or, for a
+// request under vLLM's own llm_request, which the bridge forwards but does
+// not write, from its request-step spans' vllm.request.gpu_attributed_total_ns
+// (a request-step span's vllm.request.gpu_attributed_ns is one step's
+// share, not a request). A request already recorded (by trace id, of the
+// last recentRequests) is not recorded again when more of its spans come
+// later. A request is its llm_request span: the root's trace and span id,
+// a request-step span's trace and parent id (a trace may hold several
+// requests when the client sent a trace context). A nil Recorder records
+// nothing.
 func (r *Recorder) RecordRequests(ctx context.Context, b *span.Batch) {
 	if r == nil {
 		return
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Roots first, so that a root's request-step spans in the same batch
+	// find their trace recorded.
 	for i := range b.Spans {
 		s := &b.Spans[i]
 		if s.Name == requestStepSpan {
 			continue
 		}
-		if ns, ok := intAttr(s.Attrs, attrAttributed); ok {
+		if ns, ok := intAttr(s.Attrs, attrAttributed); ok && r.recorded.add(requestKey{s.TraceID, s.SpanID}) {
 			r.attributed.Record(withSpan(ctx, s.TraceID, s.SpanID), float64(ns)/1e9)
 		}
 	}
+	for i := range b.Spans {
+		s := &b.Spans[i]
+		if s.Name != requestStepSpan {
+			continue
+		}
+		// The exemplar names the request's span vLLM wrote (the parent).
+		if ns, ok := intAttr(s.Attrs, attrAttribTotal); ok && r.recorded.add(requestKey{s.TraceID, s.Parent}) {
+			r.attributed.Record(withSpan(ctx, s.TraceID, s.Parent), float64(ns)/1e9)
+		}
+	}
+}
+
+// requestKey names a request by its llm_request span.
+type requestKey struct {
+	trace span.TraceID
+	span  span.SpanID
+}
+
+// recentSet is a set of the last recentRequests requests added.
+type recentSet struct {
+	has  map[requestKey]bool
+	ring []requestKey
+	next int
+}
+
+// add adds id and reports whether it was new.
+func (s *recentSet) add(id requestKey) bool {
+	if s.has[id] {
+		return false
+	}
+	if s.has == nil {
+		s.has = make(map[requestKey]bool)
+	}
+	if len(s.ring) < recentRequests {
+		s.ring = append(s.ring, id)
+	} else {
+		delete(s.has, s.ring[s.next])
+		s.ring[s.next] = id
+		s.next = (s.next + 1) % recentRequests
+	}
+	s.has[id] = true
+	return true
 }
 
 func (r *Recorder) recordStep(ctx context.Context, st *step) {
