@@ -75,14 +75,29 @@ func bindConvertFlags(fs *flag.FlagSet, c *ConvertConfig) {
 }
 
 // bindThresholdFlags binds the step bottleneck rule's thresholds (run,
-// convert and inspect).
+// convert and inspect): --threshold-KEY for each convert.thresholds.KEY.
 func bindThresholdFlags(fs *flag.FlagSet, th *insights.Thresholds) {
-	fs.Int64Var(&th.KernelWaitNs, "threshold-kernel-wait-ns", th.KernelWaitNs, "GPU idle gaps shorter than this, before work already launched, are kernel wait (config: convert.thresholds.kernel_wait_ns)")
-	fs.Float64Var(&th.MinBusyRatio, "threshold-min-busy-ratio", th.MinBusyRatio, "a step whose GPU busy / wall time is below this is starved: launch_bound or host (config: convert.thresholds.min_busy_ratio)")
-	fs.Float64Var(&th.HostGapShare, "threshold-host-gap-share", th.HostGapShare, "a starved step whose longest idle gap is at least this share of its idle time is host (config: convert.thresholds.host_gap_share)")
-	fs.Int64Var(&th.ShortOpNs, "threshold-short-op-ns", th.ShortOpNs, "a starved step whose GPU ops average less than this is launch_bound, else host (config: convert.thresholds.short_op_ns)")
-	fs.Float64Var(&th.CommunicationShare, "threshold-communication-share", th.CommunicationShare, "a busy step with at least this share of GPU time in communication is communication (config: convert.thresholds.communication_share)")
-	fs.Float64Var(&th.MemcpyShare, "threshold-memcpy-share", th.MemcpyShare, "a busy step with at least this share of GPU time in memory copies is memory_copy (config: convert.thresholds.memcpy_share)")
+	for _, f := range []struct {
+		key   string
+		ns    *int64   // a time in ns, or
+		ratio *float64 // a ratio or share
+		usage string
+	}{
+		{"kernel_wait_ns", &th.KernelWaitNs, nil, "GPU idle gaps shorter than this, before work already launched, are kernel wait"},
+		{"min_busy_ratio", nil, &th.MinBusyRatio, "a step whose GPU busy / wall time is below this is starved: launch_bound or host"},
+		{"host_gap_share", nil, &th.HostGapShare, "a starved step whose longest idle gap is at least this share of its idle time is host"},
+		{"short_op_ns", &th.ShortOpNs, nil, "a starved step whose GPU ops average less than this is launch_bound, else host"},
+		{"communication_share", nil, &th.CommunicationShare, "a busy step with at least this share of GPU time in communication is communication"},
+		{"memcpy_share", nil, &th.MemcpyShare, "a busy step with at least this share of GPU time in memory copies is memory_copy"},
+	} {
+		name := "threshold-" + strings.ReplaceAll(f.key, "_", "-")
+		usage := f.usage + " (config: convert.thresholds." + f.key + ")"
+		if f.ns != nil {
+			fs.Int64Var(f.ns, name, *f.ns, usage)
+		} else {
+			fs.Float64Var(f.ratio, name, *f.ratio, usage)
+		}
+	}
 }
 
 func bindOutputFlags(fs *flag.FlagSet, out *OutputConfig) {
