@@ -106,20 +106,31 @@ func TestParseTextLine(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseTextLine(tc.line, opts)
-			if tc.err != nil {
-				if !errors.Is(err, tc.err) {
-					t.Fatalf("err = %v, want %v", err, tc.err)
-				}
+			if !wantRecord(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})
 	}
+}
+
+// wantRecord checks a parser's error against a table case's: wantErr
+// (errors.Is) or, when wantErr is nil, none. It reports whether the case
+// wants a record, to be compared next.
+func wantRecord(t *testing.T, err, wantErr error) bool {
+	t.Helper()
+	if wantErr != nil {
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("err = %v, want %v", err, wantErr)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
 }
 
 // finished is r with finish reason why.
