@@ -118,13 +118,7 @@ func readOnce(t *testing.T, cfg Config) *running {
 // waitFor polls cond until it holds or 10 s pass (a loaded CI machine).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 10*time.Second, cond)
 }
 
 // finished reports whether the timeline knows id's arrival and finish.
