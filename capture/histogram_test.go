@@ -1,37 +1,21 @@
 package capture
 
 import (
+	"bytes"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
-// A /metrics answer as vLLM's prometheus_client writes it.
-const vllmMetrics = `# HELP vllm:num_requests_running Number of requests in model execution batches.
-# TYPE vllm:num_requests_running gauge
-vllm:num_requests_running{engine="0",model_name="m"} 2.0
-# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.
-# TYPE vllm:time_to_first_token_seconds histogram
-vllm:time_to_first_token_seconds_bucket{engine="0",le="0.1",model_name="m"} 10.0
-vllm:time_to_first_token_seconds_bucket{engine="0",le="0.5",model_name="m"} 60.0
-vllm:time_to_first_token_seconds_bucket{engine="0",le="1.0",model_name="m"} 90.0
-vllm:time_to_first_token_seconds_bucket{engine="0",le="+Inf",model_name="m"} 100.0
-vllm:time_to_first_token_seconds_count{engine="0",model_name="m"} 100.0
-vllm:time_to_first_token_seconds_sum{engine="0",model_name="m"} 42.5
-vllm:time_to_first_token_seconds_bucket{engine="1",le="0.1",model_name="m"} 0.0
-vllm:time_to_first_token_seconds_bucket{engine="1",le="0.5",model_name="m"} 0.0
-vllm:time_to_first_token_seconds_bucket{engine="1",le="1.0",model_name="m"} 0.0
-vllm:time_to_first_token_seconds_bucket{engine="1",le="+Inf",model_name="m"} 0.0
-vllm:time_to_first_token_seconds_count{engine="1",model_name="m"} 0.0
-vllm:time_to_first_token_seconds_sum{engine="1",model_name="m"} 0.0
-# HELP vllm:time_to_first_token_seconds_created Histogram of time to first token in seconds.
-# TYPE vllm:time_to_first_token_seconds_created gauge
-vllm:time_to_first_token_seconds_created{engine="0",model_name="m"} 1.7650829e+09
-`
-
+// TestParseScrape parses testdata/vllm-metrics.prom, a /metrics answer
+// as vLLM's prometheus_client writes it: a gauge, one histogram for two
+// engines (one of them without observations) and its _created gauge.
 func TestParseScrape(t *testing.T) {
-	s, err := parseScrape(strings.NewReader(vllmMetrics))
+	s, err := parseScrape(bytes.NewReader(testkit.ReadFile(t, filepath.Join("testdata", "vllm-metrics.prom"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +41,8 @@ func TestParseScrape(t *testing.T) {
 	}
 }
 
-// Quantiles computed by hand for the histogram above (100 observations:
+// Quantiles computed by hand for engine 0's histogram in
+// testdata/vllm-metrics.prom (100 observations:
 // 10 ≤ 0.1, 50 in (0.1, 0.5], 30 in (0.5, 1], 10 above 1).
 func TestQuantile(t *testing.T) {
 	h := hist{Buckets: []bucket{{0.1, 10}, {0.5, 60}, {1, 90}, {math.Inf(1), 100}}}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -15,14 +16,7 @@ import (
 // test traces (MIT, see testdata/hta/LICENSE.HolisticTraceAnalysis).
 func fixtures(t *testing.T) []string {
 	t.Helper()
-	var out []string
-	for _, g := range []string{"../testdata/h100/*.json.gz", "testdata/hta/*.json", "testdata/hta/*.json.gz"} {
-		m, err := filepath.Glob(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m...)
-	}
+	out := testkit.Glob(t, "../testdata/h100/*.json.gz", "testdata/hta/*.json", "testdata/hta/*.json.gz")
 	if len(out) < 10 {
 		t.Fatalf("only %d fixtures found", len(out))
 	}

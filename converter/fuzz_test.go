@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -14,8 +14,7 @@ import (
 // never panic, must return one of the typed errors or succeed, and a
 // success must produce well-formed trees.
 func FuzzConvert(f *testing.F) {
-	seeds, _ := filepath.Glob("testdata/golden/*.json")
-	for _, s := range seeds {
+	for _, s := range testkit.Glob(f, "testdata/golden/*.json") {
 		f.Add(readFile(f, s))
 	}
 	small := readFile(f, "testdata/hta/cpu_only--rank-34.Jul_15_10_52_41.1074.pt.trace.json.gz")

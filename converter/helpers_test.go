@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
@@ -175,39 +176,19 @@ func lookupInt(attrs []span.Attr, k string) (int64, bool) {
 	return v.Num, ok && v.Type == span.TypeInt
 }
 
-// checkTrees verifies that every trace has exactly one root and that every
-// parent exists in the same trace.
+// checkTrees verifies that every trace has exactly one root, that every
+// parent exists in the same trace (testkit.CheckTrees) and that no span
+// ends before it starts.
 func checkTrees(t testing.TB, spans []span.Span) {
 	t.Helper()
-	type key struct {
-		tr span.TraceID
-		id span.SpanID
-	}
-	ids := make(map[key]bool, len(spans))
-	roots := map[span.TraceID]int{}
-	for _, s := range spans {
-		k := key{s.TraceID, s.SpanID}
-		if ids[k] {
-			t.Fatalf("duplicate span id %s in trace %s", s.SpanID, s.TraceID)
-		}
-		ids[k] = true
-		if s.Parent.IsZero() {
-			roots[s.TraceID]++
-		}
+	refs := make([]testkit.SpanRef, len(spans))
+	for i, s := range spans {
 		if s.End < s.Start {
 			t.Fatalf("span %s ends before it starts", s.Name)
 		}
+		refs[i] = testkit.SpanRef{Trace: s.TraceID, ID: s.SpanID, Parent: s.Parent, Name: s.Name}
 	}
-	for _, s := range spans {
-		if !s.Parent.IsZero() && !ids[key{s.TraceID, s.Parent}] {
-			t.Fatalf("span %s %s: parent %s not in trace %s", s.Name, s.SpanID, s.Parent, s.TraceID)
-		}
-	}
-	for tr, n := range roots {
-		if n != 1 {
-			t.Fatalf("trace %s has %d roots", tr, n)
-		}
-	}
+	testkit.CheckTrees(t, refs)
 }
 
 func sprint(v any) string { return fmt.Sprint(v) }

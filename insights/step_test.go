@@ -24,6 +24,20 @@ func keyOf(name string) uint64 {
 	return h.Sum64()
 }
 
+// idleSplit is a step's GPU busy time and how its idle time splits into
+// host wait, kernel wait and other idle.
+type idleSplit struct{ busy, idle, host, kernelWait, other int64 }
+
+// checkSplit fails t unless s has the GPU span (sum of op durations) and
+// the split worked out by hand for it.
+func checkSplit(t *testing.T, s Step, gpuSpan int64, want idleSplit) {
+	t.Helper()
+	got := idleSplit{busy: s.BusyNs, idle: s.IdleNs, host: s.HostWaitNs, kernelWait: s.KernelWaitNs, other: s.OtherIdle}
+	if got != want || s.GPUSpanNs != gpuSpan {
+		t.Errorf("span %d, %+v; want span %d, %+v", s.GPUSpanNs, got, gpuSpan, want)
+	}
+}
+
 // One stream, every figure worked out by hand.
 func TestAnalyzeOneStream(t *testing.T) {
 	a := NewAnalyzer(testThresholds())
@@ -69,9 +83,7 @@ func TestAnalyzeTwoStreams(t *testing.T) {
 	a.AddGPU(kernel(0, 400, ClassGEMM, "gemm", 1, 0, 0))
 	a.AddGPU(kernel(200, 600, ClassCommunication, "ncclDevKernel_AllReduce", 2, 100, 110))
 	s := a.Analyze(0, 1000, 0)
-	if s.BusyNs != 600 || s.GPUSpanNs != 800 || s.IdleNs != 400 || s.HostWaitNs != 400 || s.KernelWaitNs != 0 || s.OtherIdle != 0 {
-		t.Errorf("busy %d span %d idle %d = %d+%d+%d", s.BusyNs, s.GPUSpanNs, s.IdleNs, s.HostWaitNs, s.KernelWaitNs, s.OtherIdle)
-	}
+	checkSplit(t, s, 800, idleSplit{busy: 600, idle: 400, host: 400})
 	if s.Bottleneck != BottleneckCommunication { // busy 0.6, communication half the GPU time
 		t.Errorf("bottleneck %v", s.Bottleneck)
 	}
@@ -87,9 +99,7 @@ func TestAnalyzeOverlapping(t *testing.T) {
 	a.AddGPU(kernel(200, 300, ClassGEMM, "b", 2, 30, 40))
 	a.AddGPU(kernel(450, 700, ClassNorm, "c", 3, 50, 60))
 	s := a.Analyze(0, 800, 0)
-	if s.BusyNs != 600 || s.GPUSpanNs != 750 || s.IdleNs != 200 || s.HostWaitNs != 200 {
-		t.Errorf("busy %d span %d idle %d host %d", s.BusyNs, s.GPUSpanNs, s.IdleNs, s.HostWaitNs)
-	}
+	checkSplit(t, s, 750, idleSplit{busy: 600, idle: 200, host: 200})
 	if s.GPUTime[ClassGEMM] != 500 || s.GPUTime[ClassNorm] != 250 || s.Bottleneck != BottleneckGPUCompute {
 		t.Errorf("gemm %d norm %d bottleneck %v", s.GPUTime[ClassGEMM], s.GPUTime[ClassNorm], s.Bottleneck)
 	}
@@ -106,9 +116,7 @@ func TestAnalyzeCUDAGraph(t *testing.T) {
 		a.AddGPU(kernel(k[0], k[1], ClassElementwise, "k", 9, 10, 20))
 	}
 	s := a.Analyze(0, 400, 0)
-	if s.BusyNs != 138 || s.IdleNs != 262 || s.HostWaitNs != 200 || s.KernelWaitNs != 2 || s.OtherIdle != 60 {
-		t.Errorf("busy %d idle %d = %d+%d+%d", s.BusyNs, s.IdleNs, s.HostWaitNs, s.KernelWaitNs, s.OtherIdle)
-	}
+	checkSplit(t, s, 50+48+40, idleSplit{busy: 138, idle: 262, host: 200, kernelWait: 2, other: 60})
 	if s.Launches != 1 || s.LaunchDelayP50 != 80 || s.LaunchDelayP99 != 80 {
 		t.Errorf("launches %d p50 %d p99 %d", s.Launches, s.LaunchDelayP50, s.LaunchDelayP99)
 	}
@@ -136,9 +144,7 @@ func TestAnalyzeSkew(t *testing.T) {
 	a := NewAnalyzer(testThresholds())
 	a.AddGPU(kernel(50, 150, ClassGEMM, "g", 1, 40, 45))
 	s := a.Analyze(100, 200, 0)
-	if s.BusyNs != 100 || s.IdleNs != 0 || s.HostWaitNs+s.KernelWaitNs+s.OtherIdle != 0 {
-		t.Errorf("busy %d idle %d = %d+%d+%d", s.BusyNs, s.IdleNs, s.HostWaitNs, s.KernelWaitNs, s.OtherIdle)
-	}
+	checkSplit(t, s, 100, idleSplit{busy: 100})
 }
 
 // Random steps against a brute-force oracle: a bitmap of busy ns.

@@ -119,13 +119,17 @@ func extractSteps(t testing.TB, path string) []enginestep.Step {
 	return steps
 }
 
+// truthDoc is what the fixture's truth.json says: each step's span,
+// kind and requests, each request's steps and prompt length.
 type truthDoc struct {
 	Requests []struct {
-		ID    string `json:"id"`
-		Steps []int  `json:"steps"`
+		ID           string `json:"id"`
+		PromptTokens int64  `json:"prompt_tokens"`
+		Steps        []int  `json:"steps"`
 	} `json:"requests"`
 	Steps []struct {
 		Step     int      `json:"step"`
+		Kind     string   `json:"kind"`
 		Start    int64    `json:"start_ns"`
 		End      int64    `json:"end_ns"`
 		Requests []string `json:"requests"`

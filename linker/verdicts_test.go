@@ -2,7 +2,6 @@ package linker
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"slices"
 	"testing"
@@ -12,23 +11,6 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/linker/vllmlog"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
-
-// verdictTruth is what truth.json says for the request verdicts: each
-// step's requests and kind, each request's first step and prompt length.
-type verdictTruth struct {
-	Requests []struct {
-		ID           string `json:"id"`
-		PromptTokens int64  `json:"prompt_tokens"`
-		Steps        []int  `json:"steps"`
-	} `json:"requests"`
-	Steps []struct {
-		Step     int      `json:"step"`
-		Kind     string   `json:"kind"`
-		Start    int64    `json:"start_ns"`
-		End      int64    `json:"end_ns"`
-		Requests []string `json:"requests"`
-	} `json:"steps"`
-}
 
 const fixtureTraceName = "dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
 
@@ -51,14 +33,7 @@ type stepFigure struct {
 // kinds of its profiled steps; its slowest step is the one truth says took
 // longest.
 func TestRequestVerdictsAgainstTruth(t *testing.T) {
-	b, err := os.ReadFile(fixturePath("truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var truth verdictTruth
-	if err := json.Unmarshal(b, &truth); err != nil {
-		t.Fatal(err)
-	}
+	truth := loadTruth(t)
 	prompt := map[string]int64{}
 	first := map[string]int{}
 	for _, r := range truth.Requests {

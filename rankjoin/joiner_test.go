@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/converter"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/tracefile"
 )
@@ -275,35 +276,14 @@ func traceIDs(r *sinkRec) map[span.TraceID]bool {
 }
 
 // checkTree: one root per trace, every parent in its trace, no span id
-// twice.
+// twice (testkit.CheckTrees).
 func checkTree(t *testing.T, spans []rec) {
 	t.Helper()
-	type key struct {
-		tr span.TraceID
-		id span.SpanID
+	refs := make([]testkit.SpanRef, len(spans))
+	for i, s := range spans {
+		refs[i] = testkit.SpanRef{Trace: s.trace, ID: s.id, Parent: s.par, Name: s.name}
 	}
-	seen := map[key]bool{}
-	roots := map[span.TraceID]int{}
-	for _, s := range spans {
-		k := key{s.trace, s.id}
-		if seen[k] {
-			t.Fatalf("span %s %s twice", s.name, s.id)
-		}
-		seen[k] = true
-		if s.par.IsZero() {
-			roots[s.trace]++
-		}
-	}
-	for _, s := range spans {
-		if !s.par.IsZero() && !seen[key{s.trace, s.par}] {
-			t.Fatalf("span %s: parent %s not in trace %s", s.name, s.par, s.trace)
-		}
-	}
-	for tr, n := range roots {
-		if n != 1 {
-			t.Fatalf("trace %s has %d roots", tr, n)
-		}
-	}
+	testkit.CheckTrees(t, refs)
 }
 
 // --- the TP=2 fixture ---------------------------------------------------

@@ -7,7 +7,8 @@
 // component's config validation (CheckConfigKey, CheckConfigCases,
 // YAMLCases: every component's bad key is a *configerr.Error), readers and
 // files with chosen behaviour (ChunkReader's odd read sizes, MemFile's
-// failing ReadAt/WriteAt), and the small helpers tests kept copying
+// failing ReadAt/WriteAt), the check that spans form one tree per trace
+// (CheckTrees), and the small helpers tests kept copying
 // (WaitFor, FreeAddr, ReadFile, Glob, PlaceFile, Gzip, SyncBuffer, Tail).
 //
 // Every helper takes the test's testing.TB and fails it with what failed

@@ -3,6 +3,8 @@ package containerlog
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +18,38 @@ func ns(s string) int64 {
 	return t.UnixNano()
 }
 
+// parseCase is one line for a parser and the Line it must give (or an
+// error).
+type parseCase struct {
+	in      string
+	want    Line
+	wantErr bool
+}
+
+// checkParse runs parse (called name in messages) on each case.
+func checkParse(t *testing.T, name string, parse func([]byte) (Line, error), tests []parseCase) {
+	t.Helper()
+	for _, tc := range tests {
+		got, err := parse([]byte(tc.in))
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("%s(%q) = %+v, want an error", name, tc.in, got)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s(%q): %v", name, tc.in, err)
+			continue
+		}
+		if got.Time != tc.want.Time || got.Resolution != tc.want.Resolution || got.Stream != tc.want.Stream ||
+			got.Partial != tc.want.Partial || !bytes.Equal(got.Text, tc.want.Text) {
+			t.Errorf("%s(%q) = %+v (text %q), want %+v", name, tc.in, got, got.Text, tc.want)
+		}
+	}
+}
+
 func TestParseCRI(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    Line
-		wantErr bool
-	}{
+	checkParse(t, "ParseCRI", ParseCRI, []parseCase{
 		{in: "2026-12-07T03:22:51.123456789Z stdout F hello world",
 			want: Line{Time: 1796613771123456789, Resolution: 1, Stream: "stdout", Text: []byte("hello world")}},
 		{in: "2026-12-07T03:22:51.1Z stderr P part",
@@ -37,32 +65,11 @@ func TestParseCRI(t *testing.T) {
 		{in: "INFO 12-07 03:22:51 [logger.py:63] Received request x", wantErr: true},
 		{in: "2026-13-07T03:22:51Z stdout F x", wantErr: true},
 		{in: "", wantErr: true},
-	}
-	for _, tc := range tests {
-		got, err := ParseCRI([]byte(tc.in))
-		if tc.wantErr {
-			if err == nil {
-				t.Errorf("ParseCRI(%q) = %+v, want an error", tc.in, got)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseCRI(%q): %v", tc.in, err)
-			continue
-		}
-		if got.Time != tc.want.Time || got.Resolution != tc.want.Resolution || got.Stream != tc.want.Stream ||
-			got.Partial != tc.want.Partial || !bytes.Equal(got.Text, tc.want.Text) {
-			t.Errorf("ParseCRI(%q) = %+v (text %q), want %+v", tc.in, got, got.Text, tc.want)
-		}
-	}
+	})
 }
 
 func TestParseDocker(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    Line
-		wantErr bool
-	}{
+	checkParse(t, "ParseDocker", ParseDocker, []parseCase{
 		{in: `{"log":"INFO 12-07 03:22:51 [logger.py:63] x\n","stream":"stderr","time":"2026-12-07T03:22:51.123456789Z"}`,
 			want: Line{Time: 1796613771123456789, Resolution: 1, Stream: "stderr", Text: []byte("INFO 12-07 03:22:51 [logger.py:63] x")}},
 		{in: `{"log":"cut here","stream":"stdout","time":"2026-12-07T03:22:51.12Z"}`,
@@ -73,24 +80,7 @@ func TestParseDocker(t *testing.T) {
 		{in: `{"stream":"stdout","time":"2026-12-07T03:22:51Z"}`, wantErr: true},
 		{in: `{"log":"x\n","stream":"tty","time":"2026-12-07T03:22:51Z"}`, wantErr: true},
 		{in: `{"log":`, wantErr: true},
-	}
-	for _, tc := range tests {
-		got, err := ParseDocker([]byte(tc.in))
-		if tc.wantErr {
-			if err == nil {
-				t.Errorf("ParseDocker(%q) = %+v, want an error", tc.in, got)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseDocker(%q): %v", tc.in, err)
-			continue
-		}
-		if got.Time != tc.want.Time || got.Resolution != tc.want.Resolution || got.Stream != tc.want.Stream ||
-			got.Partial != tc.want.Partial || !bytes.Equal(got.Text, tc.want.Text) {
-			t.Errorf("ParseDocker(%q) = %+v (text %q), want %+v", tc.in, got, got.Text, tc.want)
-		}
-	}
+	})
 }
 
 func TestDetectFormat(t *testing.T) {
@@ -110,18 +100,17 @@ func TestDetectFormat(t *testing.T) {
 	}
 }
 
+// TestJoiner joins testdata/joiner.cri.log, a CRI log whose partial
+// lines (some ending in a space) interleave two streams and whose last
+// line is left partial.
 func TestJoiner(t *testing.T) {
-	lines := []string{
-		"2026-12-07T03:22:51.000000001Z stdout P first ",
-		"2026-12-07T03:22:51.000000002Z stderr F an error line",
-		"2026-12-07T03:22:51.000000003Z stdout P half, ",
-		"2026-12-07T03:22:51.000000004Z stdout F end",
-		"2026-12-07T03:22:51.000000005Z stdout F whole",
-		"2026-12-07T03:22:51.000000006Z stderr P dangling",
+	log, err := os.ReadFile(filepath.Join("testdata", "joiner.cri.log"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	var j Joiner
 	var got []string
-	for _, s := range lines {
+	for _, s := range strings.Split(strings.TrimSuffix(string(log), "\n"), "\n") {
 		l, err := ParseCRI([]byte(s))
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,6 @@
 package logfiles
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -64,24 +63,6 @@ func appendFile(t testing.TB, path, s string) {
 	}
 }
 
-// logBuffer collects the Set's log output.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func testConfig(patterns ...string) Config {
 	return Config{
 		Patterns:       patterns,
@@ -96,22 +77,30 @@ func testConfig(patterns ...string) Config {
 type running struct {
 	set  *Set
 	tl   *linker.Timeline
-	logs *logBuffer
+	logs *testkit.SyncBuffer // the Set's log output
 	stop func()
+}
+
+// newSet builds a Set on cfg with a fresh timeline, logging into a
+// buffer the test can read; stop does nothing yet.
+func newSet(t *testing.T, cfg Config) *running {
+	t.Helper()
+	r := &running{tl: linker.NewTimeline(linker.TimelineOptions{}), logs: &testkit.SyncBuffer{}, stop: func() {}}
+	s, err := New(cfg, r.tl, slog.New(slog.NewTextHandler(r.logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.set = s
+	return r
 }
 
 // follow runs a Set on cfg until the test ends (or stop is called).
 func follow(t *testing.T, cfg Config) *running {
 	t.Helper()
-	tl := linker.NewTimeline(linker.TimelineOptions{})
-	logs := &logBuffer{}
-	s, err := New(cfg, tl, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg := testkit.Go(t, "Set.Run", 5*time.Second, s.Run)
+	r := newSet(t, cfg)
+	bg := testkit.Go(t, "Set.Run", 5*time.Second, r.set.Run)
 	var once sync.Once
-	r := &running{set: s, tl: tl, logs: logs, stop: func() { once.Do(func() { bg.Stop(t) }) }}
+	r.stop = func() { once.Do(func() { bg.Stop(t) }) }
 	t.Cleanup(r.stop)
 	return r
 }
@@ -119,28 +108,17 @@ func follow(t *testing.T, cfg Config) *running {
 // readOnce reads cfg's files with ReadOnce.
 func readOnce(t *testing.T, cfg Config) *running {
 	t.Helper()
-	tl := linker.NewTimeline(linker.TimelineOptions{})
-	logs := &logBuffer{}
-	s, err := New(cfg, tl, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
+	r := newSet(t, cfg)
+	if err := r.set.ReadOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReadOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return &running{set: s, tl: tl, logs: logs, stop: func() {}}
+	return r
 }
 
 // waitFor polls cond until it holds or 10 s pass (a loaded CI machine).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, 10*time.Second, cond)
 }
 
 // finished reports whether the timeline knows id's arrival and finish.

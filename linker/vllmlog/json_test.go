@@ -39,14 +39,8 @@ func TestParseJSONLine(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := ParseJSONLine([]byte(tc.line), tc.opts)
-			if tc.err != nil {
-				if !errors.Is(err, tc.err) {
-					t.Fatalf("err %v, want %v", err, tc.err)
-				}
+			if !wantRecord(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if r.Kind != tc.kind || r.Time != tc.time || r.Resolution != tc.res || r.Process != tc.process {
 				t.Fatalf("got %v %d res %d %q, want %v %d res %d %q", r.Kind, r.Time, r.Resolution, r.Process, tc.kind, tc.time, tc.res, tc.process)
