@@ -74,45 +74,58 @@ func (o TransportOptions) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// optionSet is how one OTel client package (otlptracegrpc, otlptracehttp)
-// spells the transport options both have.
-type optionSet[O any] struct {
-	endpointURL, endpoint func(string) O
-	tls                   func(*tls.Config) O
-	insecure              func() O
-	headers               func(map[string]string) O
-	timeout               func(time.Duration) O
+// OptionSet is how one OTel OTLP client package (otlptracegrpc,
+// otlptracehttp, and the daemon's otlpmetricgrpc and otlpmetrichttp)
+// spells the transport options they all have.
+type OptionSet[O any] struct {
+	EndpointURL, Endpoint func(string) O
+	TLS                   func(*tls.Config) O
+	Insecure              func() O
+	Headers               func(map[string]string) O
+	Timeout               func(time.Duration) O
 }
 
-// clientOptions appends to opts, in f's spelling, o's endpoint, TLS or
-// plaintext, headers and timeout: only those that are set, so that the
-// OTEL_EXPORTER_OTLP_* variables decide the rest. Compression is spelled
-// differently by each package and left to the caller.
-func clientOptions[O any](o TransportOptions, opts []O, f optionSet[O]) ([]O, error) {
+// GRPCTLS is OptionSet.TLS for a gRPC client package, from its
+// WithTLSCredentials.
+func GRPCTLS[O any](withCredentials func(credentials.TransportCredentials) O) func(*tls.Config) O {
+	return func(c *tls.Config) O { return withCredentials(credentials.NewTLS(c)) }
+}
+
+// AppendClientOptions appends to opts, in f's spelling, o's endpoint (a
+// URL or host:port), tlsCfg (o's TLS files, loaded by the caller) or else
+// o.Insecure, o's headers and timeout: only those that are set, so that
+// the OTEL_EXPORTER_OTLP_* variables decide the rest. Compression is
+// spelled differently by each package and left to the caller.
+func AppendClientOptions[O any](opts []O, o TransportOptions, tlsCfg *tls.Config, f OptionSet[O]) []O {
 	if o.Endpoint != "" {
 		if isURL(o.Endpoint) {
-			opts = append(opts, f.endpointURL(o.Endpoint))
+			opts = append(opts, f.EndpointURL(o.Endpoint))
 		} else {
-			opts = append(opts, f.endpoint(o.Endpoint))
+			opts = append(opts, f.Endpoint(o.Endpoint))
 		}
 	}
+	switch {
+	case tlsCfg != nil:
+		opts = append(opts, f.TLS(tlsCfg))
+	case o.Insecure:
+		opts = append(opts, f.Insecure())
+	}
+	if o.Headers != nil {
+		opts = append(opts, f.Headers(o.Headers))
+	}
+	if o.Timeout > 0 {
+		opts = append(opts, f.Timeout(o.Timeout))
+	}
+	return opts
+}
+
+// clientOptions is AppendClientOptions with o's TLS files loaded.
+func clientOptions[O any](o TransportOptions, opts []O, f OptionSet[O]) ([]O, error) {
 	tlsCfg, err := o.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case tlsCfg != nil:
-		opts = append(opts, f.tls(tlsCfg))
-	case o.Insecure:
-		opts = append(opts, f.insecure())
-	}
-	if o.Headers != nil {
-		opts = append(opts, f.headers(o.Headers))
-	}
-	if o.Timeout > 0 {
-		opts = append(opts, f.timeout(o.Timeout))
-	}
-	return opts, nil
+	return AppendClientOptions(opts, o, tlsCfg, f), nil
 }
 
 // GRPCClient is an OTLP/gRPC client built on otlptracegrpc. Its own retry
@@ -131,15 +144,13 @@ func NewGRPCClient(o TransportOptions) (*GRPCClient, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	opts, err := clientOptions(o, []otlptracegrpc.Option{otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false})}, optionSet[otlptracegrpc.Option]{
-		endpointURL: otlptracegrpc.WithEndpointURL,
-		endpoint:    otlptracegrpc.WithEndpoint,
-		tls: func(c *tls.Config) otlptracegrpc.Option {
-			return otlptracegrpc.WithTLSCredentials(credentials.NewTLS(c))
-		},
-		insecure: otlptracegrpc.WithInsecure,
-		headers:  otlptracegrpc.WithHeaders,
-		timeout:  otlptracegrpc.WithTimeout,
+	opts, err := clientOptions(o, []otlptracegrpc.Option{otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false})}, OptionSet[otlptracegrpc.Option]{
+		EndpointURL: otlptracegrpc.WithEndpointURL,
+		Endpoint:    otlptracegrpc.WithEndpoint,
+		TLS:         GRPCTLS(otlptracegrpc.WithTLSCredentials),
+		Insecure:    otlptracegrpc.WithInsecure,
+		Headers:     otlptracegrpc.WithHeaders,
+		Timeout:     otlptracegrpc.WithTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -194,13 +205,13 @@ func NewHTTPClient(o HTTPOptions) (*HTTPClient, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	opts, err := clientOptions(o.TransportOptions, []otlptracehttp.Option{otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false})}, optionSet[otlptracehttp.Option]{
-		endpointURL: otlptracehttp.WithEndpointURL,
-		endpoint:    otlptracehttp.WithEndpoint,
-		tls:         otlptracehttp.WithTLSClientConfig,
-		insecure:    otlptracehttp.WithInsecure,
-		headers:     otlptracehttp.WithHeaders,
-		timeout:     otlptracehttp.WithTimeout,
+	opts, err := clientOptions(o.TransportOptions, []otlptracehttp.Option{otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false})}, OptionSet[otlptracehttp.Option]{
+		EndpointURL: otlptracehttp.WithEndpointURL,
+		Endpoint:    otlptracehttp.WithEndpoint,
+		TLS:         otlptracehttp.WithTLSClientConfig,
+		Insecure:    otlptracehttp.WithInsecure,
+		Headers:     otlptracehttp.WithHeaders,
+		Timeout:     otlptracehttp.WithTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -187,14 +187,20 @@ func (b *Builder) Reset() {
 // SplitRequest calls fn with each ResourceSpans body in an
 // ExportTraceServiceRequest body (as built by Builder). It returns an error
 // for malformed input.
-func SplitRequest(body []byte, fn func(rs []byte)) error {
+func SplitRequest(body []byte, fn func(rs []byte)) error { return ForEachField(body, 1, fn) }
+
+// ForEachField calls fn with the value of each length-delimited field
+// numbered field in the protobuf message body, in wire order, without
+// decoding anything else. It stops at and returns the first error for
+// malformed input, after fn has seen the fields before it.
+func ForEachField(body []byte, field protowire.Number, fn func([]byte)) error {
 	for len(body) > 0 {
 		num, typ, n := protowire.ConsumeTag(body)
 		if n < 0 {
 			return protowire.ParseError(n)
 		}
 		body = body[n:]
-		if num == 1 && typ == protowire.BytesType {
+		if num == field && typ == protowire.BytesType {
 			v, m := protowire.ConsumeBytes(body)
 			if m < 0 {
 				return protowire.ParseError(m)

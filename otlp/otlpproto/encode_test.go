@@ -205,6 +205,47 @@ func TestSplitRequestMalformed(t *testing.T) {
 	}
 }
 
+func TestForEachFieldCountsNestedSpans(t *testing.T) {
+	// Built as structs and marshalled by proto: the oracle is the structs.
+	req := &coltracepb.ExportTraceServiceRequest{}
+	want := 0
+	for r := 0; r < 3; r++ {
+		rs := &tracepb.ResourceSpans{SchemaUrl: "s"}
+		for s := 0; s <= r; s++ {
+			ss := &tracepb.ScopeSpans{SchemaUrl: "x"}
+			for i := 0; i < r+s+1; i++ {
+				ss.Spans = append(ss.Spans, &tracepb.Span{Name: "n", StartTimeUnixNano: uint64(i + 1)})
+				want++
+			}
+			rs.ScopeSpans = append(rs.ScopeSpans, ss)
+		}
+		req.ResourceSpans = append(req.ResourceSpans, rs)
+	}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, entries := 0, 0
+	err = ForEachField(body, 1, func(rs []byte) {
+		entries++
+		if err := ForEachField(rs, 2, func(ss []byte) {
+			if err := ForEachField(ss, 2, func([]byte) { got++ }); err != nil {
+				t.Errorf("spans: %v", err)
+			}
+		}); err != nil {
+			t.Errorf("scope spans: %v", err)
+		}
+	})
+	if err != nil || entries != 3 || got != want {
+		t.Fatalf("ForEachField: %d resource spans, %d spans, err %v; want 3, %d", entries, got, err, want)
+	}
+	// A field cut short is an error, after the fields before it.
+	n := 0
+	if err := ForEachField(append(append([]byte{}, body...), 0x0a, 0x05, 1), 1, func([]byte) { n++ }); err == nil || n != 3 {
+		t.Fatalf("truncated: %d fields, err %v; want 3 and an error", n, err)
+	}
+}
+
 func FuzzSplitRequest(f *testing.F) {
 	b := testBatches()["full"]
 	body, _ := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{ToProto(b)}})

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -42,12 +43,7 @@ type convertOptions struct {
 func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg := DefaultConfig()
 	var co convertOptions
-	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), convertUsage)
-		fs.PrintDefaults()
-	}
+	fs := newCommandFlags("convert", convertUsage, stderr)
 	fs.StringVar(&cfg.Output.Sink.Path, "o", "", "write OTLP/JSON lines to this file (a name ending in .pb: length-delimited OTLP protobuf); - = stdout (same as --output-file)")
 	bindOutputFlags(fs, &cfg.Output)
 	bindConvertFlags(fs, &cfg.Convert)
@@ -58,15 +54,9 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.BoolVar(&co.appendOut, "append", false, "append to the -o file instead of replacing it (by default -o writes a new file and renames it over the old one once every input converted)")
 	fs.StringVar(&cfg.Log.Level, "log-level", "warn", "debug, info, warn or error")
 	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "text or json")
-	if err := parseWithEnv(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	paths := fs.Args()
-	if len(paths) == 0 {
-		return fmt.Errorf("%w: convert needs at least one trace file (see convert -h)", errUsage)
+	paths, err := parseTraceArgs(fs, args, getenv)
+	if err != nil {
+		return err
 	}
 	if cfg.Output.Sink.Path == "" && !cfg.Output.HasEndpoint(getenv) {
 		return fmt.Errorf("%w: say where spans go: -o FILE (OTLP/JSON lines) or --endpoint URL", errUsage)
@@ -74,16 +64,9 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cfg.Output.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if err := cfg.Convert.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	loc, format, err := requestFlags(co.timeZone, co.requestsFormat)
+	loc, format, logger, err := requestsAndLogger(co.requestOptions, &cfg.Convert, cfg.Log, stderr)
 	if err != nil {
 		return err
-	}
-	logger, err := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	report := stdout
 	if cfg.Output.Sink.Path == "-" {
@@ -220,6 +203,52 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return reportedError{failed: failed + unbalanced, total: len(paths)}
 	}
 	return nil
+}
+
+// newCommandFlags is the flag set of the command name (convert, inspect):
+// -h and a bad flag print usage and then the flags to stderr.
+func newCommandFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseTraceArgs parses the flags of a command that takes TRACE... (and
+// the environment variables of the flags not given) and returns the trace
+// files: flag.ErrHelp for -h; an errUsage error for a bad flag or no file.
+func parseTraceArgs(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
+	if err := parseWithEnv(fs, args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() == 0 {
+		return nil, fmt.Errorf("%w: %s needs at least one trace file (see %[2]s -h)", errUsage, fs.Name())
+	}
+	return fs.Args(), nil
+}
+
+// requestsAndLogger checks the convert section (the thresholds flags) and
+// the request flags (requestFlags) and makes the logger of the log flags,
+// the last checks of convert's and inspect's flags.
+func requestsAndLogger(o requestOptions, cc *ConvertConfig, lc LogConfig, stderr io.Writer) (*time.Location, vllmlog.Format, *slog.Logger, error) {
+	if err := cc.Validate(); err != nil {
+		return nil, 0, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	loc, format, err := requestFlags(o.timeZone, o.requestsFormat)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	logger, err := newLogger(stderr, lc.Level, lc.Format)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return loc, format, logger, nil
 }
 
 // outputFile is convert's -o target while it is written to tmp (both

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,12 +44,7 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	// it left out would be missing from the kernel tables.
 	cfg.Convert.MaxSpansPerTrace = 0
 	var opt inspectOptions
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), inspectUsage)
-		fs.PrintDefaults()
-	}
+	fs := newCommandFlags("inspect", inspectUsage, stderr)
 	bindRequestFlags(fs, &opt.requestOptions)
 	fs.BoolVar(&opt.json, "json", false, "print the report as JSON instead of text")
 	fs.StringVar(&opt.html, "html", "", "also write the report as one self-contained HTML file")
@@ -59,29 +52,16 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&cfg.Convert.SpillDir, "spill-dir", cfg.Convert.SpillDir, "directory for the converter's scratch file; empty = $TMPDIR or /tmp, off = in memory")
 	fs.StringVar(&cfg.Log.Level, "log-level", "warn", "debug, info, warn or error")
 	bindThresholdFlags(fs, &cfg.Convert.Thresholds)
-	if err := parseWithEnv(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if err := cfg.Convert.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	paths := fs.Args()
-	if len(paths) == 0 {
-		return fmt.Errorf("%w: inspect needs at least one trace file (see inspect -h)", errUsage)
+	paths, err := parseTraceArgs(fs, args, getenv)
+	if err != nil {
+		return err
 	}
 	if opt.topKernels <= 0 {
 		return fmt.Errorf("%w: --top-kernels must be positive", errUsage)
 	}
-	loc, format, err := requestFlags(opt.timeZone, opt.requestsFormat)
+	loc, format, logger, err := requestsAndLogger(opt.requestOptions, &cfg.Convert, cfg.Log, stderr)
 	if err != nil {
 		return err
-	}
-	logger, err := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 
 	ropts := report.DefaultOptions()

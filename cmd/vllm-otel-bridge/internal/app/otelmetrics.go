@@ -18,7 +18,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/exporter"
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/stepmetrics"
@@ -231,37 +230,33 @@ func metricsProtocol(s exporter.SinkConfig, getenv func(string) string) string {
 	return exporter.ProtocolGRPC
 }
 
-// metricsEndpoint is where OTLP metrics go, as a URL or host:port, and
-// whether it is a full URL whose path is used as is:
-// OTEL_EXPORTER_OTLP_METRICS_ENDPOINT (as is), else the traces' endpoint
+// metricsEndpoint is where OTLP metrics go, as a URL (whose path is used
+// as is) or host:port: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT (as is), else the traces' endpoint
 // (output.endpoint, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) with a
 // trailing /v1/traces made /v1/metrics, else OTEL_EXPORTER_OTLP_ENDPOINT
 // with /v1/metrics appended for HTTP. "" leaves it to the OTel client's
 // default (localhost).
-func metricsEndpoint(s exporter.SinkConfig, proto string, getenv func(string) string) (string, bool) {
+func metricsEndpoint(s exporter.SinkConfig, proto string, getenv func(string) string) string {
 	if v := strings.TrimSpace(getenv(envMetricsEndpoint)); v != "" {
-		return v, isURL(v)
+		return v
 	}
 	tr := s.Transport.Endpoint
 	if tr == "" {
 		tr = strings.TrimSpace(getenv(envTracesEndpoint))
 	}
 	if tr != "" {
-		if !isURL(tr) {
-			return tr, false
+		if !isURL(tr) || proto == exporter.ProtocolGRPC {
+			return tr
 		}
-		if proto == exporter.ProtocolGRPC {
-			return tr, true
-		}
-		return signalURL(tr, true), true
+		return signalURL(tr, true)
 	}
 	if v := strings.TrimSpace(getenv(envOTLPEndpoint)); v != "" {
 		if proto == exporter.ProtocolGRPC || !isURL(v) {
-			return v, isURL(v)
+			return v
 		}
-		return signalURL(v, false), true
+		return signalURL(v, false)
 	}
-	return "", false
+	return ""
 }
 
 // signalURL makes an OTLP/HTTP traces URL (traces: its path may end in
@@ -299,8 +294,8 @@ func newOTLPMetricExporter(ctx context.Context, s exporter.SinkConfig, getenv fu
 		return nil, "", fmt.Errorf("tls: %w", err)
 	}
 	proto := metricsProtocol(s, getenv)
-	ep, full := metricsEndpoint(s, proto, getenv)
-	where := ep
+	t.Endpoint = metricsEndpoint(s, proto, getenv)
+	where := t.Endpoint
 	if where == "" {
 		where = "the OTEL_EXPORTER_OTLP_* default endpoint"
 	}
@@ -308,55 +303,33 @@ func newOTLPMetricExporter(ctx context.Context, s exporter.SinkConfig, getenv fu
 	// same cumulative totals, and the push at shutdown is one attempt,
 	// not a retry loop that holds SIGTERM up while the backend is down.
 	if proto == exporter.ProtocolGRPC {
-		opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false})}
-		switch {
-		case ep != "" && full:
-			opts = append(opts, otlpmetricgrpc.WithEndpointURL(ep))
-		case ep != "":
-			opts = append(opts, otlpmetricgrpc.WithEndpoint(ep))
-		}
-		switch {
-		case tlsCfg != nil:
-			opts = append(opts, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
-		case t.Insecure:
-			opts = append(opts, otlpmetricgrpc.WithInsecure())
-		}
-		if t.Headers != nil {
-			opts = append(opts, otlpmetricgrpc.WithHeaders(t.Headers))
-		}
+		opts := exporter.AppendClientOptions([]otlpmetricgrpc.Option{otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false})}, t, tlsCfg, exporter.OptionSet[otlpmetricgrpc.Option]{
+			EndpointURL: otlpmetricgrpc.WithEndpointURL,
+			Endpoint:    otlpmetricgrpc.WithEndpoint,
+			TLS:         exporter.GRPCTLS(otlpmetricgrpc.WithTLSCredentials),
+			Insecure:    otlpmetricgrpc.WithInsecure,
+			Headers:     otlpmetricgrpc.WithHeaders,
+			Timeout:     otlpmetricgrpc.WithTimeout,
+		})
 		if t.Compression != "" {
 			opts = append(opts, otlpmetricgrpc.WithCompressor(t.Compression))
-		}
-		if t.Timeout > 0 {
-			opts = append(opts, otlpmetricgrpc.WithTimeout(t.Timeout))
 		}
 		e, err := otlpmetricgrpc.New(ctx, opts...)
 		return e, where, err
 	}
-	opts := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false})}
-	switch {
-	case ep != "" && full:
-		opts = append(opts, otlpmetrichttp.WithEndpointURL(ep))
-	case ep != "":
-		opts = append(opts, otlpmetrichttp.WithEndpoint(ep))
-	}
-	switch {
-	case tlsCfg != nil:
-		opts = append(opts, otlpmetrichttp.WithTLSClientConfig(tlsCfg))
-	case t.Insecure:
-		opts = append(opts, otlpmetrichttp.WithInsecure())
-	}
-	if t.Headers != nil {
-		opts = append(opts, otlpmetrichttp.WithHeaders(t.Headers))
-	}
+	opts := exporter.AppendClientOptions([]otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false})}, t, tlsCfg, exporter.OptionSet[otlpmetrichttp.Option]{
+		EndpointURL: otlpmetrichttp.WithEndpointURL,
+		Endpoint:    otlpmetrichttp.WithEndpoint,
+		TLS:         otlpmetrichttp.WithTLSClientConfig,
+		Insecure:    otlpmetrichttp.WithInsecure,
+		Headers:     otlpmetrichttp.WithHeaders,
+		Timeout:     otlpmetrichttp.WithTimeout,
+	})
 	switch t.Compression {
 	case "gzip":
 		opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
 	case "none":
 		opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.NoCompression))
-	}
-	if t.Timeout > 0 {
-		opts = append(opts, otlpmetrichttp.WithTimeout(t.Timeout))
 	}
 	e, err := otlpmetrichttp.New(ctx, opts...)
 	return e, where, err

@@ -409,7 +409,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			var o OutputConfig
 			o.Sink.Transport.Endpoint, o.Sink.Protocol = tc.endpoint, tc.protocol
 			getenv := envOf(tc.env...)
-			got, _ := metricsEndpoint(o.Sink, metricsProtocol(o.Sink, getenv), getenv)
+			got := metricsEndpoint(o.Sink, metricsProtocol(o.Sink, getenv), getenv)
 			if got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
