@@ -10,8 +10,11 @@ import (
 	"unicode/utf8"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // AppendProtoRequest appends the OTLP/JSON form of body, an encoded
@@ -163,42 +166,6 @@ func (o *wobj) str(k string, p []byte) bool {
 	return ok
 }
 
-// oneU32 writes the singular unsigned field of rank r as member k.
-func (o *wobj) oneU32(r int, k string, v uint64) bool {
-	if !o.one(r) {
-		return false
-	}
-	o.u32(k, uint32(v))
-	return true
-}
-
-// oneU64 writes the singular fixed64 field of rank r as member k.
-func (o *wobj) oneU64(r int, k string, v uint64) bool {
-	if !o.one(r) {
-		return false
-	}
-	o.u64(k, v)
-	return true
-}
-
-// oneI32 writes the singular int32 or enum field of rank r as member k.
-func (o *wobj) oneI32(r int, k string, v uint64) bool {
-	if !o.one(r) {
-		return false
-	}
-	o.i32(k, int32(v))
-	return true
-}
-
-// oneID writes the singular trace or span id of rank r as member k (hex).
-func (o *wobj) oneID(r int, k string, p []byte) bool {
-	if !o.one(r) {
-		return false
-	}
-	o.hexID(k, p)
-	return true
-}
-
 // wkind says what one field holds and how the wire path writes it.
 type wkind uint8
 
@@ -225,99 +192,77 @@ const (
 type wfield struct {
 	typ  protowire.Type // the wire type the field must have
 	kind wkind
+	rep  bool     // repeated: an element, written by wobj.elem
 	key  string   // the member's quoted key and colon
 	sub  []wfield // wMsg and wMsgs: the message's own table
 }
 
-// The messages' tables, one entry per field number, from the OTLP protos.
+// The tables of the messages the wire path writes through
+// appendMessageWire, and of Span's fields (appendSpanWire takes flags
+// before its table), made from the generated descriptors, so that the
+// keys and wire types are the protos' own. They hold the fields
+// AppendExportRequest writes.
 var (
-	// ResourceSpans: resource = 1, scope_spans = 2, schema_url = 3.
-	resourceSpansFields = []wfield{
-		1: {bytesT, wMsg, `"resource":`, resourceFields},
-		2: {bytesT, wMsgs, `"scopeSpans":`, scopeSpansFields},
-		3: {bytesT, wStr, `"schemaUrl":`, nil},
-	}
-	// Resource: attributes = 1, dropped_attributes_count = 2,
-	// entity_refs = 3.
-	resourceFields = []wfield{
-		1: {bytesT, wAttrs, `"attributes":`, nil},
-		2: {varintT, wU32, `"droppedAttributesCount":`, nil},
-		3: {bytesT, wMsgs, `"entityRefs":`, entityRefFields},
-	}
-	// EntityRef: schema_url = 1, type = 2, id_keys = 3,
-	// description_keys = 4.
-	entityRefFields = []wfield{
-		1: {bytesT, wStr, `"schemaUrl":`, nil},
-		2: {bytesT, wStr, `"type":`, nil},
-		3: {bytesT, wStrs, `"idKeys":`, nil},
-		4: {bytesT, wStrs, `"descriptionKeys":`, nil},
-	}
-	// ScopeSpans: scope = 1, spans = 2, schema_url = 3.
-	scopeSpansFields = []wfield{
-		1: {bytesT, wMsg, `"scope":`, scopeFields},
-		2: {bytesT, wSpans, `"spans":`, nil},
-		3: {bytesT, wStr, `"schemaUrl":`, nil},
-	}
-	// InstrumentationScope: name = 1, version = 2, attributes = 3,
-	// dropped_attributes_count = 4.
-	scopeFields = []wfield{
-		1: {bytesT, wStr, `"name":`, nil},
-		2: {bytesT, wStr, `"version":`, nil},
-		3: {bytesT, wAttrs, `"attributes":`, nil},
-		4: {varintT, wU32, `"droppedAttributesCount":`, nil},
-	}
-	// Span, but flags = 16 (see appendSpanWire).
-	spanFields = []wfield{
-		1:  {bytesT, wID, `"traceId":`, nil},
-		2:  {bytesT, wID, `"spanId":`, nil},
-		3:  {bytesT, wStr, `"traceState":`, nil},
-		4:  {bytesT, wID, `"parentSpanId":`, nil},
-		5:  {bytesT, wStr, `"name":`, nil},
-		6:  {varintT, wI32, `"kind":`, nil},
-		7:  {fixed64T, wU64, `"startTimeUnixNano":`, nil},
-		8:  {fixed64T, wU64, `"endTimeUnixNano":`, nil},
-		9:  {bytesT, wAttrs, `"attributes":`, nil},
-		10: {varintT, wU32, `"droppedAttributesCount":`, nil},
-		11: {bytesT, wMsgs, `"events":`, eventFields},
-		12: {varintT, wU32, `"droppedEventsCount":`, nil},
-		13: {bytesT, wMsgs, `"links":`, linkFields},
-		14: {varintT, wU32, `"droppedLinksCount":`, nil},
-		15: {bytesT, wMsg, `"status":`, statusFields},
-	}
-	// Span.Event: time_unix_nano = 1, name = 2, attributes = 3,
-	// dropped_attributes_count = 4.
-	eventFields = []wfield{
-		1: {fixed64T, wU64, `"timeUnixNano":`, nil},
-		2: {bytesT, wStr, `"name":`, nil},
-		3: {bytesT, wAttrs, `"attributes":`, nil},
-		4: {varintT, wU32, `"droppedAttributesCount":`, nil},
-	}
-	// Span.Link: trace_id = 1, span_id = 2, trace_state = 3,
-	// attributes = 4, dropped_attributes_count = 5, flags = 6.
-	linkFields = []wfield{
-		1: {bytesT, wID, `"traceId":`, nil},
-		2: {bytesT, wID, `"spanId":`, nil},
-		3: {bytesT, wStr, `"traceState":`, nil},
-		4: {bytesT, wAttrs, `"attributes":`, nil},
-		5: {varintT, wU32, `"droppedAttributesCount":`, nil},
-		6: {fixed32T, wU32, `"flags":`, nil},
-	}
-	// Status: message = 2, code = 3.
-	statusFields = []wfield{
-		2: {bytesT, wStr, `"message":`, nil},
-		3: {varintT, wI32, `"code":`, nil},
-	}
-	// KeyValue: key = 1, value = 2, key_strindex = 3.
-	keyValueFields = []wfield{
-		1: {bytesT, wStr, `"key":`, nil},
-		2: {bytesT, wValue, `"value":`, nil},
-		3: {varintT, wI32, `"keyStrindex":`, nil},
-	}
-	// ArrayValue: values = 1 (AnyValue).
-	arrayValueFields = []wfield{1: {bytesT, wValues, `"values":`, nil}}
-	// KeyValueList: values = 1 (KeyValue).
-	keyValueListFields = []wfield{1: {bytesT, wAttrs, `"values":`, nil}}
+	resourceSpansFields = wireFields((&tracepb.ResourceSpans{}).ProtoReflect().Descriptor())
+	spanFields          = wireFields((&tracepb.Span{}).ProtoReflect().Descriptor())
+	keyValueFields      = wireFields((&commonpb.KeyValue{}).ProtoReflect().Descriptor())
+	arrayValueFields    = wireFields((&commonpb.ArrayValue{}).ProtoReflect().Descriptor())
+	keyValueListFields  = wireFields((&commonpb.KeyValueList{}).ProtoReflect().Descriptor())
 )
+
+// wireFields makes the table of the message md, one entry per field
+// number; a field of a kind the wire path does not write is left wNone,
+// which sends a message holding it to the fallback. Span, KeyValue and
+// AnyValue fields are written by their own functions (wSpans, wAttrs,
+// wValue, wValues), any other message field through its own table.
+func wireFields(md protoreflect.MessageDescriptor) []wfield {
+	spanName := (&tracepb.Span{}).ProtoReflect().Descriptor().FullName()
+	keyValueName := (&commonpb.KeyValue{}).ProtoReflect().Descriptor().FullName()
+	anyValueName := (&commonpb.AnyValue{}).ProtoReflect().Descriptor().FullName()
+	fs := md.Fields()
+	var t []wfield
+	for i := range fs.Len() {
+		f := fs.Get(i)
+		rep := f.Cardinality() == protoreflect.Repeated
+		w := wfield{typ: bytesT, rep: rep, key: `"` + f.JSONName() + `":`}
+		switch k := f.Kind(); {
+		case k == protoreflect.StringKind && rep:
+			w.kind = wStrs
+		case k == protoreflect.StringKind:
+			w.kind = wStr
+		case k == protoreflect.BytesKind && !rep: // trace and span ids
+			w.kind = wID
+		case k == protoreflect.Uint32Kind && !rep:
+			w.typ, w.kind = varintT, wU32
+		case k == protoreflect.Fixed32Kind && !rep:
+			w.typ, w.kind = fixed32T, wU32
+		case (k == protoreflect.Int32Kind || k == protoreflect.EnumKind) && !rep:
+			w.typ, w.kind = varintT, wI32
+		case k == protoreflect.Fixed64Kind && !rep:
+			w.typ, w.kind = fixed64T, wU64
+		case k == protoreflect.MessageKind:
+			switch m := f.Message().FullName(); {
+			case m == spanName && rep:
+				w.kind = wSpans
+			case m == keyValueName && rep:
+				w.kind = wAttrs
+			case m == anyValueName && rep:
+				w.kind = wValues
+			case m == anyValueName:
+				w.kind = wValue
+			case rep:
+				w.kind, w.sub = wMsgs, wireFields(f.Message())
+			default:
+				w.kind, w.sub = wMsg, wireFields(f.Message())
+			}
+		}
+		if n := int(f.Number()); w.kind != wNone {
+			t = append(t, make([]wfield, max(0, n+1-len(t)))...)
+			t[n] = w
+		}
+	}
+	return t
+}
 
 // field writes field num, of wire type typ with the value v or payload p
 // that next read, as the table fields says; false sends the caller to the
@@ -328,38 +273,36 @@ func (o *wobj) field(fields []wfield, num uint64, typ protowire.Type, v uint64, 
 		return false
 	}
 	f, r := &fields[num], int(num)
-	var ok bool
+	if f.rep && !o.elem(r, f.key) || !f.rep && !o.one(r) {
+		return false
+	}
+	ok := true
 	switch f.kind {
 	case wStr:
-		return o.one(r) && o.str(f.key, p)
+		ok = o.str(f.key, p)
 	case wU32:
-		return o.oneU32(r, f.key, v)
+		o.u32(f.key, uint32(v))
 	case wI32:
-		return o.oneI32(r, f.key, v)
+		o.i32(f.key, int32(v))
 	case wU64:
-		return o.oneU64(r, f.key, v)
+		o.u64(f.key, v)
 	case wID:
-		return o.oneID(r, f.key, p)
-	case wMsg, wValue:
-		if !o.one(r) {
-			return false
-		}
-		o.key(f.key)
-	default: // the repeated kinds
-		if !o.elem(r, f.key) {
-			return false
-		}
-	}
-	switch f.kind {
+		o.hexID(f.key, p)
 	case wStrs:
 		o.dst, ok = appendWireString(o.dst, p)
-	case wMsg, wMsgs:
+	case wMsg:
+		o.key(f.key)
+		fallthrough
+	case wMsgs:
 		o.dst, ok = appendMessageWire(o.dst, p, f.sub, depth)
 	case wSpans:
 		o.dst, ok = appendSpanWire(o.dst, p)
 	case wAttrs:
 		o.dst, ok = appendKeyValueWire(o.dst, p, depth)
-	case wValue, wValues:
+	case wValue:
+		o.key(f.key)
+		fallthrough
+	case wValues:
 		o.dst, ok = appendAnyValueWire(o.dst, p, depth)
 	}
 	return ok
