@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -581,7 +583,7 @@ func (bd *Builder) requestRows(r *Report) []RequestRow {
 		}
 	}
 	out := make([]RequestRow, 0, len(bd.reqs))
-	for _, id := range sortedKeys(bd.reqs) {
+	for _, id := range slices.Sorted(maps.Keys(bd.reqs)) {
 		ra := bd.reqs[id]
 		row := RequestRow{ID: id, Steps: ra.steps, StepsByKind: ra.byKind}
 		if !ra.missing {
