@@ -187,14 +187,7 @@ func StepRoot(parts []RankStep) span.Span {
 	for _, a := range figs.Figures {
 		attrs = append(attrs, cloneAttr(a))
 	}
-	links := make([]span.Link, len(first.Links))
-	for i, l := range first.Links {
-		links[i] = l
-		links[i].Attrs = make([]span.Attr, len(l.Attrs))
-		for j, a := range l.Attrs {
-			links[i].Attrs[j] = cloneAttr(a)
-		}
-	}
+	links := cloneLinks(first.Links)
 	if len(links) == 0 {
 		links = nil
 	}
@@ -234,33 +227,32 @@ func collectiveWait(ps []RankStep) ([]int64, bool) {
 // converter's buffers, for a StepSink that keeps it past AddStep.
 func CloneRankStep(p RankStep) RankStep {
 	p.Collectives = slices.Clone(p.Collectives)
-	attrs := make([]span.Attr, len(p.Attrs))
-	for i, a := range p.Attrs {
-		attrs[i] = cloneAttr(a)
-	}
-	p.Attrs = attrs
-	figures := make([]span.Attr, len(p.Figures))
-	for i, a := range p.Figures {
-		figures[i] = cloneAttr(a)
-	}
-	p.Figures = figures
-	links := make([]span.Link, len(p.Links))
-	for i, l := range p.Links {
-		links[i] = l
-		links[i].Attrs = make([]span.Attr, len(l.Attrs))
-		for j, a := range l.Attrs {
-			links[i].Attrs[j] = cloneAttr(a)
-		}
-	}
-	p.Links = links
+	p.Attrs = cloneAttrs(p.Attrs)
+	p.Figures = cloneAttrs(p.Figures)
+	p.Links = cloneLinks(p.Links)
 	if p.Resource != nil {
-		res := &span.Resource{Attrs: make([]span.Attr, len(p.Resource.Attrs))}
-		for i, a := range p.Resource.Attrs {
-			res.Attrs[i] = cloneAttr(a)
-		}
-		p.Resource = res
+		p.Resource = &span.Resource{Attrs: cloneAttrs(p.Resource.Attrs)}
 	}
 	return p
+}
+
+// cloneAttrs returns a deep copy of as (cloneAttr), never nil.
+func cloneAttrs(as []span.Attr) []span.Attr {
+	out := make([]span.Attr, len(as))
+	for i, a := range as {
+		out[i] = cloneAttr(a)
+	}
+	return out
+}
+
+// cloneLinks returns a deep copy of ls and of their attributes, never nil.
+func cloneLinks(ls []span.Link) []span.Link {
+	out := make([]span.Link, len(ls))
+	for i, l := range ls {
+		out[i] = l
+		out[i].Attrs = cloneAttrs(l.Attrs)
+	}
+	return out
 }
 
 func cloneAttr(a span.Attr) span.Attr {

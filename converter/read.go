@@ -181,28 +181,14 @@ func (p *parser) run() error {
 		}
 		return newError(ErrNotKineto, 0, "top-level JSON value is %s, not an object", jsonscan.TokenKindName(k))
 	}
-	s.Advance()
-	if c, ok = s.WS(); !ok {
-		return s.Err()
-	}
-	if c == '}' {
-		s.Advance()
-	} else {
-		for {
-			if !p.topMember(c) {
-				return p.err()
-			}
-			more, ok := s.AfterMember()
-			if !ok {
-				return s.Err()
-			}
-			if !more {
-				break
-			}
-			if c, ok = s.WS(); !ok {
-				return s.Err()
-			}
+	key, more, ok := p.firstMember()
+	for ; more; key, more, ok = p.nextMember() {
+		if !p.topMember(key) {
+			return p.err()
 		}
+	}
+	if !ok {
+		return p.err()
 	}
 	c, ok, eof = s.WSEOF()
 	if !eof {
@@ -232,14 +218,10 @@ func (p *parser) err() error {
 	return newError(ErrMalformed, p.s.Off(), "parser stopped") // not reached
 }
 
-// topMember reads one member of the top-level object; c is the first
-// byte of its name.
-func (p *parser) topMember(c byte) bool {
+// topMember reads the value of the top-level object's member key (its
+// name and colon read).
+func (p *parser) topMember(key []byte) bool {
 	s := &p.s
-	key, ok := p.name(c)
-	if !ok {
-		return false
-	}
 	if string(key) == "traceEvents" {
 		if p.meta.sawEvents {
 			s.Fail(newError(ErrMalformed, s.Off(), "second traceEvents array"))
@@ -258,7 +240,8 @@ func (p *parser) topMember(c byte) bool {
 		c, ok := s.WS()
 		return ok && s.Skip(c, 1)
 	}
-	if c, ok = s.WS(); !ok {
+	c, ok := s.WS()
+	if !ok {
 		return false
 	}
 	switch field {
@@ -531,23 +514,11 @@ func (p *parser) event() bool {
 	s := &p.s
 	ev := evState{}
 	p.scratch = p.scratch[:0]
-	s.Advance()
-	c, ok := s.WS()
-	if !ok {
-		return false
-	}
-	if c == '}' {
-		s.Advance()
-		p.queue(&ev)
-		return true
-	}
-	for {
-		key, ok := p.name(c)
-		if !ok {
-			return false
-		}
+	key, more, ok := p.firstMember()
+	for ; more; key, more, ok = p.nextMember() {
 		field := eventField(key)
-		if c, ok = s.ValueStart(); !ok {
+		c, ok := s.ValueStart()
+		if !ok {
 			return false
 		}
 		switch {
@@ -592,41 +563,56 @@ func (p *parser) event() bool {
 				ev.hasID = true
 			}
 		}
-		more, ok := s.AfterMember()
-		if !ok {
-			return false
-		}
-		if !more {
-			break
-		}
-		if c, ok = s.WS(); !ok {
-			return false
-		}
+	}
+	if !ok {
+		return false
 	}
 	p.queue(&ev)
 	return true
+}
+
+// firstMember enters the object whose '{' is at the cursor and reads the
+// name (valid until the next scan) and colon of its first member; more is
+// false when the object is empty (its '}' read).
+func (p *parser) firstMember() (key []byte, more, ok bool) {
+	s := &p.s
+	s.Advance()
+	c, ok := s.WS()
+	if !ok {
+		return nil, false, false
+	}
+	if c == '}' {
+		s.Advance()
+		return nil, false, true
+	}
+	key, ok = p.name(c)
+	return key, ok, ok
+}
+
+// nextMember, once the value of a member is read, reads the ',' and the
+// name and colon of the next member, or the object's '}' (more false).
+func (p *parser) nextMember() (key []byte, more, ok bool) {
+	s := &p.s
+	if more, ok = s.AfterMember(); !more || !ok {
+		return nil, false, ok
+	}
+	c, ok := s.WS()
+	if !ok {
+		return nil, false, false
+	}
+	key, ok = p.name(c)
+	return key, ok, ok
 }
 
 // parseArgs encodes the members of the args object at the cursor into
 // p.scratch.
 func (p *parser) parseArgs(ev *evState) bool {
 	s := &p.s
-	s.Advance()
-	c, ok := s.WS()
-	if !ok {
-		return false
-	}
-	if c == '}' {
-		s.Advance()
-		return true
-	}
-	for {
-		kt, ok := p.name(c)
-		if !ok {
-			return false
-		}
+	kt, more, ok := p.firstMember()
+	for ; more; kt, more, ok = p.nextMember() {
 		key := p.in.id(kt)
-		if c, ok = s.ValueStart(); !ok {
+		c, ok := s.ValueStart()
+		if !ok {
 			return false
 		}
 		switch c {
@@ -684,17 +670,8 @@ func (p *parser) parseArgs(ev *evState) bool {
 				}
 			}
 		}
-		more, ok := s.AfterMember()
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
-		if c, ok = s.WS(); !ok {
-			return false
-		}
 	}
+	return ok
 }
 
 // Kineto's own category and event names.

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,22 +90,13 @@ func (r *Report) WriteText(w io.Writer) error {
 
 func stepCounts(s SideInfo) string {
 	var parts []string
-	for _, k := range sortedKeys(s.Steps) {
+	for _, k := range slices.Sorted(maps.Keys(s.Steps)) {
 		parts = append(parts, fmt.Sprintf("%d %s", s.Steps[k], k))
 	}
 	if len(parts) == 0 {
 		return "no steps"
 	}
 	return strings.Join(parts, ", ") + " steps"
-}
-
-func sortedKeys(m map[string]int) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func orNA(v []string) string {

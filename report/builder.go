@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -495,15 +497,7 @@ func (bd *Builder) kernelTables() []KernelTable {
 	tables := make([]KernelTable, 0, len(byKind))
 	for kind, t := range byKind {
 		rs := rows[kind]
-		sort.Slice(rs, func(i, j int) bool {
-			if rs[i].TotalNs != rs[j].TotalNs {
-				return rs[i].TotalNs > rs[j].TotalNs
-			}
-			if rs[i].Name != rs[j].Name {
-				return rs[i].Name < rs[j].Name
-			}
-			return rs[i].Class < rs[j].Class
-		})
+		sortKernelRows(rs)
 		for i := range rs {
 			rs[i].GPUPct = pct(rs[i].TotalNs, t.GPUNs)
 		}
@@ -563,6 +557,13 @@ func (bd *Builder) topOverall(n int) []KernelRow {
 		r.GPUPct = pct(r.TotalNs, gpu)
 		rows = append(rows, *r)
 	}
+	sortKernelRows(rows)
+	return rows[:min(n, len(rows))]
+}
+
+// sortKernelRows orders rows by GPU time, longest first, then by name and
+// class.
+func sortKernelRows(rows []KernelRow) {
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].TotalNs != rows[j].TotalNs {
 			return rows[i].TotalNs > rows[j].TotalNs
@@ -572,7 +573,6 @@ func (bd *Builder) topOverall(n int) []KernelRow {
 		}
 		return rows[i].Class < rows[j].Class
 	})
-	return rows[:min(n, len(rows))]
 }
 
 func (bd *Builder) requestRows(r *Report) []RequestRow {
@@ -583,7 +583,7 @@ func (bd *Builder) requestRows(r *Report) []RequestRow {
 		}
 	}
 	out := make([]RequestRow, 0, len(bd.reqs))
-	for _, id := range sortedKeys(bd.reqs) {
+	for _, id := range slices.Sorted(maps.Keys(bd.reqs)) {
 		ra := bd.reqs[id]
 		row := RequestRow{ID: id, Steps: ra.steps, StepsByKind: ra.byKind}
 		if !ra.missing {

@@ -144,11 +144,21 @@ func sumAttr(r *Report, key string) (sum int64, known int) {
 	return sum, known
 }
 
+// sumFinding starts the finding of item, which is about the steps'
+// attribute key: the attribute's sum, and ok false with the finding "n/a"
+// when no step carries it.
+func sumFinding(r *Report, item, key string) (f Finding, sum int64, ok bool) {
+	f = Finding{Item: item, Evidence: []string{}, Steps: []int{}}
+	sum, known := sumAttr(r, key)
+	if known == 0 {
+		f.Status, f.Finding = "n/a", "no step carries "+key
+	}
+	return f, sum, known > 0
+}
+
 func gpuIdle(r *Report, th Thresholds) Finding {
-	f := Finding{Item: ItemGPUIdle, Evidence: []string{}, Steps: []int{}}
-	idle, idleKnown := sumAttr(r, AttrGPUIdle)
-	if idleKnown == 0 {
-		f.Status, f.Finding = "n/a", "no step carries "+AttrGPUIdle
+	f, idle, ok := sumFinding(r, ItemGPUIdle, AttrGPUIdle)
+	if !ok {
 		return f
 	}
 	wall := sumWall(r)
@@ -169,27 +179,41 @@ func gpuIdle(r *Report, th Thresholds) Finding {
 	if bn := bottleneckCount(r, "host", "launch_bound"); bn != "" {
 		f.Finding += "; " + bn
 	}
-	if len(hits) == 0 {
-		f.Status = "ok"
-		f.Finding += fmt.Sprintf("; no step where %s", rule)
-		return f
-	}
-	f.Status = "flag"
-	f.Finding += fmt.Sprintf("; %d of %d steps where %s", len(hits), len(r.Steps), rule)
-	for _, i := range hits[:min(len(hits), maxEvidence)] {
-		s := &r.Steps[i]
+	f.flagSteps(r, hits, rule, func(s *Step) string {
 		gi, _ := s.Int(AttrGPUIdle)
-		e := fmt.Sprintf("%s: idle %s of %s", r.stepLabel(i), fmtDur(gi), fmtDur(s.WallNs))
+		e := fmt.Sprintf("idle %s of %s", fmtDur(gi), fmtDur(s.WallNs))
 		if h, ok := s.Int(AttrHostWait); ok {
 			e += fmt.Sprintf(", host wait %s", fmtDur(h))
 		}
 		if p, ok := s.Int(AttrLaunchP99); ok {
 			e += fmt.Sprintf(", launch delay p99 %s", fmtDur(p))
 		}
-		f.Evidence = append(f.Evidence, e)
+		return e
+	})
+	return f
+}
+
+// flagSteps ends a finding whose flagged steps are hits (worst first)
+// under rule: "ok" without hits, else "flag" with their count and
+// evidence (addEvidence).
+func (f *Finding) flagSteps(r *Report, hits []int, rule string, evidence func(*Step) string) {
+	if len(hits) == 0 {
+		f.Status = "ok"
+		f.Finding += fmt.Sprintf("; no step where %s", rule)
+		return
+	}
+	f.Status = "flag"
+	f.Finding += fmt.Sprintf("; %d of %d steps where %s", len(hits), len(r.Steps), rule)
+	f.addEvidence(r, hits, evidence)
+}
+
+// addEvidence names the first maxEvidence steps of hits, each labelled
+// (stepLabel) before what evidence says of it.
+func (f *Finding) addEvidence(r *Report, hits []int, evidence func(*Step) string) {
+	for _, i := range hits[:min(len(hits), maxEvidence)] {
+		f.Evidence = append(f.Evidence, r.stepLabel(i)+": "+evidence(&r.Steps[i]))
 		f.Steps = append(f.Steps, i)
 	}
-	return f
 }
 
 // bottleneckCount says how many steps have one of the bottlenecks, "" when
@@ -215,10 +239,8 @@ func bottleneckCount(r *Report, kinds ...string) string {
 }
 
 func cpuIdle(r *Report, th Thresholds) Finding {
-	f := Finding{Item: ItemCPUIdle, Evidence: []string{}, Steps: []int{}}
-	busy, known := sumAttr(r, AttrGPUBusy)
-	if known == 0 {
-		f.Status, f.Finding = "n/a", "no step carries "+AttrGPUBusy
+	f, busy, ok := sumFinding(r, ItemCPUIdle, AttrGPUBusy)
+	if !ok {
 		return f
 	}
 	wall := sumWall(r)
@@ -234,23 +256,14 @@ func cpuIdle(r *Report, th Thresholds) Finding {
 	}
 	hits, _ := worst(r, (*Step).BusyShare, th.BusyShare)
 	rule := fmt.Sprintf("the GPU was busy %.0f%% of the step or more", 100*th.BusyShare)
-	if len(hits) == 0 {
-		f.Status = "ok"
-		f.Finding += fmt.Sprintf("; no step where %s", rule)
-		return f
-	}
-	f.Status = "flag"
-	f.Finding += fmt.Sprintf("; %d of %d steps where %s", len(hits), len(r.Steps), rule)
-	for _, i := range hits[:min(len(hits), maxEvidence)] {
-		s := &r.Steps[i]
+	f.flagSteps(r, hits, rule, func(s *Step) string {
 		b, _ := s.Int(AttrGPUBusy)
-		e := fmt.Sprintf("%s: busy %s of %s, host blocked in sync %s", r.stepLabel(i), fmtDur(b), fmtDur(s.WallNs), fmtDur(s.SyncNs))
+		e := fmt.Sprintf("busy %s of %s, host blocked in sync %s", fmtDur(b), fmtDur(s.WallNs), fmtDur(s.SyncNs))
 		if c, ns, ok := s.Dominant(); ok {
 			e += fmt.Sprintf(", mostly %s (%s)", c, fmtDur(ns))
 		}
-		f.Evidence = append(f.Evidence, e)
-		f.Steps = append(f.Steps, i)
-	}
+		return e
+	})
 	return f
 }
 
@@ -296,24 +309,15 @@ func memcpys(r *Report, th Thresholds) Finding {
 	}
 	hits, _ := worst(r, memcpyShare, th.MemcpyShare)
 	rule := fmt.Sprintf("copies took %.0f%% of the GPU time or more", 100*th.MemcpyShare)
-	if len(hits) == 0 {
-		f.Status = "ok"
-		f.Finding += fmt.Sprintf("; no step where %s", rule)
-		return f
-	}
-	f.Status = "flag"
-	f.Finding += fmt.Sprintf("; %d of %d steps where %s", len(hits), len(r.Steps), rule)
-	for _, i := range hits[:min(len(hits), maxEvidence)] {
-		s := &r.Steps[i]
+	f.flagSteps(r, hits, rule, func(s *Step) string {
 		share, _ := memcpyShare(s)
 		var t, b int64
 		for d := range s.MemcpyNs {
 			t += s.MemcpyNs[d]
 			b += s.MemcpyBytes[d]
 		}
-		f.Evidence = append(f.Evidence, fmt.Sprintf("%s: %d copies, %s in %s (%.0f%% of its GPU time)", r.stepLabel(i), s.MemcpyCount, fmtBytes(b), fmtDur(t), 100*share))
-		f.Steps = append(f.Steps, i)
-	}
+		return fmt.Sprintf("%d copies, %s in %s (%.0f%% of its GPU time)", s.MemcpyCount, fmtBytes(b), fmtDur(t), 100*share)
+	})
 	return f
 }
 
@@ -354,11 +358,7 @@ func allocs(r *Report, profile []Step) Finding {
 	}
 	f.Status = "flag"
 	sort.SliceStable(hits, func(a, b int) bool { return r.Steps[hits[a]].AllocNs > r.Steps[hits[b]].AllocNs })
-	for _, i := range hits[:min(len(hits), maxEvidence)] {
-		s := &r.Steps[i]
-		f.Evidence = append(f.Evidence, fmt.Sprintf("%s: %d calls, %s", r.stepLabel(i), s.AllocCalls, fmtDur(s.AllocNs)))
-		f.Steps = append(f.Steps, i)
-	}
+	f.addEvidence(r, hits, func(s *Step) string { return fmt.Sprintf("%d calls, %s", s.AllocCalls, fmtDur(s.AllocNs)) })
 	return f
 }
 

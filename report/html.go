@@ -138,7 +138,6 @@ func writeChart(w *bufio.Writer, c *Chart) {
 		gap = 2
 	}
 	plotW := n * barW
-	width := chartLeft + plotW + 10
 	var maxTotal int64
 	for _, b := range c.Bars {
 		var t int64
@@ -147,20 +146,8 @@ func writeChart(w *bufio.Writer, c *Chart) {
 		}
 		maxTotal = max(maxTotal, t)
 	}
-	plotH := chartHeight - chartTop - chartBottom
-	fmt.Fprintf(w, "<div class=\"chart\"><svg id=\"step-chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">\n",
-		width, chartHeight, width, chartHeight, e(c.Caption))
 	// Axis and scale: 0, half and the largest total.
-	base := chartTop + plotH
-	fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", chartLeft, base, chartLeft+plotW, base)
-	fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", chartLeft, chartTop, chartLeft, base)
-	if maxTotal > 0 {
-		for _, f := range []float64{0.5, 1} {
-			y := float64(base) - f*float64(plotH)
-			fmt.Fprintf(w, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\" fill=\"#555\">%s</text>\n", chartLeft-4, y+3, e(fmtDur(int64(f*float64(maxTotal)))))
-			fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eee\"/>\n", chartLeft+1, y, chartLeft+plotW, y)
-		}
-	}
+	plotH, base := writeChartFrame(w, "step-chart", c.Caption, plotW, maxTotal)
 	labelEvery := max(1, (n+19)/20)
 	for i, b := range c.Bars {
 		x := chartLeft + i*barW + gap/2
@@ -196,6 +183,28 @@ func writeChart(w *bufio.Writer, c *Chart) {
 	}
 }
 
+// writeChartFrame opens the SVG of a chart whose plot is plotW wide and
+// draws its axes and its scale (0, half and top), returning the plot's
+// height and the y of its base line.
+func writeChartFrame(w *bufio.Writer, id, caption string, plotW int, top int64) (plotH, base int) {
+	e := html.EscapeString
+	width := chartLeft + plotW + 10
+	plotH = chartHeight - chartTop - chartBottom
+	base = chartTop + plotH
+	fmt.Fprintf(w, "<div class=\"chart\"><svg id=\"%s\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">\n",
+		e(id), width, chartHeight, width, chartHeight, e(caption))
+	fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", chartLeft, base, chartLeft+plotW, base)
+	fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", chartLeft, chartTop, chartLeft, base)
+	if top > 0 {
+		for _, f := range []float64{0.5, 1} {
+			y := float64(base) - f*float64(plotH)
+			fmt.Fprintf(w, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\" fill=\"#555\">%s</text>\n", chartLeft-4, y+3, e(fmtDur(int64(f*float64(top)))))
+			fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eee\"/>\n", chartLeft+1, y, chartLeft+plotW, y)
+		}
+	}
+	return plotH, base
+}
+
 // writeSideBySide draws one group per Bar of one bar per series, scaled
 // to the largest single value; after the legend, like writeChart.
 func writeSideBySide(w *bufio.Writer, c *Chart) {
@@ -211,26 +220,13 @@ func writeSideBySide(w *bufio.Writer, c *Chart) {
 	}
 	groupW := barW*k + 6
 	plotW := n * groupW
-	width := chartLeft + plotW + 10
 	var top int64
 	for _, b := range c.Bars {
 		for _, v := range b.Values {
 			top = max(top, v)
 		}
 	}
-	plotH := chartHeight - chartTop - chartBottom
-	base := chartTop + plotH
-	fmt.Fprintf(w, "<div class=\"chart\"><svg id=\"%s\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">\n",
-		e(id), width, chartHeight, width, chartHeight, e(c.Caption))
-	fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", chartLeft, base, chartLeft+plotW, base)
-	fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", chartLeft, chartTop, chartLeft, base)
-	if top > 0 {
-		for _, f := range []float64{0.5, 1} {
-			y := float64(base) - f*float64(plotH)
-			fmt.Fprintf(w, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\" fill=\"#555\">%s</text>\n", chartLeft-4, y+3, e(fmtDur(int64(f*float64(top)))))
-			fmt.Fprintf(w, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eee\"/>\n", chartLeft+1, y, chartLeft+plotW, y)
-		}
-	}
+	plotH, base := writeChartFrame(w, id, c.Caption, plotW, top)
 	for i, b := range c.Bars {
 		x0 := chartLeft + i*groupW + 3
 		tip := []string{b.Label}

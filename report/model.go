@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/json"
-	"sort"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
@@ -334,13 +333,4 @@ func round(v float64, digits int) float64 {
 		return -float64(int64(-v*p+0.5)) / p
 	}
 	return float64(int64(v*p+0.5)) / p
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

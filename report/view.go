@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -238,7 +240,7 @@ func (r *Report) RequestTable() *Table {
 	t := &Table{Columns: []Column{{Name: "request"}, {Name: "steps", Right: true}, {Name: "by kind"},
 		{Name: "attributed GPU ms", Right: true}, {Name: "slowest step"}}}
 	for _, q := range r.Requests {
-		kinds := sortedKeys(q.StepsByKind)
+		kinds := slices.Sorted(maps.Keys(q.StepsByKind))
 		parts := make([]string, len(kinds))
 		for i, k := range kinds {
 			parts[i] = fmt.Sprintf("%d %s", q.StepsByKind[k], k)

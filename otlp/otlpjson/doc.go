@@ -9,7 +9,10 @@
 // the same bytes, which golden files pin). It writes from tracepb structs,
 // from span.Batch, or (AppendProtoRequest) straight from an encoded
 // protobuf ExportTraceServiceRequest, with the same bytes for the same
-// message and no allocation.
+// message and no allocation. That wire path writes every message through
+// one loop and a table of the message's fields made from the generated
+// descriptors (JSON names and wire types), Span, KeyValue and AnyValue
+// through their own functions.
 //
 // The reader (Unmarshal, ReadJSONLines, ReadStream) is protojson, the
 // protobuf project's canonical JSON decoder, after the span and link ids

@@ -10,8 +10,11 @@ import (
 	"unicode/utf8"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // AppendProtoRequest appends the OTLP/JSON form of body, an encoded
@@ -163,55 +166,161 @@ func (o *wobj) str(k string, p []byte) bool {
 	return ok
 }
 
-// oneU32 writes the singular unsigned field of rank r as member k.
-func (o *wobj) oneU32(r int, k string, v uint64) bool {
-	if !o.one(r) {
-		return false
-	}
-	o.u32(k, uint32(v))
-	return true
+// wkind says what one field holds and how the wire path writes it.
+type wkind uint8
+
+const (
+	wNone   wkind = iota // not a field the wire path knows: the fallback
+	wStr                 // singular string
+	wStrs                // repeated string
+	wU32                 // singular uint32 (varint or fixed32)
+	wI32                 // singular int32 or enum
+	wU64                 // singular fixed64, written as a decimal string
+	wID                  // singular trace or span id, written in hex
+	wMsg                 // singular message of the fields in sub
+	wMsgs                // repeated message of the fields in sub
+	wSpans               // repeated Span (appendSpanWire)
+	wAttrs               // repeated KeyValue (appendKeyValueWire)
+	wValue               // singular AnyValue (appendAnyValueWire)
+	wValues              // repeated AnyValue (appendAnyValueWire)
+)
+
+// wfield describes field number i of a message at index i of the
+// message's table. Its rank (see wobj) is its field number: every message
+// the wire path writes lists its JSON members in field-number order, but
+// for Span.flags, which appendSpanWire places itself.
+type wfield struct {
+	typ  protowire.Type // the wire type the field must have
+	kind wkind
+	rep  bool     // repeated: an element, written by wobj.elem
+	key  string   // the member's quoted key and colon
+	sub  []wfield // wMsg and wMsgs: the message's own table
 }
 
-// oneU64 writes the singular fixed64 field of rank r as member k.
-func (o *wobj) oneU64(r int, k string, v uint64) bool {
-	if !o.one(r) {
-		return false
+// The tables of the messages the wire path writes through
+// appendMessageWire, and of Span's fields (appendSpanWire takes flags
+// before its table), made from the generated descriptors, so that the
+// keys and wire types are the protos' own. They hold the fields
+// AppendExportRequest writes.
+var (
+	resourceSpansFields = wireFields((&tracepb.ResourceSpans{}).ProtoReflect().Descriptor())
+	spanFields          = wireFields((&tracepb.Span{}).ProtoReflect().Descriptor())
+	keyValueFields      = wireFields((&commonpb.KeyValue{}).ProtoReflect().Descriptor())
+	arrayValueFields    = wireFields((&commonpb.ArrayValue{}).ProtoReflect().Descriptor())
+	keyValueListFields  = wireFields((&commonpb.KeyValueList{}).ProtoReflect().Descriptor())
+)
+
+// wireFields makes the table of the message md, one entry per field
+// number; a field of a kind the wire path does not write is left wNone,
+// which sends a message holding it to the fallback. Span, KeyValue and
+// AnyValue fields are written by their own functions (wSpans, wAttrs,
+// wValue, wValues), any other message field through its own table.
+func wireFields(md protoreflect.MessageDescriptor) []wfield {
+	spanName := (&tracepb.Span{}).ProtoReflect().Descriptor().FullName()
+	keyValueName := (&commonpb.KeyValue{}).ProtoReflect().Descriptor().FullName()
+	anyValueName := (&commonpb.AnyValue{}).ProtoReflect().Descriptor().FullName()
+	fs := md.Fields()
+	var t []wfield
+	for i := range fs.Len() {
+		f := fs.Get(i)
+		rep := f.Cardinality() == protoreflect.Repeated
+		w := wfield{typ: bytesT, rep: rep, key: `"` + f.JSONName() + `":`}
+		switch k := f.Kind(); {
+		case k == protoreflect.StringKind && rep:
+			w.kind = wStrs
+		case k == protoreflect.StringKind:
+			w.kind = wStr
+		case k == protoreflect.BytesKind && !rep: // trace and span ids
+			w.kind = wID
+		case k == protoreflect.Uint32Kind && !rep:
+			w.typ, w.kind = varintT, wU32
+		case k == protoreflect.Fixed32Kind && !rep:
+			w.typ, w.kind = fixed32T, wU32
+		case (k == protoreflect.Int32Kind || k == protoreflect.EnumKind) && !rep:
+			w.typ, w.kind = varintT, wI32
+		case k == protoreflect.Fixed64Kind && !rep:
+			w.typ, w.kind = fixed64T, wU64
+		case k == protoreflect.MessageKind:
+			switch m := f.Message().FullName(); {
+			case m == spanName && rep:
+				w.kind = wSpans
+			case m == keyValueName && rep:
+				w.kind = wAttrs
+			case m == anyValueName && rep:
+				w.kind = wValues
+			case m == anyValueName:
+				w.kind = wValue
+			case rep:
+				w.kind, w.sub = wMsgs, wireFields(f.Message())
+			default:
+				w.kind, w.sub = wMsg, wireFields(f.Message())
+			}
+		}
+		if n := int(f.Number()); w.kind != wNone {
+			t = append(t, make([]wfield, max(0, n+1-len(t)))...)
+			t[n] = w
+		}
 	}
-	o.u64(k, v)
-	return true
+	return t
 }
 
-// oneI32 writes the singular int32 or enum field of rank r as member k.
-func (o *wobj) oneI32(r int, k string, v uint64) bool {
-	if !o.one(r) {
+// field writes field num, of wire type typ with the value v or payload p
+// that next read, as the table fields says; false sends the caller to the
+// fallback (a field the table does not know, of another wire type, or out
+// of order). depth is the AnyValue nesting of the message being written.
+func (o *wobj) field(fields []wfield, num uint64, typ protowire.Type, v uint64, p []byte, depth int) bool {
+	if num >= uint64(len(fields)) || fields[num].kind == wNone || fields[num].typ != typ {
 		return false
 	}
-	o.i32(k, int32(v))
-	return true
-}
-
-// oneID writes the singular trace or span id of rank r as member k (hex).
-func (o *wobj) oneID(r int, k string, p []byte) bool {
-	if !o.one(r) {
+	f, r := &fields[num], int(num)
+	if f.rep && !o.elem(r, f.key) || !f.rep && !o.one(r) {
 		return false
 	}
-	o.hexID(k, p)
-	return true
-}
-
-// msg writes member k (no key when k is empty: an array element) with the
-// value appendWire makes of the payload p.
-func (o *wobj) msg(k string, p []byte, appendWire func(dst, p []byte) ([]byte, bool)) bool {
-	if k != "" {
-		o.key(k)
+	ok := true
+	switch f.kind {
+	case wStr:
+		ok = o.str(f.key, p)
+	case wU32:
+		o.u32(f.key, uint32(v))
+	case wI32:
+		o.i32(f.key, int32(v))
+	case wU64:
+		o.u64(f.key, v)
+	case wID:
+		o.hexID(f.key, p)
+	case wStrs:
+		o.dst, ok = appendWireString(o.dst, p)
+	case wMsg:
+		o.key(f.key)
+		fallthrough
+	case wMsgs:
+		o.dst, ok = appendMessageWire(o.dst, p, f.sub, depth)
+	case wSpans:
+		o.dst, ok = appendSpanWire(o.dst, p)
+	case wAttrs:
+		o.dst, ok = appendKeyValueWire(o.dst, p, depth)
+	case wValue:
+		o.key(f.key)
+		fallthrough
+	case wValues:
+		o.dst, ok = appendAnyValueWire(o.dst, p, depth)
 	}
-	var ok bool
-	o.dst, ok = appendWire(o.dst, p)
 	return ok
 }
 
-// appendAttributeWire writes an attribute, a KeyValue at depth 0.
-func appendAttributeWire(dst, p []byte) ([]byte, bool) { return appendKeyValueWire(dst, p, 0) }
+// appendMessageWire writes the message b, whose fields are described by
+// the table fields, as one JSON object.
+func appendMessageWire(dst, b []byte, fields []wfield, depth int) ([]byte, bool) {
+	o := openObj(dst)
+	for len(b) > 0 {
+		num, typ, v, p, n := next(b)
+		if n < 0 || !o.field(fields, num, typ, v, p, depth) {
+			return o.dst, false
+		}
+		b = b[n:]
+	}
+	return o.end(), true
+}
 
 const (
 	bytesT   = protowire.BytesType
@@ -234,150 +343,21 @@ func appendRequestWire(dst, b []byte) ([]byte, bool) {
 		}
 		first = false
 		var ok bool
-		if dst, ok = appendResourceSpansWire(dst, p); !ok {
+		if dst, ok = appendMessageWire(dst, p, resourceSpansFields, 0); !ok {
 			return dst, false
 		}
 	}
 	return append(dst, "]}"...), true
 }
 
-// ResourceSpans: resource = 1, scope_spans = 2, schema_url = 3.
-func appendResourceSpansWire(dst, b []byte) ([]byte, bool) {
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, _, p, n := next(b)
-		if n < 0 || typ != bytesT {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		switch num {
-		case 1:
-			ok = o.one(1) && o.msg(`"resource":`, p, appendResourceWire)
-		case 2:
-			ok = o.elem(2, `"scopeSpans":`) && o.msg("", p, appendScopeSpansWire)
-		case 3:
-			ok = o.one(3) && o.str(`"schemaUrl":`, p)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
-}
-
-// Resource: attributes = 1, dropped_attributes_count = 2, entity_refs = 3.
-func appendResourceWire(dst, b []byte) ([]byte, bool) {
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, v, p, n := next(b)
-		if n < 0 {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		switch {
-		case num == 1 && typ == bytesT:
-			ok = o.elem(1, `"attributes":`) && o.msg("", p, appendAttributeWire)
-		case num == 2 && typ == varintT:
-			ok = o.oneU32(2, `"droppedAttributesCount":`, v)
-		case num == 3 && typ == bytesT:
-			ok = o.elem(3, `"entityRefs":`) && o.msg("", p, appendEntityRefWire)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
-}
-
-// EntityRef: schema_url = 1, type = 2, id_keys = 3, description_keys = 4.
-func appendEntityRefWire(dst, b []byte) ([]byte, bool) {
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, _, p, n := next(b)
-		if n < 0 || typ != bytesT {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		switch num {
-		case 1:
-			ok = o.one(1) && o.str(`"schemaUrl":`, p)
-		case 2:
-			ok = o.one(2) && o.str(`"type":`, p)
-		case 3:
-			ok = o.elem(3, `"idKeys":`) && o.msg("", p, appendWireString)
-		case 4:
-			ok = o.elem(4, `"descriptionKeys":`) && o.msg("", p, appendWireString)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
-}
-
-// ScopeSpans: scope = 1, spans = 2, schema_url = 3.
-func appendScopeSpansWire(dst, b []byte) ([]byte, bool) {
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, _, p, n := next(b)
-		if n < 0 || typ != bytesT {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		switch num {
-		case 1:
-			ok = o.one(1) && o.msg(`"scope":`, p, appendScopeWire)
-		case 2:
-			ok = o.elem(2, `"spans":`) && o.msg("", p, appendSpanWire)
-		case 3:
-			ok = o.one(3) && o.str(`"schemaUrl":`, p)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
-}
-
-// InstrumentationScope: name = 1, version = 2, attributes = 3,
-// dropped_attributes_count = 4.
-func appendScopeWire(dst, b []byte) ([]byte, bool) {
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, v, p, n := next(b)
-		if n < 0 {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		switch {
-		case num == 1 && typ == bytesT:
-			ok = o.one(1) && o.str(`"name":`, p)
-		case num == 2 && typ == bytesT:
-			ok = o.one(2) && o.str(`"version":`, p)
-		case num == 3 && typ == bytesT:
-			ok = o.elem(3, `"attributes":`) && o.msg("", p, appendAttributeWire)
-		case num == 4 && typ == varintT:
-			ok = o.oneU32(4, `"droppedAttributesCount":`, v)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
-}
-
-// Span members in JSON order (the ranks), with their field numbers:
-// traceId 1, spanId 2, traceState 3, parentSpanId 4, flags 16, name 5,
-// kind 6, startTimeUnixNano 7, endTimeUnixNano 8, attributes 9,
-// droppedAttributesCount 10, events 11, droppedEventsCount 12, links 13,
-// droppedLinksCount 14, status 15. Fields 1–15 have rank = number; flags
-// (fixed32, written last by proto.Marshal) may come anywhere once and is
-// inserted at its place after the other fields are written.
+// appendSpanWire writes a Span. Its members in JSON order (the ranks),
+// with their field numbers: traceId 1, spanId 2, traceState 3,
+// parentSpanId 4, flags 16, name 5, kind 6, startTimeUnixNano 7,
+// endTimeUnixNano 8, attributes 9, droppedAttributesCount 10, events 11,
+// droppedEventsCount 12, links 13, droppedLinksCount 14, status 15.
+// Fields 1–15 have rank = number (spanFields); flags (fixed32, written
+// last by proto.Marshal) may come anywhere once and is inserted at its
+// place after the other fields are written.
 func appendSpanWire(dst, b []byte) ([]byte, bool) {
 	o := openObj(dst)
 	var flags uint32
@@ -399,40 +379,7 @@ func appendSpanWire(dst, b []byte) ([]byte, bool) {
 		if insAt < 0 && num >= 5 {
 			insAt, insN = len(o.dst), o.n
 		}
-		ok := false
-		switch num {
-		case 1:
-			ok = typ == bytesT && o.oneID(1, `"traceId":`, p)
-		case 2:
-			ok = typ == bytesT && o.oneID(2, `"spanId":`, p)
-		case 3:
-			ok = typ == bytesT && o.one(3) && o.str(`"traceState":`, p)
-		case 4:
-			ok = typ == bytesT && o.oneID(4, `"parentSpanId":`, p)
-		case 5:
-			ok = typ == bytesT && o.one(5) && o.str(`"name":`, p)
-		case 6:
-			ok = typ == varintT && o.oneI32(6, `"kind":`, v)
-		case 7:
-			ok = typ == fixed64T && o.oneU64(7, `"startTimeUnixNano":`, v)
-		case 8:
-			ok = typ == fixed64T && o.oneU64(8, `"endTimeUnixNano":`, v)
-		case 9:
-			ok = typ == bytesT && o.elem(9, `"attributes":`) && o.msg("", p, appendAttributeWire)
-		case 10:
-			ok = typ == varintT && o.oneU32(10, `"droppedAttributesCount":`, v)
-		case 11:
-			ok = typ == bytesT && o.elem(11, `"events":`) && o.msg("", p, appendEventWire)
-		case 12:
-			ok = typ == varintT && o.oneU32(12, `"droppedEventsCount":`, v)
-		case 13:
-			ok = typ == bytesT && o.elem(13, `"links":`) && o.msg("", p, appendLinkWire)
-		case 14:
-			ok = typ == varintT && o.oneU32(14, `"droppedLinksCount":`, v)
-		case 15:
-			ok = typ == bytesT && o.one(15) && o.msg(`"status":`, p, appendStatusWire)
-		}
-		if !ok {
+		if !o.field(spanFields, num, typ, v, p, 0) {
 			return o.dst, false
 		}
 	}
@@ -457,90 +404,8 @@ func appendSpanWire(dst, b []byte) ([]byte, bool) {
 	return o.end(), true
 }
 
-// Span.Event: time_unix_nano = 1, name = 2, attributes = 3,
-// dropped_attributes_count = 4.
-func appendEventWire(dst, b []byte) ([]byte, bool) {
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, v, p, n := next(b)
-		if n < 0 {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		switch {
-		case num == 1 && typ == fixed64T:
-			ok = o.oneU64(1, `"timeUnixNano":`, v)
-		case num == 2 && typ == bytesT:
-			ok = o.one(2) && o.str(`"name":`, p)
-		case num == 3 && typ == bytesT:
-			ok = o.elem(3, `"attributes":`) && o.msg("", p, appendAttributeWire)
-		case num == 4 && typ == varintT:
-			ok = o.oneU32(4, `"droppedAttributesCount":`, v)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
-}
-
-// Span.Link: trace_id = 1, span_id = 2, trace_state = 3, attributes = 4,
-// dropped_attributes_count = 5, flags = 6.
-func appendLinkWire(dst, b []byte) ([]byte, bool) {
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, v, p, n := next(b)
-		if n < 0 {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		switch {
-		case num == 1 && typ == bytesT:
-			ok = o.oneID(1, `"traceId":`, p)
-		case num == 2 && typ == bytesT:
-			ok = o.oneID(2, `"spanId":`, p)
-		case num == 3 && typ == bytesT:
-			ok = o.one(3) && o.str(`"traceState":`, p)
-		case num == 4 && typ == bytesT:
-			ok = o.elem(4, `"attributes":`) && o.msg("", p, appendAttributeWire)
-		case num == 5 && typ == varintT:
-			ok = o.oneU32(5, `"droppedAttributesCount":`, v)
-		case num == 6 && typ == fixed32T:
-			ok = o.oneU32(6, `"flags":`, v)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
-}
-
-// Status: message = 2, code = 3.
-func appendStatusWire(dst, b []byte) ([]byte, bool) {
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, v, p, n := next(b)
-		if n < 0 {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		switch {
-		case num == 2 && typ == bytesT:
-			ok = o.one(2) && o.str(`"message":`, p)
-		case num == 3 && typ == varintT:
-			ok = o.oneI32(3, `"code":`, v)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
-}
-
-// KeyValue: key = 1, value = 2, key_strindex = 3.
+// appendKeyValueWire writes a KeyValue (keyValueFields) at AnyValue
+// nesting depth.
 func appendKeyValueWire(dst, b []byte, depth int) ([]byte, bool) {
 	// The common case without the general loop: a non-empty key, then a
 	// value, each shorter than 128 bytes, and nothing else.
@@ -559,30 +424,7 @@ func appendKeyValueWire(dst, b []byte, depth int) ([]byte, bool) {
 			return append(dst, '}'), true
 		}
 	}
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, v, p, n := next(b)
-		if n < 0 {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		switch {
-		case num == 1 && typ == bytesT:
-			ok = o.one(1) && o.str(`"key":`, p)
-		case num == 2 && typ == bytesT:
-			if ok = o.one(2); ok {
-				o.key(`"value":`)
-				o.dst, ok = appendAnyValueWire(o.dst, p, depth)
-			}
-		case num == 3 && typ == varintT:
-			ok = o.oneI32(3, `"keyStrindex":`, v)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
+	return appendMessageWire(dst, b, keyValueFields, depth)
 }
 
 // AnyValue is a oneof: string_value = 1, bool_value = 2, int_value = 3,
@@ -627,10 +469,10 @@ func appendAnyValueWire(dst, b []byte, depth int) ([]byte, bool) {
 		dst = appendFloat(dst, math.Float64frombits(v))
 	case num == 5 && typ == bytesT && depth < maxDepth:
 		dst = append(dst, `"arrayValue":`...)
-		dst, ok = appendValuesWire(dst, p, depth+1, false)
+		dst, ok = appendMessageWire(dst, p, arrayValueFields, depth+1)
 	case num == 6 && typ == bytesT && depth < maxDepth:
 		dst = append(dst, `"kvlistValue":`...)
-		dst, ok = appendValuesWire(dst, p, depth+1, true)
+		dst, ok = appendMessageWire(dst, p, keyValueListFields, depth+1)
 	case num == 7 && typ == bytesT:
 		dst = append(dst, `"bytesValue":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, p)
@@ -642,29 +484,6 @@ func appendAnyValueWire(dst, b []byte, depth int) ([]byte, bool) {
 		return dst, false
 	}
 	return append(dst, '}'), ok
-}
-
-// appendValuesWire writes an ArrayValue (values = 1, AnyValue) or, when kv
-// is set, a KeyValueList (values = 1, KeyValue).
-func appendValuesWire(dst, b []byte, depth int, kv bool) ([]byte, bool) {
-	o := openObj(dst)
-	for len(b) > 0 {
-		num, typ, _, p, n := next(b)
-		if n < 0 || num != 1 || typ != bytesT || !o.elem(1, `"values":`) {
-			return o.dst, false
-		}
-		b = b[n:]
-		ok := false
-		if kv {
-			o.dst, ok = appendKeyValueWire(o.dst, p, depth)
-		} else {
-			o.dst, ok = appendAnyValueWire(o.dst, p, depth)
-		}
-		if !ok {
-			return o.dst, false
-		}
-	}
-	return o.end(), true
 }
 
 const (
