@@ -28,6 +28,10 @@
 #   VLLM_OTEL_BRIDGE_CACHE   cache root for the Jaeger binary (see jaeger.sh)
 #                            and playwright-core (node/ under it)
 #   E2E_TIMEOUT              go test -timeout for e2e (default 20m)
+#   UNIT_TIMEOUT             go test -timeout per unit package (default 30m:
+#                            the app package's tensor-parallel tests take
+#                            ~5 min under -race alone and past go test's
+#                            10 min default on a loaded 2-core machine)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -127,7 +131,7 @@ check_vet() {
 }
 
 run_unit() {
-	go test -race -count=1 ./... || return 1
+	go test -race -count=1 -timeout "${UNIT_TIMEOUT:-30m}" ./... || return 1
 	# TestScratchModes leaves its big fixtures out under -race (ten times
 	# slower there); they run here without it, so CI still checks that
 	# every real trace converts identically with and without a scratch file.
