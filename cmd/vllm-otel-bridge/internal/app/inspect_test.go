@@ -16,7 +16,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/inspect-example.golden.json")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const (
 	exampleTrace    = "../../../../examples/data/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
