@@ -4,7 +4,6 @@ import (
 	"flag"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -145,7 +144,7 @@ func TestSchemaKeys(t *testing.T) {
 	var got []string
 	yamlKeys(reflect.TypeOf(Config{}), "", &got)
 	slices.Sort(got)
-	testkit.Golden(t, filepath.Join("testdata", "schema-keys.golden.txt"), []byte(strings.Join(got, "\n")+"\n"), *update)
+	testkit.Golden(t, "testdata/schema-keys.golden.txt", []byte(strings.Join(got, "\n")+"\n"), *update)
 }
 
 // yamlKeys lists the dotted yaml keys of t: inline structs merge into their
