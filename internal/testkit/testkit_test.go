@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
 )
 
 func TestMain(m *testing.M) { os.Exit(RunTests(m)) }
@@ -330,5 +332,27 @@ func TestGoStopsOnceAndReportsWhatFnReturned(t *testing.T) {
 		Go(tb, "stuck", 50*time.Millisecond, func(context.Context) error { <-release; return nil }).Stop(tb)
 	}); !strings.HasPrefix(msg, "stuck did not return within 50ms") {
 		t.Errorf("a stuck fn: reported %q", msg)
+	}
+}
+
+// TestStateRecordsReadsWhatTheDaemonSaves: the records come from a file
+// written by the daemon's own checkpoint.Save, so a change of its format
+// shows here rather than as a hung WaitFor in the daemon tests.
+func TestStateRecordsReadsWhatTheDaemonSaves(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if got := StateRecords(t, path); got != nil {
+		t.Fatalf("before the first save: %v, want nil", got)
+	}
+	recs := []checkpoint.Record{
+		{Fingerprint: "a", Path: "/prof/one.pt.trace.json.gz", Status: checkpoint.StatusExported},
+		{Fingerprint: "b", Path: "/prof/sub/two.pt.trace.json.gz", Status: checkpoint.StatusFailed, Reason: "bad"},
+	}
+	if err := checkpoint.Save(path, recs, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	got := StateRecords(t, path)
+	want := map[string]string{"one.pt.trace.json.gz": "exported", "two.pt.trace.json.gz": "failed"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

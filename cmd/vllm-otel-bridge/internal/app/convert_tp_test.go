@@ -1,7 +1,6 @@
 package app
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -149,7 +148,7 @@ func TestRunTP2AsFilesArrive(t *testing.T) {
 		testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(f)), b)
 		// the second file arrives once the first is exported
 		testkit.WaitFor(t, "the file exported", 60*time.Second, func() bool {
-			return exportedIn(t, state, filepath.Base(f))
+			return testkit.StateRecords(t, state)[filepath.Base(f)] == "exported"
 		})
 	}
 	d.stop(t)
@@ -178,31 +177,6 @@ func TestRunTP2AsFilesArrive(t *testing.T) {
 			t.Fatalf("root %s: copies with ranks %v, %d rank spans; want 1 then 2, and 2", id, copies, rankSpans[id])
 		}
 	}
-}
-
-// exportedIn reports whether the daemon's state file records name as
-// exported.
-func exportedIn(t *testing.T, state, name string) bool {
-	t.Helper()
-	b, err := os.ReadFile(state)
-	if err != nil {
-		return false
-	}
-	var doc struct {
-		Records []struct {
-			Path   string `json:"path"`
-			Status string `json:"status"`
-		} `json:"records"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return false // being replaced
-	}
-	for _, r := range doc.Records {
-		if filepath.Base(r.Path) == name && r.Status == "exported" {
-			return true
-		}
-	}
-	return false
 }
 
 // TestConvertIDsPerExport: the same file converted under two service
