@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -25,14 +24,7 @@ import (
 // JSON) different span ids. It returns the gzip bytes and the span ids.
 func variantTrace(t *testing.T, i int) ([]byte, map[string]bool) {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(testkit.ReadFile(t, smallTrace)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := testkit.Gunzip(t, testkit.ReadFile(t, smallTrace))
 	doc := append(bytes.Repeat([]byte{' '}, i), plain...)
 	ids := map[string]bool{}
 	opts := converter.DefaultOptions()

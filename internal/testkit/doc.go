@@ -8,7 +8,7 @@
 // YAMLCases: every component's bad key is a *configerr.Error), readers and
 // files with chosen behaviour (ChunkReader's odd read sizes, MemFile's
 // failing ReadAt/WriteAt), and the small helpers tests kept copying
-// (WaitFor, FreeAddr, ReadFile, Glob, PlaceFile, Gzip, SyncBuffer, Tail,
+// (WaitFor, FreeAddr, ReadFile, Glob, PlaceFile, Gzip, Gunzip, SyncBuffer, Tail,
 // StateRecords for the daemon's state file).
 //
 // Every helper takes the test's testing.TB and fails it with what failed

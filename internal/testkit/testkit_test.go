@@ -146,6 +146,24 @@ func TestGzipRoundTrip(t *testing.T) {
 	}
 }
 
+// TestGunzip inflates what gzip(1) would write: a stream of two members
+// written by compress/gzip itself, not by Gzip.
+func TestGunzip(t *testing.T) {
+	var two bytes.Buffer
+	for _, part := range []string{"kineto ", "trace"} {
+		zw := gzip.NewWriter(&two)
+		if _, err := zw.Write([]byte(part)); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := Gunzip(t, two.Bytes()); string(got) != "kineto trace" {
+		t.Errorf("Gunzip = %q, want %q", got, "kineto trace")
+	}
+}
+
 func TestPlaceFileLeavesOnlyTheFile(t *testing.T) {
 	dir := t.TempDir()
 	dst := filepath.Join(dir, "a.pt.trace.json")
