@@ -264,14 +264,7 @@ func TestInspectTwoFiles(t *testing.T) {
 // inspect works on every trace fixture in the repository (vLLM's and
 // HTA's): the report's sums hold wherever the attributes are present.
 func TestInspectEveryFixture(t *testing.T) {
-	var traces []string
-	for _, g := range []string{"../../../../testdata/*/*.pt.trace.json.gz", "../../../../converter/testdata/hta/*.json*", "../../../../converter/testdata/golden/*.json"} {
-		m, err := filepath.Glob(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		traces = append(traces, m...)
-	}
+	traces := testkit.Glob(t, "../../../../testdata/*/*.pt.trace.json.gz", "../../../../converter/testdata/hta/*.json*", "../../../../converter/testdata/golden/*.json")
 	if len(traces) < 20 {
 		t.Fatalf("only %d fixtures found", len(traces))
 	}
