@@ -139,7 +139,10 @@ func TestConvertTP2(t *testing.T) {
 func TestRunTP2AsFilesArrive(t *testing.T) {
 	c := startCollector(t)
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
-	d := startDaemon(t, daemonArgs(dir, state, c))
+	// The copies are counted exactly, so an export must not time out and be
+	// sent again: with -race on two busy cores one of ~8,700 spans can take
+	// longer than the 10 s default.
+	d := startDaemon(t, daemonArgs(dir, state, c, "--export-timeout", "2m"))
 	for _, f := range tp2Files {
 		b, err := os.ReadFile(f)
 		if err != nil {
