@@ -30,7 +30,7 @@ func TestMetricsUnchanged(t *testing.T) {
 		}
 	}
 	sort.Strings(lines)
-	testkit.Golden(t, filepath.Join("testdata", "metrics.golden.txt"), []byte(strings.Join(lines, "\n")+"\n"), *update)
+	testkit.Golden(t, "testdata/metrics.golden.txt", []byte(strings.Join(lines, "\n")+"\n"), *update)
 }
 
 // fileDaemonConfig is the default config of a daemon that lives in dir:
