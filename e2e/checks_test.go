@@ -4,9 +4,10 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,7 +244,7 @@ func spanDiff(w, g *Span) string {
 // mapDiff describes how got differs from want, key by key ("" if equal).
 func mapDiff(want, got map[string]any) string {
 	var d []string
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		g, ok := got[k]
 		switch {
 		case !ok:
@@ -252,21 +253,12 @@ func mapDiff(want, got map[string]any) string {
 			d = append(d, fmt.Sprintf("%s = %#v, want %#v", k, g, want[k]))
 		}
 	}
-	for _, k := range sortedKeys(got) {
+	for _, k := range slices.Sorted(maps.Keys(got)) {
 		if _, ok := want[k]; !ok {
 			d = append(d, fmt.Sprintf("%s = %v unexpected", k, got[k]))
 		}
 	}
 	return strings.Join(d, ", ")
-}
-
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func spanNames(spans []*Span, n int) string {
@@ -281,15 +273,8 @@ func spanNames(spans []*Span, n int) string {
 	return strings.Join(names, ", ")
 }
 
-// traceIDs returns the keys of m, sorted.
-func traceIDs[T any](m map[string]T) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
+// traceIDs returns the keys of m (trace ids), sorted.
+func traceIDs[T any](m map[string]T) []string { return slices.Sorted(maps.Keys(m)) }
 
 // dropDaemonHostName accepts the one resource attribute the daemon adds and
 // convert (which may run anywhere) does not: host.name, which must then be

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // The fixture is a real H100 trace of one profiling window (30 engine steps,
@@ -243,10 +244,8 @@ func newShiftedFixture(t *testing.T, tr *truth) *shiftedFixture {
 	}
 	ns, _ := strconv.ParseInt(fixtureTraceNS, 10, 64)
 	f.TraceName = fmt.Sprintf("dp0_pp0_tp0_dcp0_ep0_rank0.%d.pt.trace.json.gz", ns+delta)
+	f.TraceGZ = shiftTrace(t, fixtureTrace, delta)
 	var err error
-	if f.TraceGZ, err = shiftTrace(fixtureTrace, delta); err != nil {
-		t.Fatal(err)
-	}
 	if f.JSONLog, err = shiftJSONLog(fixtureJSONLog, delta); err != nil {
 		t.Fatal(err)
 	}
@@ -289,38 +288,28 @@ func randHex(n int) string {
 // shiftTrace moves a Kineto trace by delta ns: every ts is relative to
 // baseTimeNanoseconds, so rewriting that one key moves all events. It also
 // gives the copy a fresh Kineto trace_id, as a new profile would have.
-func shiftTrace(path string, delta int64) ([]byte, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	js, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
+func shiftTrace(t *testing.T, path string, delta int64) []byte {
+	t.Helper()
+	js := testkit.Gunzip(t, testkit.ReadFile(t, path))
 	oldBase := fmt.Sprintf(`"baseTimeNanoseconds": %d,`, fixtureBaseTime)
 	if bytes.Count(js, []byte(oldBase)) != 1 {
-		return nil, fmt.Errorf("%s: %q not found exactly once", path, oldBase)
+		t.Fatalf("%s: %q not found exactly once", path, oldBase)
 	}
 	js = bytes.Replace(js, []byte(oldBase), fmt.Appendf(nil, `"baseTimeNanoseconds": %d,`, fixtureBaseTime+delta), 1)
 	const oldID = `"trace_id": "F358B4A54B7F45E88EEC1302EBCB3380"`
 	if bytes.Count(js, []byte(oldID)) != 1 {
-		return nil, fmt.Errorf("%s: %q not found exactly once", path, oldID)
+		t.Fatalf("%s: %q not found exactly once", path, oldID)
 	}
 	js = bytes.Replace(js, []byte(oldID), []byte(`"trace_id": "`+strings.ToUpper(randHex(16))+`"`), 1)
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if _, err := zw.Write(js); err != nil {
-		return nil, err
+		t.Fatalf("gzip %s: %v", path, err)
 	}
 	if err := zw.Close(); err != nil {
-		return nil, err
+		t.Fatalf("gzip %s: %v", path, err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes()
 }
 
 // shiftJSONLog moves every record of a python-json-logger file by delta:

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 )
@@ -27,23 +26,7 @@ func TestHarnessJaegerRoundTrip(t *testing.T) {
 	}
 	postOTLPJSON(t, "http://"+jaegerAPI.otlpHTTP+"/v1/traces", fx.Spans)
 
-	got := map[string]*Trace{}
-	poll(t, 30*time.Second, "posted spans in Jaeger", func(ctx context.Context) (bool, string, error) {
-		missing := 0
-		for id, w := range want {
-			spans, err := jaegerAPI.Trace(ctx, id)
-			if err != nil && err != errNotFound {
-				return false, "", err
-			}
-			g := groupTraces(spans)[id]
-			if g == nil || len(g.Spans) < len(w.Spans) {
-				missing++
-				continue
-			}
-			got[id] = g
-		}
-		return missing == 0, fmt.Sprintf("%d of %d traces incomplete", missing, len(want)), nil
-	})
+	got := waitForTraces(t, want, "", 30*time.Second)
 	for _, id := range traceIDs(want) {
 		compareSpans(t, "round trip", want[id], got[id])
 	}

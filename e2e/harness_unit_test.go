@@ -4,12 +4,12 @@ package e2e
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // The harness's own logic, checked on literals so that a test that passes
@@ -141,14 +141,7 @@ func TestShiftedFixture(t *testing.T) {
 	if d := time.Since(a.End); d < 0 || d > 5*time.Minute {
 		t.Errorf("shifted window ends %v ago, want about a minute", d)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(a.TraceGZ))
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.Gunzip(t, a.TraceGZ)
 	if want := fmt.Sprintf(`"baseTimeNanoseconds": %d,`, fixtureBaseTime+a.Delta); !bytes.Contains(js, []byte(want)) {
 		t.Errorf("shifted trace lacks %s", want)
 	}

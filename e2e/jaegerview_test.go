@@ -266,7 +266,7 @@ func TestJaegerViewConvert(t *testing.T) {
 	if n := len(first) - len(onlyService(first, svc)); n == 0 {
 		t.Fatal("convert -o wrote none of the given llm_request spans")
 	}
-	waitForTracesAnyService(t, groupTraces(first), 2*time.Minute)
+	waitForTraces(t, groupTraces(first), "", 2*time.Minute)
 	ids := traceIDs(groupTraces(first))
 	checkJaegerView(t, svc, ids)
 
@@ -315,25 +315,6 @@ func TestJaegerUIWarningsWithIP(t *testing.T) {
 	if n > 0 {
 		t.Errorf("%d spans with warnings", n)
 	}
-}
-
-// waitForTracesAnyService waits until Jaeger holds at least as many spans
-// of each trace of want as want has, of any service.
-func waitForTracesAnyService(t *testing.T, want map[string]*Trace, timeout time.Duration) {
-	t.Helper()
-	poll(t, timeout, "whole traces in Jaeger", func(ctx context.Context) (bool, string, error) {
-		pending := 0
-		for _, id := range traceIDs(want) {
-			spans, err := jaegerAPI.Trace(ctx, id)
-			if err != nil && err != errNotFound {
-				return false, "", err
-			}
-			if g := groupTraces(spans)[id]; g == nil || len(g.Spans) < len(want[id].Spans) {
-				pending++
-			}
-		}
-		return pending == 0, fmt.Sprintf("%d of %d traces incomplete", pending, len(want)), nil
-	})
 }
 
 // waitForSpanCopies waits until the raw traces of ids hold n spans in all,

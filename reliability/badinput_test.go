@@ -3,7 +3,6 @@ package reliability
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -75,14 +74,7 @@ func writeRepeat(w io.Writer, c byte, n int) error {
 
 func badCases(t *testing.T) []badCase {
 	small := testkit.ReadFile(t, smallTrace)
-	var plain bytes.Buffer
-	zr, err := gzip.NewReader(bytes.NewReader(small))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(&plain, zr); err != nil {
-		t.Fatal(err)
-	}
+	plain := testkit.Gunzip(t, small)
 	raw := func(b []byte) func(io.Writer) error {
 		return func(w io.Writer) error { _, err := w.Write(b); return err }
 	}
@@ -97,8 +89,8 @@ func badCases(t *testing.T) []badCase {
 		{name: "truncated gzip (half the real trace)", gz: true, gen: raw(small[:len(small)/2]), want: converter.ErrTruncated},
 		{name: "gzip without its 8-byte trailer", gz: true, gen: raw(small[:len(small)-8]), want: converter.ErrTruncated},
 		{name: "gzip with a wrong CRC", gz: true, gen: raw(append(append([]byte{}, small[:len(small)-8]...), 0, 0, 0, 0, 0, 0, 0, 0)), want: converter.ErrMalformed},
-		{name: "truncated JSON (half the real trace)", gen: raw(plain.Bytes()[:plain.Len()/2]), want: converter.ErrTruncated},
-		{name: "truncated JSON inside gzip", gz: true, gen: raw(testkit.Gzip(t, []byte(plain.String()[:plain.Len()/3]))), want: converter.ErrTruncated},
+		{name: "truncated JSON (half the real trace)", gen: raw(plain[:len(plain)/2]), want: converter.ErrTruncated},
+		{name: "truncated JSON inside gzip", gz: true, gen: raw(testkit.Gzip(t, plain[:len(plain)/3])), want: converter.ErrTruncated},
 		{name: "empty file", gen: raw(nil), want: converter.ErrTruncated},
 		{name: "empty gzip stream", gz: true, gen: raw(testkit.Gzip(t, nil)), want: converter.ErrTruncated},
 		{name: "binary file named like a trace", gen: raw(junk), want: converter.ErrMalformed},

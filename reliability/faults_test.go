@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -26,14 +24,7 @@ import (
 // JSON) different span ids. It returns the gzip bytes and the span ids.
 func variantTrace(t *testing.T, i int) ([]byte, map[string]bool) {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(testkit.ReadFile(t, smallTrace)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := testkit.Gunzip(t, testkit.ReadFile(t, smallTrace))
 	doc := append(bytes.Repeat([]byte{' '}, i), plain...)
 	ids := map[string]bool{}
 	opts := converter.DefaultOptions()
@@ -51,29 +42,6 @@ func variantTrace(t *testing.T, i int) ([]byte, map[string]bool) {
 	_, _ = zw.Write(doc)
 	_ = zw.Close()
 	return gz.Bytes(), ids
-}
-
-// stateRecords reads the daemon's state file: path → status.
-func stateRecords(t *testing.T, state string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(state)
-	if err != nil {
-		return nil
-	}
-	var doc struct {
-		Records []struct {
-			Path   string `json:"path"`
-			Status string `json:"status"`
-		} `json:"records"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("state file %s: %v", state, err)
-	}
-	out := map[string]string{}
-	for _, r := range doc.Records {
-		out[filepath.Base(r.Path)] = r.Status
-	}
-	return out
 }
 
 // TestKill9DuringExport kills the daemon with SIGKILL at a random point of
@@ -108,7 +76,7 @@ func TestKill9DuringExport(t *testing.T) {
 		testkit.WaitFor(t, "the export to reach the kill point", 30*time.Second, func() bool { return c.Stats().Requests >= before+n })
 		time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
 		d.Kill()
-		if stateRecords(t, state)[name] == "" {
+		if testkit.StateRecords(t, state)[name] == "" {
 			midExport++
 		}
 	}
@@ -116,7 +84,7 @@ func TestKill9DuringExport(t *testing.T) {
 	perRun := c.Stats().Requests
 	c.SetDelay(0)
 	d := startChild(t, args, nil)
-	testkit.WaitFor(t, "the file to be recorded as exported", 60*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+	testkit.WaitFor(t, "the file to be recorded as exported", 60*time.Second, func() bool { return testkit.StateRecords(t, state)[name] == "exported" })
 	got, total := c.SpanIDs()
 	checkAllDelivered(t, want, got)
 	d.Stop(t)
@@ -170,7 +138,7 @@ func TestBackendFlapping(t *testing.T) {
 	}
 	flapTime := time.Since(start)
 	testkit.WaitFor(t, "every file to be recorded as exported", 60*time.Second, func() bool {
-		recs := stateRecords(t, state)
+		recs := testkit.StateRecords(t, state)
 		for _, n := range names {
 			if recs[n] != "exported" {
 				return false
@@ -224,7 +192,7 @@ func TestStateDirNotWritable(t *testing.T) {
 	if !d.Alive() {
 		t.Fatal("daemon died when the state file could not be saved")
 	}
-	if recs := stateRecords(t, state); len(recs) != 0 {
+	if recs := testkit.StateRecords(t, state); len(recs) != 0 {
 		t.Fatalf("state file written in a read-only directory: %v", recs)
 	}
 	t.Logf("state save failure reported: %s", firstLine(d.Output(), "permission denied"))
@@ -237,7 +205,7 @@ func TestStateDirNotWritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = startChild(t, daemonArgs(dir, state, c), nobody)
-	testkit.WaitFor(t, "the state file to be written after a restart", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+	testkit.WaitFor(t, "the state file to be written after a restart", 30*time.Second, func() bool { return testkit.StateRecords(t, state)[name] == "exported" })
 	d.Stop(t)
 	got, total := c.SpanIDs()
 	checkAllDelivered(t, want, got)
@@ -275,7 +243,7 @@ func TestDiskBudget(t *testing.T) {
 	exists := func(i int) bool { _, err := os.Stat(filepath.Join(dir, traceName(i, true))); return err == nil }
 
 	testkit.PlaceFile(t, filepath.Join(dir, traceName(0, true)), files[0])
-	testkit.WaitFor(t, "file 0 exported", 30*time.Second, func() bool { return stateRecords(t, state)[traceName(0, true)] == "exported" })
+	testkit.WaitFor(t, "file 0 exported", 30*time.Second, func() bool { return testkit.StateRecords(t, state)[traceName(0, true)] == "exported" })
 	if !exists(0) {
 		t.Fatal("file 0 deleted although the directory is within the budget")
 	}
@@ -295,7 +263,7 @@ func TestDiskBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, "files 1 and 2 exported", 60*time.Second, func() bool {
-		r := stateRecords(t, state)
+		r := testkit.StateRecords(t, state)
 		return r[traceName(1, true)] == "exported" && r[traceName(2, true)] == "exported"
 	})
 	testkit.WaitFor(t, "the oldest exported file deleted again", 30*time.Second, func() bool { return !exists(1) })

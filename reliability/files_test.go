@@ -109,7 +109,7 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 			want := convtest.SpanIDs(t, smallTrace)
 			testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
 			testkit.WaitFor(t, "the good file exported", 30*time.Second, func() bool {
-				return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported"
+				return testkit.StateRecords(t, state)[filepath.Base(smallTrace)] == "exported"
 			})
 			got, _ := c.SpanIDs()
 			for id := range want {
@@ -118,7 +118,7 @@ func TestDaemonFileChangedWhileRead(t *testing.T) {
 				}
 			}
 			d.Stop(t)
-			t.Logf("%s at byte %d of %d: %d spans of the changed file exported; file record %q; reason: %s", mode, pos, fi.Size(), spansBefore, stateRecords(t, state)[name], firstLine(d.Output(), name))
+			t.Logf("%s at byte %d of %d: %d spans of the changed file exported; file record %q; reason: %s", mode, pos, fi.Size(), spansBefore, testkit.StateRecords(t, state)[name], firstLine(d.Output(), name))
 		})
 	}
 }
@@ -154,7 +154,7 @@ func TestDaemonSymlinkOutside(t *testing.T) {
 			// A good file next to it proves the daemon scanned the directory.
 			good := traceName(4, false)
 			testkit.PlaceFile(t, filepath.Join(dir, good), []byte(trace(event())))
-			testkit.WaitFor(t, "the good file exported", 30*time.Second, func() bool { return stateRecords(t, state)[good] == "exported" })
+			testkit.WaitFor(t, "the good file exported", 30*time.Second, func() bool { return testkit.StateRecords(t, state)[good] == "exported" })
 			time.Sleep(time.Second)
 			if n := c.Stats().Spans; n > 3 {
 				t.Fatalf("%d spans exported: the symlink pointing outside was followed", n)
@@ -191,7 +191,7 @@ func TestDaemonUnreadableFile(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, good), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, "the good file exported", 30*time.Second, func() bool { return stateRecords(t, state)[good] == "exported" })
+	testkit.WaitFor(t, "the good file exported", 30*time.Second, func() bool { return testkit.StateRecords(t, state)[good] == "exported" })
 	testkit.WaitFor(t, "the unreadable file reported", 10*time.Second, func() bool { return strings.Contains(d.Output(), "permission denied") })
 	if _, err := os.Stat(locked); err != nil {
 		t.Fatalf("the unreadable file was moved: %v", err)

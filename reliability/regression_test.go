@@ -23,7 +23,7 @@ func TestStateSavedOnceDirWritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, "the running daemon to record the file once its state directory is writable", 30*time.Second,
-		func() bool { return stateRecords(t, state)[name] == "exported" })
+		func() bool { return testkit.StateRecords(t, state)[name] == "exported" })
 	d.Stop(t)
 }
 
@@ -47,6 +47,6 @@ func TestOversizeSpanSettles(t *testing.T) {
 	name := traceName(1, false)
 	writeCase(t, bc, filepath.Join(dir, name))
 	d := startChild(t, daemonArgs(dir, state, c), nil)
-	testkit.WaitFor(t, "the file exported", 60*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+	testkit.WaitFor(t, "the file exported", 60*time.Second, func() bool { return testkit.StateRecords(t, state)[name] == "exported" })
 	d.Stop(t)
 }

@@ -175,7 +175,7 @@ func TestExportTLSAndMTLS(t *testing.T) {
 			d := startChild(t, args, nil)
 			testkit.PlaceFile(t, filepath.Join(dir, name), testkit.ReadFile(t, smallTrace))
 			if tc.delivered {
-				testkit.WaitFor(t, "the file exported", 30*time.Second, func() bool { return stateRecords(t, state)[name] == "exported" })
+				testkit.WaitFor(t, "the file exported", 30*time.Second, func() bool { return testkit.StateRecords(t, state)[name] == "exported" })
 				got, _ := c.SpanIDs()
 				checkAllDelivered(t, want, got)
 				d.Stop(t)
@@ -188,7 +188,7 @@ func TestExportTLSAndMTLS(t *testing.T) {
 			if n := c.Stats().Spans; n != 0 {
 				t.Fatalf("%d spans accepted over a connection that should have been refused", n)
 			}
-			if s := stateRecords(t, state)[name]; s == "exported" {
+			if s := testkit.StateRecords(t, state)[name]; s == "exported" {
 				t.Fatal("file recorded as exported although nothing was delivered")
 			}
 			if !d.Alive() {
@@ -218,7 +218,7 @@ func TestHeadersReachBackendNeverLogged(t *testing.T) {
 				"--headers", "authorization=Bearer "+secret+",x-scope-orgid=tenant-1", "--protocol", protocol), "--endpoint", ep)
 			d := startChild(t, args, nil)
 			testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
-			testkit.WaitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
+			testkit.WaitFor(t, "the export", 30*time.Second, func() bool { return testkit.StateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
 			d.Stop(t)
 			h := c.LastHeaders()
 			if got := h["authorization"]; len(got) != 1 || got[0] != "Bearer "+secret {
@@ -351,7 +351,7 @@ func TestPromptPrivacy(t *testing.T) {
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state.json")
 	d := startChild(t, daemonArgs(dir, state, c, "--vllm-log", logPath, "--vllm-log-timezone", "UTC", "--hold-timeout", "1s", "--log-level", "debug"), nil)
 	testkit.PlaceFile(t, filepath.Join(dir, filepath.Base(smallTrace)), testkit.ReadFile(t, smallTrace))
-	testkit.WaitFor(t, "the export", 30*time.Second, func() bool { return stateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
+	testkit.WaitFor(t, "the export", 30*time.Second, func() bool { return testkit.StateRecords(t, state)[filepath.Base(smallTrace)] == "exported" })
 	d.Stop(t)
 	var all strings.Builder
 	for _, req := range c.Requests() {
@@ -392,7 +392,7 @@ func TestResourceLimits(t *testing.T) {
 		}
 		small := traceName(6, false)
 		testkit.PlaceFile(t, filepath.Join(dir, small), []byte(trace(event())))
-		testkit.WaitFor(t, "a small file exported afterwards", 30*time.Second, func() bool { return stateRecords(t, state)[small] == "exported" })
+		testkit.WaitFor(t, "a small file exported afterwards", 30*time.Second, func() bool { return testkit.StateRecords(t, state)[small] == "exported" })
 		t.Logf("reason logged: %s", firstLine(d.Output(), "trace file failed"))
 		d.Stop(t)
 	})

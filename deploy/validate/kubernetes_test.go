@@ -79,6 +79,17 @@ func k8sObjects(t *testing.T) map[string]any {
 	return objs
 }
 
+// k8sObject returns the manifests' object key ("Kind/name"), failing t
+// when there is none of that kind and name.
+func k8sObject[T any](t *testing.T, key string) T {
+	t.Helper()
+	obj, ok := k8sObjects(t)[key].(T)
+	if !ok {
+		t.Fatalf("no %s", key)
+	}
+	return obj
+}
+
 func TestKubernetesManifestsDecodeStrictly(t *testing.T) {
 	objs := k8sObjects(t)
 	for _, want := range []string{"Deployment/vllm", "ConfigMap/vllm-otel-bridge", "Service/vllm"} {
@@ -125,11 +136,7 @@ func TestKustomizationListsEveryManifest(t *testing.T) {
 
 func podSpec(t *testing.T) (*appsv1.Deployment, *corev1.PodSpec, *corev1.Container, *corev1.Container) {
 	t.Helper()
-	objs := k8sObjects(t)
-	d, _ := objs["Deployment/vllm"].(*appsv1.Deployment)
-	if d == nil {
-		t.Fatal("no Deployment/vllm")
-	}
+	d := k8sObject[*appsv1.Deployment](t, "Deployment/vllm")
 	spec := &d.Spec.Template.Spec
 	var bridge, vllm *corev1.Container
 	for i := range spec.InitContainers {
@@ -230,12 +237,8 @@ func TestDeploymentSidecar(t *testing.T) {
 // TestPodWiring checks the paths and ports vLLM, its logging config and the
 // bridge config in the ConfigMap must agree on.
 func TestPodWiring(t *testing.T) {
-	objs := k8sObjects(t)
 	_, spec, bridge, vllm := podSpec(t)
-	cm, _ := objs["ConfigMap/vllm-otel-bridge"].(*corev1.ConfigMap)
-	if cm == nil {
-		t.Fatal("no ConfigMap/vllm-otel-bridge")
-	}
+	cm := k8sObject[*corev1.ConfigMap](t, "ConfigMap/vllm-otel-bridge")
 	cfg := generic(t, "ConfigMap bridge.yaml", []byte(cm.Data["bridge.yaml"]))
 
 	// vLLM's profiler dir is the bridge's profiler dir.
@@ -362,12 +365,8 @@ func hasFieldEnv(c *corev1.Container, name string) bool {
 }
 
 func TestServicePortsExist(t *testing.T) {
-	objs := k8sObjects(t)
 	_, _, bridge, vllm := podSpec(t)
-	svc, _ := objs["Service/vllm"].(*corev1.Service)
-	if svc == nil {
-		t.Fatal("no Service/vllm")
-	}
+	svc := k8sObject[*corev1.Service](t, "Service/vllm")
 	for _, p := range svc.Spec.Ports {
 		if resolvePort(vllm, p.TargetPort) == 0 && resolvePort(bridge, p.TargetPort) == 0 {
 			t.Errorf("Service port %s targets %s, which no container exposes", p.Name, p.TargetPort.String())

@@ -9,7 +9,8 @@
 // files with chosen behaviour (ChunkReader's odd read sizes, MemFile's
 // failing ReadAt/WriteAt), the check that spans form one tree per trace
 // (CheckTrees), and the small helpers tests kept copying
-// (WaitFor, FreeAddr, ReadFile, Glob, PlaceFile, Gzip, SyncBuffer, Tail).
+// (WaitFor, FreeAddr, ReadFile, Glob, PlaceFile, Gzip, Gunzip, SyncBuffer, Tail,
+// StateRecords for the daemon's state file).
 //
 // Every helper takes the test's testing.TB and fails it with what failed
 // and where; processes and collectors it starts are stopped by the test's

@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,6 +46,21 @@ func Gzip(t testing.TB, b []byte) []byte {
 		t.Fatalf("gzip: %v", err)
 	}
 	return out.Bytes()
+}
+
+// Gunzip returns b inflated (compress/gzip, every member), failing t if b
+// is not gzip.
+func Gunzip(t testing.TB, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("gunzip: %v", err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gunzip: %v", err)
+	}
+	return out
 }
 
 // Glob returns the files matching each pattern (filepath.Glob), in order,

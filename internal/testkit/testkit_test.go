@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/watcher/checkpoint"
 )
 
 func TestMain(m *testing.M) { os.Exit(RunTests(m)) }
@@ -141,6 +143,24 @@ func TestGzipRoundTrip(t *testing.T) {
 	out, err := io.ReadAll(zr)
 	if err != nil || !bytes.Equal(out, in) {
 		t.Fatalf("gunzip(Gzip(x)) = %d bytes (%v), want the %d input bytes", len(out), err, len(in))
+	}
+}
+
+// TestGunzip inflates what gzip(1) would write: a stream of two members
+// written by compress/gzip itself, not by Gzip.
+func TestGunzip(t *testing.T) {
+	var two bytes.Buffer
+	for _, part := range []string{"kineto ", "trace"} {
+		zw := gzip.NewWriter(&two)
+		if _, err := zw.Write([]byte(part)); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := Gunzip(t, two.Bytes()); string(got) != "kineto trace" {
+		t.Errorf("Gunzip = %q, want %q", got, "kineto trace")
 	}
 }
 
@@ -330,5 +350,27 @@ func TestGoStopsOnceAndReportsWhatFnReturned(t *testing.T) {
 		Go(tb, "stuck", 50*time.Millisecond, func(context.Context) error { <-release; return nil }).Stop(tb)
 	}); !strings.HasPrefix(msg, "stuck did not return within 50ms") {
 		t.Errorf("a stuck fn: reported %q", msg)
+	}
+}
+
+// TestStateRecordsReadsWhatTheDaemonSaves: the records come from a file
+// written by the daemon's own checkpoint.Save, so a change of its format
+// shows here rather than as a hung WaitFor in the daemon tests.
+func TestStateRecordsReadsWhatTheDaemonSaves(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if got := StateRecords(t, path); got != nil {
+		t.Fatalf("before the first save: %v, want nil", got)
+	}
+	recs := []checkpoint.Record{
+		{Fingerprint: "a", Path: "/prof/one.pt.trace.json.gz", Status: checkpoint.StatusExported},
+		{Fingerprint: "b", Path: "/prof/sub/two.pt.trace.json.gz", Status: checkpoint.StatusFailed, Reason: "bad"},
+	}
+	if err := checkpoint.Save(path, recs, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	got := StateRecords(t, path)
+	want := map[string]string{"one.pt.trace.json.gz": "exported", "two.pt.trace.json.gz": "failed"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/bytesize"
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -135,100 +136,15 @@ func TestExpandEnv(t *testing.T) {
 // TestSchemaKeys pins the YAML schema users write: the sections are the
 // components' own Config types now, and none of them may add, drop or
 // rename a key by accident (a field that is not a user key is tagged "-").
-// The list is the schema of the hand-written structs this replaced.
+// testdata/schema-keys.golden.txt, one dotted key a line, sorted, started
+// as the schema of the hand-written structs this replaced; a key added,
+// dropped or renamed on purpose is rewritten with -update and shows in the
+// diff of that file.
 func TestSchemaKeys(t *testing.T) {
-	want := []string{
-		"convert.insights",
-		"convert.max_spans_per_trace",
-		"convert.python_spans",
-		"convert.spill_dir",
-		"convert.thresholds.communication_share",
-		"convert.thresholds.host_gap_share",
-		"convert.thresholds.kernel_wait_ns",
-		"convert.thresholds.memcpy_share",
-		"convert.thresholds.min_busy_ratio",
-		"convert.thresholds.short_op_ns",
-		"log.format",
-		"log.level",
-		"output.compression",
-		"output.endpoint",
-		"output.file",
-		"output.headers",
-		"output.insecure",
-		"output.max_in_flight",
-		"output.max_request_bytes",
-		"output.protocol",
-		"output.retry.initial_interval",
-		"output.retry.max_elapsed_time",
-		"output.retry.max_interval",
-		"output.timeout",
-		"output.tls.ca_file",
-		"output.tls.cert_file",
-		"output.tls.client_ca_file",
-		"output.tls.key_file",
-		"profiler.after_export",
-		"profiler.dirs",
-		"profiler.disk_budget",
-		"profiler.exported_dir",
-		"profiler.failed_dir",
-		"profiler.follow_symlinks",
-		"profiler.max_file_size",
-		"profiler.max_truncated_age",
-		"profiler.max_truncated_attempts",
-		"profiler.notify",
-		"profiler.on_failure",
-		"profiler.recursive",
-		"profiler.rescan_interval",
-		"profiler.settle_time",
-		"profiler.state_retention",
-		"profiling.api_key_file",
-		"profiling.control_token_file",
-		"profiling.cooldown",
-		"profiling.duration",
-		"profiling.every",
-		"profiling.file_grace",
-		"profiling.max_duration",
-		"profiling.max_per_hour",
-		"profiling.metrics_url",
-		"profiling.poll_interval",
-		"profiling.start_timeout",
-		"profiling.state_file",
-		"profiling.steps",
-		"profiling.stop_attempts",
-		"profiling.stop_backoff",
-		"profiling.stop_timeout",
-		"profiling.triggers",
-		"profiling.vllm_url",
-		"receiver.grpc",
-		"receiver.http",
-		"receiver.max_message_bytes",
-		"receiver.max_pending_bytes",
-		"receiver.tls.ca_file",
-		"receiver.tls.cert_file",
-		"receiver.tls.client_ca_file",
-		"receiver.tls.key_file",
-		"requests.format",
-		"requests.hold_timeout",
-		"requests.idle_close",
-		"requests.logs",
-		"requests.max_followed",
-		"requests.max_requests",
-		"requests.retention",
-		"requests.start_at",
-		"requests.task_pattern",
-		"requests.time_zone",
-		"resource_attributes",
-		"service_name",
-		"shutdown_timeout",
-		"state_file",
-		"telemetry.addr",
-	}
 	var got []string
 	yamlKeys(reflect.TypeOf(Config{}), "", &got)
 	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("yaml keys changed:\ngot  %q\nwant %q", got, want)
-	}
+	testkit.Golden(t, "testdata/schema-keys.golden.txt", []byte(strings.Join(got, "\n")+"\n"), *update)
 }
 
 // yamlKeys lists the dotted yaml keys of t: inline structs merge into their

@@ -16,7 +16,7 @@ import (
 	"github.com/vllm-otel-bridge/vllm-otel-bridge/span"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/inspect-example.golden.json")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const (
 	exampleTrace    = "../../../../examples/data/dp0_pp0_tp0_dcp0_ep0_rank0.1795789278257156267.pt.trace.json.gz"
@@ -264,14 +264,7 @@ func TestInspectTwoFiles(t *testing.T) {
 // inspect works on every trace fixture in the repository (vLLM's and
 // HTA's): the report's sums hold wherever the attributes are present.
 func TestInspectEveryFixture(t *testing.T) {
-	var traces []string
-	for _, g := range []string{"../../../../testdata/*/*.pt.trace.json.gz", "../../../../converter/testdata/hta/*.json*", "../../../../converter/testdata/golden/*.json"} {
-		m, err := filepath.Glob(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		traces = append(traces, m...)
-	}
+	traces := testkit.Glob(t, "../../../../testdata/*/*.pt.trace.json.gz", "../../../../converter/testdata/hta/*.json*", "../../../../converter/testdata/golden/*.json")
 	if len(traces) < 20 {
 		t.Fatalf("only %d fixtures found", len(traces))
 	}

@@ -3,9 +3,6 @@ package app
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,22 +151,10 @@ func TestRunFollowsTaskFolder(t *testing.T) {
 // follower's gauges and counters.
 func TestLogFilesMetrics(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.Profiler.Dirs = []string{dir}
-	cfg.StateFile = filepath.Join(dir, "state.json")
-	cfg.Output.Sink.Path = filepath.Join(dir, "out.jsonl")
+	cfg := fileDaemonConfig(dir)
 	cfg.Requests.Logs = []string{filepath.Join(dir, "logs", "*.log")}
-	d, err := newDaemon(context.Background(), cfg, io.Discard, func(string) string { return "" }, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.exp.Shutdown(context.Background())
-	mfs, err := d.tel.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]bool{}
-	for _, mf := range mfs {
+	for _, mf := range gatherMetrics(t, cfg) {
 		got[mf.GetName()] = true
 	}
 	for _, name := range []string{"log_files_followed", "log_files_queued", "log_files_known", "log_lines_total", "log_records_total",

@@ -418,11 +418,7 @@ func TestMetricsEndpoint(t *testing.T) {
 }
 
 func TestDaemonRefusesABadMetricsVariable(t *testing.T) {
-	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.Profiler.Dirs = []string{dir}
-	cfg.StateFile = dir + "/state.json"
-	cfg.Output.Sink.Path = dir + "/out.jsonl"
+	cfg := fileDaemonConfig(t.TempDir())
 	for _, env := range [][]string{
 		{"OTEL_METRICS_EXPORTER", "console"},
 		{"OTEL_METRICS_EXEMPLAR_FILTER", "sometimes"},
