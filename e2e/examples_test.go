@@ -44,8 +44,7 @@ func TestExampleQuickstart(t *testing.T) {
 // (as the systemd unit and the container image do), and checks a trace file
 // dropped into the profiler dir reaches Jaeger exactly as convert makes it.
 func TestExampleBridgeConfigRuns(t *testing.T) {
-	tr := loadTruth(t)
-	fx := newShiftedFixture(t, tr)
+	tr, fx := loadShiftedFixture(t)
 	dir := t.TempDir()
 	prof := mkdir(t, dir, "profiles")
 	logFile := writeFile(t, filepath.Join(dir, "vllm.jsonl"), nil)

@@ -229,6 +229,14 @@ type shiftedFixture struct {
 	End       time.Time // window end, shifted
 }
 
+// loadShiftedFixture is the setup most tests start with: the fixture's
+// truth and one fresh shifted copy of the fixture.
+func loadShiftedFixture(t *testing.T) (*truth, *shiftedFixture) {
+	t.Helper()
+	tr := loadTruth(t)
+	return tr, newShiftedFixture(t, tr)
+}
+
 func newShiftedFixture(t *testing.T, tr *truth) *shiftedFixture {
 	t.Helper()
 	w := tr.window()

@@ -14,8 +14,7 @@ import (
 // /api/v3/traces search finds them by service and time. If this fails, the
 // other tests' failures say nothing about the bridge.
 func TestHarnessJaegerRoundTrip(t *testing.T) {
-	tr := loadTruth(t)
-	fx := newShiftedFixture(t, tr)
+	_, fx := loadShiftedFixture(t)
 	sent, err := decodeOTLPJSON(fx.Spans)
 	if err != nil {
 		t.Fatal(err)

@@ -14,8 +14,7 @@ import (
 // span ids, so Jaeger, which stores every copy it gets, holds no span id
 // twice in a trace and warns about no duplicate.
 func TestJaegerOneFileTwoServicesNoDuplicateIDs(t *testing.T) {
-	tr := loadTruth(t)
-	fx := newShiftedFixture(t, tr)
+	_, fx := loadShiftedFixture(t)
 	dir := t.TempDir()
 	trace := fx.WriteTrace(t, dir)
 	var files [2][]Span

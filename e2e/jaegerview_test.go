@@ -250,8 +250,7 @@ func operationNameOK(s *Span) bool {
 // from the fixed set plus op/kernel names; then a retry with the same
 // settings gives the same ids, in the file and in Jaeger.
 func TestJaegerViewConvert(t *testing.T) {
-	tr := loadTruth(t)
-	fx := newShiftedFixture(t, tr)
+	_, fx := loadShiftedFixture(t)
 	dir := t.TempDir()
 	trace := fx.WriteTrace(t, dir)
 	reqs := writeFile(t, filepath.Join(dir, "llm_request.otlp.json"), fx.Spans)
@@ -289,8 +288,7 @@ func TestJaegerViewConvert(t *testing.T) {
 // resource attribute, the process tag Jaeger's UI API tells hosts apart by,
 // and checks that then no span carries any warning in either API.
 func TestJaegerUIWarningsWithIP(t *testing.T) {
-	tr := loadTruth(t)
-	fx := newShiftedFixture(t, tr)
+	_, fx := loadShiftedFixture(t)
 	dir := t.TempDir()
 	trace := fx.WriteTrace(t, dir)
 	svc := uniqueName(t, "e2e-view-ip")

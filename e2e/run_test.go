@@ -24,8 +24,7 @@ import (
 // request traces the daemon ships, and logs how long after the trace file
 // was complete its spans became queryable.
 func TestRunDaemonWithJSONLog(t *testing.T) {
-	tr := loadTruth(t)
-	fx := newShiftedFixture(t, tr)
+	tr, fx := loadShiftedFixture(t)
 	dir := t.TempDir()
 	prof := mkdir(t, dir, "profiler")
 	logPath := filepath.Join(dir, "vllm.jsonl")
@@ -79,8 +78,7 @@ func TestRunDaemonWithJSONLog(t *testing.T) {
 // request's step spans under its llm_request span, in the caller's trace.
 // Half the spans arrive before the trace file, half after it.
 func TestRunReceiverForwardsVLLMSpans(t *testing.T) {
-	tr := loadTruth(t)
-	fx := newShiftedFixture(t, tr)
+	tr, fx := loadShiftedFixture(t)
 	dir := t.TempDir()
 	prof := mkdir(t, dir, "profiler")
 	svc := uniqueName(t, "e2e-receiver")

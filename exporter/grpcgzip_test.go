@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/encoding"
 	grpcstats "google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/vllm-otel-bridge/vllm-otel-bridge/internal/testkit"
 )
 
 // gzipRequest is an OTLP request of n spans with distinct names, ids and
@@ -52,12 +54,7 @@ func compressWith(t *testing.T, c encoding.Compressor, data []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteClose(t, c.Name(), w, data)
 	return buf.Bytes()
 }
 

@@ -38,14 +38,21 @@ func PlaceFile(t testing.TB, dst string, b []byte) {
 func Gzip(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	w := gzip.NewWriter(&out)
+	WriteClose(t, "gzip", gzip.NewWriter(&out), b)
+	return out.Bytes()
+}
+
+// WriteClose writes b to w and closes it, failing t (the message starts
+// with what) if either fails: the end of every test helper that fills a
+// file or a compressor.
+func WriteClose(t testing.TB, what string, w io.WriteCloser, b []byte) {
+	t.Helper()
 	if _, err := w.Write(b); err != nil {
-		t.Fatalf("gzip: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	if err := w.Close(); err != nil {
-		t.Fatalf("gzip: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	return out.Bytes()
 }
 
 // Gunzip returns b inflated (compress/gzip, every member), failing t if b

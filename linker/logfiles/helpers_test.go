@@ -55,12 +55,7 @@ func appendFile(t testing.TB, path, s string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteClose(t, path, f, []byte(s))
 }
 
 func testConfig(patterns ...string) Config {
