@@ -214,41 +214,31 @@ func (f *File) Commit(ctx context.Context) {
 // RecordRequests records the attributed GPU time of the requests whose
 // spans are in b (the linker's, which belong to no trace file), once per
 // request: from the llm_request root the linker writes
-// (vllm.request.gpu_attributed_ns, the sum over its steps) or, for a
-// request under vLLM's own llm_request, which the bridge forwards but does
-// not write, from its request-step spans' vllm.request.gpu_attributed_total_ns
-// (a request-step span's vllm.request.gpu_attributed_ns is one step's
-// share, not a request). A request already recorded (by trace id, of the
-// last recentRequests) is not recorded again when more of its spans come
-// later. A request is its llm_request span: the root's trace and span id,
-// a request-step span's trace and parent id (a trace may hold several
-// requests when the client sent a trace context). A nil Recorder records
-// nothing.
+// (vllm.request.gpu_attributed_ns, the sum over its steps) or from a
+// request-step span's vllm.request.gpu_attributed_total_ns (the same sum,
+// and the only one for a request under vLLM's own llm_request, which the
+// bridge forwards but does not write; a request-step span's
+// vllm.request.gpu_attributed_ns is one step's share, not a request). A
+// request is its llm_request span: the root's trace and span id, a
+// request-step span's trace and parent id (a trace may hold several
+// requests when the client sent a trace context); one of the last
+// recentRequests recorded is not recorded again when more of its spans
+// come later. A nil Recorder records nothing.
 func (r *Recorder) RecordRequests(ctx context.Context, b *span.Batch) {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Roots first, so that a root's request-step spans in the same batch
-	// find their trace recorded.
 	for i := range b.Spans {
 		s := &b.Spans[i]
+		key, attr := requestKey{s.TraceID, s.SpanID}, attrAttributed
 		if s.Name == requestStepSpan {
-			continue
+			key, attr = requestKey{s.TraceID, s.Parent}, attrAttribTotal
 		}
-		if ns, ok := intAttr(s.Attrs, attrAttributed); ok && r.recorded.add(requestKey{s.TraceID, s.SpanID}) {
-			r.attributed.Record(withSpan(ctx, s.TraceID, s.SpanID), float64(ns)/1e9)
-		}
-	}
-	for i := range b.Spans {
-		s := &b.Spans[i]
-		if s.Name != requestStepSpan {
-			continue
-		}
-		// The exemplar names the request's span vLLM wrote (the parent).
-		if ns, ok := intAttr(s.Attrs, attrAttribTotal); ok && r.recorded.add(requestKey{s.TraceID, s.Parent}) {
-			r.attributed.Record(withSpan(ctx, s.TraceID, s.Parent), float64(ns)/1e9)
+		// The exemplar names the request's llm_request span.
+		if ns, ok := intAttr(s.Attrs, attr); ok && r.recorded.add(key) {
+			r.attributed.Record(withSpan(ctx, key.trace, key.span), float64(ns)/1e9)
 		}
 	}
 }
