@@ -64,7 +64,7 @@ func convertCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cfg.Output.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	loc, format, logger, err := requestsAndLogger(co.requestOptions, &cfg.Convert, cfg.Log, stderr)
+	loc, format, logger, err := checkTraceFlags(co.requestOptions, &cfg.Convert, cfg.Log, stderr)
 	if err != nil {
 		return err
 	}
@@ -233,10 +233,10 @@ func parseTraceArgs(fs *flag.FlagSet, args []string, getenv func(string) string)
 	return fs.Args(), nil
 }
 
-// requestsAndLogger checks the convert section (the thresholds flags) and
-// the request flags (requestFlags) and makes the logger of the log flags,
-// the last checks of convert's and inspect's flags.
-func requestsAndLogger(o requestOptions, cc *ConvertConfig, lc LogConfig, stderr io.Writer) (*time.Location, vllmlog.Format, *slog.Logger, error) {
+// checkTraceFlags is the last of convert's and inspect's flag checks: the
+// convert section (the threshold flags), the request flags (requestFlags),
+// and the logger the log flags ask for, which it makes.
+func checkTraceFlags(o requestOptions, cc *ConvertConfig, lc LogConfig, stderr io.Writer) (*time.Location, vllmlog.Format, *slog.Logger, error) {
 	if err := cc.Validate(); err != nil {
 		return nil, 0, nil, fmt.Errorf("%w: %v", errUsage, err)
 	}

@@ -59,7 +59,7 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if opt.topKernels <= 0 {
 		return fmt.Errorf("%w: --top-kernels must be positive", errUsage)
 	}
-	loc, format, logger, err := requestsAndLogger(opt.requestOptions, &cfg.Convert, cfg.Log, stderr)
+	loc, format, logger, err := checkTraceFlags(opt.requestOptions, &cfg.Convert, cfg.Log, stderr)
 	if err != nil {
 		return err
 	}
